@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The project's test command: go vet, then every test with the race detector.
+# Tests start real PostgreSQL 15 servers (probe/pgtest), so on a machine
+# without them (a fresh Debian 12, run as root) this installs them first.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# Debian keeps initdb and pg_ctl off PATH.
+export PATH="$PATH:/usr/lib/postgresql/15/bin:/usr/local/go/bin"
+
+missing() {
+	local c
+	for c in "$@"; do command -v "$c" >/dev/null || return 0; done
+	return 1
+}
+
+packages=()
+missing initdb pg_ctl postgres psql pg_isready && packages+=(postgresql-15 postgresql-client-15)
+missing gcc && packages+=(gcc libc6-dev) # go test -race needs cgo
+if ((${#packages[@]})); then
+	echo "test.sh: installing ${packages[*]}" >&2
+	sudo=()
+	if ((EUID != 0)); then
+		command -v sudo >/dev/null || { echo "test.sh: run as root (or install sudo) to install ${packages[*]}" >&2; exit 1; }
+		sudo=(sudo)
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	"${sudo[@]}" apt-get update -q </dev/null
+	"${sudo[@]}" apt-get install -y -q --no-install-recommends --no-upgrade "${packages[@]}" </dev/null
+fi
+
+if ! command -v go >/dev/null; then
+	echo "test.sh: Go is not installed; install Go $(sed -n 's/^go //p' go.mod) or newer from https://go.dev/dl/ and put it on PATH" >&2
+	exit 1
+fi
+
+go vet ./...
+go test -race -count=1 ./...

@@ -1,0 +1,62 @@
+package statelog
+
+import (
+	"encoding/json"
+	"io"
+	"sync"
+)
+
+// NDJSONEvent is one line of NDJSON output for an event: the event's own
+// fields plus where it belongs.
+type NDJSONEvent struct {
+	Type    string `json:"type"` // "event"
+	Target  string `json:"target"`
+	Attempt int    `json:"attempt"`
+	Host    string `json:"host"`
+	Port    int    `json:"port"`
+	Event
+}
+
+// NDJSONVerdict is the last line: the final document's verdict.
+type NDJSONVerdict struct {
+	Type       string  `json:"type"` // "verdict"
+	Schema     string  `json:"schema"`
+	Target     string  `json:"target"`
+	OK         bool    `json:"ok"`
+	ExitCode   int     `json:"exit_code"`
+	DurationMS float64 `json:"duration_ms"`
+	Error      *Error  `json:"error"`
+	Attempts   int     `json:"attempts"`
+	Ping       string  `json:"ping,omitempty"`
+}
+
+// NDJSONSink writes each event as one JSON line the moment it is recorded.
+// It is safe for concurrent use by several probes (fleet mode).
+type NDJSONSink struct {
+	mu  sync.Mutex
+	enc *json.Encoder
+}
+
+// NewNDJSONSink streams to w.
+func NewNDJSONSink(w io.Writer) *NDJSONSink {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return &NDJSONSink{enc: enc}
+}
+
+// Event implements Sink.
+func (s *NDJSONSink) Event(l *Log, a *Attempt, e Event) {
+	line := NDJSONEvent{Type: "event", Target: l.Target, Attempt: a.Index, Host: a.Host, Port: a.Port, Event: e}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_ = s.enc.Encode(line)
+}
+
+// Verdict writes the final line for l.
+func (s *NDJSONSink) Verdict(l *Log) error {
+	v := NDJSONVerdict{Type: "verdict", Schema: l.Schema, Target: l.Target, OK: l.OK, ExitCode: l.ExitCode,
+		DurationMS: l.DurationMS, Error: l.Error, Attempts: len(l.Attempts), Ping: l.Ping}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.enc.Encode(v)
+}
