@@ -30,7 +30,7 @@ if ((${#packages[@]})); then
 fi
 
 if ! command -v go >/dev/null; then
-	echo "test.sh: Go is not installed; install Go $(sed -n 's/^go //p' go.mod) or newer from https://go.dev/dl/ and put it on PATH" >&2
+	echo "test.sh: Go is not installed; install Go $(sed -n "s/^go //p" go.mod) or newer and put it on PATH (see README.md)" >&2
 	exit 1
 fi
 

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+)
+
+// The man page and the completion scripts are generated from the CLI
+// definition (TestGeneratedDocs keeps man/ and completions/ current; run
+// scripts/gendocs.sh after changing a flag).
+
+const manExtra = `
+# EXIT STATUS
+
+**0**
+: connected (with **--ping**: the server is accepting connections) and every check passed
+
+**1**
+: the server answered but refused: an ErrorResponse during startup or authentication, a target_session_attrs mismatch, an authentication exchange the client's settings forbid (with **--ping**: the server is rejecting connections)
+
+**2**
+: no usable answer: name resolution, connect, timeout, SSL refused when required, TLS handshake or certificate verification, protocol violation
+
+**3**
+: no attempt: bad flags, connection string, URI or files
+
+**4**
+: connected, but a check failed
+
+# ENVIRONMENT
+
+Every environment variable libpq reads: **PGHOST**, **PGHOSTADDR**, **PGPORT**, **PGUSER**, **PGDATABASE**, **PGPASSWORD**, **PGPASSFILE**, **PGSERVICE**, **PGSERVICEFILE**, **PGSYSCONFDIR**, **PGSSLMODE**, **PGSSLROOTCERT**, **PGSSLCERT**, **PGSSLKEY**, **PGCONNECT_TIMEOUT**, **PGAPPNAME**, **PGTARGETSESSIONATTRS** and the rest, with libpq's precedence: connection string, then flags, then service file, then environment, then defaults.
+
+**NO_COLOR**
+: when set and not empty, no colour unless **--color always**
+
+# FILES
+
+*~/.pgpass*
+: passwords, as libpq reads them (ignored when group or world readable)
+
+*~/.pg_service.conf*, *$PGSYSCONFDIR/pg_service.conf*
+: connection service files
+
+*~/.postgresql/root.crt*
+: trusted root certificates; when present, **sslmode=require** verifies the chain as **verify-ca** does
+
+# EXAMPLES
+
+pgprobe "host=db.example.com sslmode=verify-full sslrootcert=ca.pem"
+
+pgprobe postgresql://app@db.example.com/app -o json | jq .attempts[].tls.version
+
+pgprobe --ping -h db.example.com -p 5432
+
+# SEE ALSO
+
+psql(1), pg_isready(1)
+`
+
+func manPage(app *cli.App) (string, error) {
+	saved := cli.MarkdownDocTemplate
+	cli.MarkdownDocTemplate = saved + manExtra
+	defer func() { cli.MarkdownDocTemplate = saved }()
+	return app.ToManWithSection(1)
+}
+
+type flagInfo struct {
+	names   []string // with dashes
+	usage   string
+	values  []string
+	isValue bool
+}
+
+func flagInfos(flags []cli.Flag) []flagInfo {
+	var out []flagInfo
+	for _, f := range flags {
+		fi := flagInfo{}
+		for _, n := range f.Names() {
+			if len(n) == 1 {
+				fi.names = append(fi.names, "-"+n)
+			} else {
+				fi.names = append(fi.names, "--"+n)
+			}
+		}
+		if df, ok := f.(cli.DocGenerationFlag); ok {
+			fi.usage = df.GetUsage()
+			fi.isValue = df.TakesValue()
+		}
+		switch f.Names()[0] {
+		case "output":
+			fi.values = outputFormats
+		case "color":
+			fi.values = []string{"auto", "always", "never"}
+		}
+		out = append(out, fi)
+	}
+	return out
+}
+
+func completionScript(app *cli.App, shell string) (string, error) {
+	switch shell {
+	case "bash":
+		return bashCompletion(app), nil
+	case "zsh":
+		return zshCompletion(app), nil
+	case "fish":
+		return app.ToFishCompletion()
+	case "powershell":
+		return powershellCompletion(app), nil
+	}
+	return "", fmt.Errorf("unknown shell %q: use bash, zsh, fish or powershell", shell)
+}
+
+func commandNames(app *cli.App) []string {
+	var out []string
+	for _, c := range app.Commands {
+		if !c.Hidden {
+			out = append(out, c.Name)
+		}
+	}
+	return out
+}
+
+func allFlagNames(infos []flagInfo) []string {
+	var out []string
+	for _, fi := range infos {
+		out = append(out, fi.names...)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func bashCompletion(app *cli.App) string {
+	infos := flagInfos(app.Flags)
+	var b strings.Builder
+	b.WriteString("# bash completion for pgprobe (generated: pgprobe completion bash)\n")
+	b.WriteString("_pgprobe() {\n")
+	b.WriteString("    local cur prev\n")
+	b.WriteString("    cur=\"${COMP_WORDS[COMP_CWORD]}\"\n")
+	b.WriteString("    prev=\"${COMP_WORDS[COMP_CWORD-1]}\"\n")
+	b.WriteString("    case \"$prev\" in\n")
+	for _, fi := range infos {
+		if len(fi.values) > 0 {
+			fmt.Fprintf(&b, "        %s) COMPREPLY=($(compgen -W %q -- \"$cur\")); return ;;\n", strings.Join(fi.names, "|"), strings.Join(fi.values, " "))
+		}
+	}
+	b.WriteString("        completion) COMPREPLY=($(compgen -W \"bash zsh fish powershell\" -- \"$cur\")); return ;;\n")
+	b.WriteString("    esac\n")
+	fmt.Fprintf(&b, "    if [[ \"$cur\" == -* ]]; then\n        COMPREPLY=($(compgen -W %q -- \"$cur\"))\n", strings.Join(allFlagNames(infos), " "))
+	fmt.Fprintf(&b, "    elif [[ $COMP_CWORD -eq 1 ]]; then\n        COMPREPLY=($(compgen -W %q -- \"$cur\"))\n    fi\n}\n", strings.Join(commandNames(app), " "))
+	b.WriteString("complete -F _pgprobe pgprobe\n")
+	return b.String()
+}
+
+func zshCompletion(app *cli.App) string {
+	var b strings.Builder
+	b.WriteString("#compdef pgprobe\n# zsh completion for pgprobe (generated: pgprobe completion zsh)\n\n_pgprobe() {\n  _arguments -s \\\n")
+	for _, fi := range flagInfos(app.Flags) {
+		usage := strings.NewReplacer("[", "(", "]", ")", "`", "", "'", "").Replace(fi.usage)
+		action := ""
+		if fi.isValue {
+			action = ":value:"
+			if len(fi.values) > 0 {
+				action = ":value:(" + strings.Join(fi.values, " ") + ")"
+			}
+		}
+		excl := "(" + strings.Join(fi.names, " ") + ")"
+		for _, n := range fi.names {
+			fmt.Fprintf(&b, "    '%s%s[%s]%s' \\\n", excl, n, usage, action)
+		}
+	}
+	fmt.Fprintf(&b, "    '1: :(%s)' \\\n", strings.Join(commandNames(app), " "))
+	b.WriteString("    '*:target:'\n}\n\ncompdef _pgprobe pgprobe\n")
+	return b.String()
+}
+
+func powershellCompletion(app *cli.App) string {
+	var words []string
+	words = append(words, commandNames(app)...)
+	words = append(words, allFlagNames(flagInfos(app.Flags))...)
+	quoted := make([]string, len(words))
+	for i, w := range words {
+		quoted[i] = "'" + w + "'"
+	}
+	return "# PowerShell completion for pgprobe (generated: pgprobe completion powershell)\n" +
+		"Register-ArgumentCompleter -Native -CommandName pgprobe -ScriptBlock {\n" +
+		"    param($wordToComplete, $commandAst, $cursorPosition)\n" +
+		"    @(" + strings.Join(quoted, ", ") + ") |\n" +
+		"        Where-Object { $_ -like \"$wordToComplete*\" } |\n" +
+		"        ForEach-Object { [System.Management.Automation.CompletionResult]::new($_, $_, 'ParameterValue', $_) }\n" +
+		"}\n"
+}

@@ -1,0 +1,469 @@
+package main
+
+// End-to-end tests: the pgprobe command against real PostgreSQL 15 servers
+// started by the tests, with psql and pg_isready as the oracle for what
+// libpq does with the same settings.
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pgprobe/pgprobe/probe/pgtest"
+)
+
+const (
+	scramPW = "scram-secret-Ω1"
+	md5PW   = "md5-secret-Ω2"
+	sslPW   = "sslonly-secret-Ω3"
+	nosslPW = "nossl-secret-Ω4"
+)
+
+var roles = []pgtest.Role{
+	{Name: "scramuser", Password: scramPW},
+	{Name: "md5user", Password: md5PW, Encryption: "md5"},
+	{Name: "sslonly", Password: sslPW},
+	{Name: "nossl", Password: nosslPW},
+	{Name: "trustuser"},
+	{Name: "nohba"},
+}
+
+var hba = []string{
+	"local all all trust",
+	"hostssl all sslonly 127.0.0.1/32 scram-sha-256",
+	"hostnossl all nossl 127.0.0.1/32 scram-sha-256",
+	"host all scramuser 127.0.0.1/32 scram-sha-256",
+	"host all md5user 127.0.0.1/32 md5",
+	"host all trustuser 127.0.0.1/32 trust",
+	"host all sslonly ::1/128 scram-sha-256",
+}
+
+// sslServer starts a server with SSL on and the role matrix; it stops when
+// the test ends. A start takes about half a second.
+func sslServer(t *testing.T) *pgtest.Cluster {
+	t.Helper()
+	return pgtest.Start(t, pgtest.Options{SSL: true, HBA: hba, Roles: roles})
+}
+
+// plainServer has ssl=off.
+func plainServer(t *testing.T) *pgtest.Cluster {
+	t.Helper()
+	return pgtest.Start(t, pgtest.Options{SSL: false, HBA: hba, Roles: roles})
+}
+
+// result is one run of the command.
+type result struct {
+	code   int
+	stdout string
+	stderr string
+	doc    map[string]any
+}
+
+// pgprobe runs the command in-process with an isolated environment: HOME is
+// an empty directory (no ~/.pgpass, no ~/.postgresql/root.crt) and only the
+// PG* variables given are set.
+func pgprobe(t *testing.T, envVars map[string]string, args ...string) result {
+	t.Helper()
+	vars := map[string]string{"HOME": t.TempDir(), "NO_COLOR": "1"}
+	for k, v := range envVars {
+		vars[k] = v
+	}
+	var out, errb bytes.Buffer
+	e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb,
+		getenv: func(k string) (string, bool) { v, ok := vars[k]; return v, ok }}
+	code := runEnv(e, append([]string{"pgprobe"}, args...))
+	r := result{code: code, stdout: out.String(), stderr: errb.String()}
+	if strings.HasPrefix(strings.TrimSpace(r.stdout), "{") && !strings.Contains(strings.TrimSpace(r.stdout), "\n{") {
+		if err := json.Unmarshal(out.Bytes(), &r.doc); err != nil {
+			t.Fatalf("output is not one JSON document: %v\n%s", err, r.stdout)
+		}
+	}
+	return r
+}
+
+// jq-like access: path "attempts.0.tls.version".
+func get(doc any, path string) any {
+	cur := doc
+	for _, p := range strings.Split(path, ".") {
+		switch c := cur.(type) {
+		case map[string]any:
+			cur = c[p]
+		case []any:
+			var i int
+			if _, err := fmt.Sscan(p, &i); err != nil || i < 0 || i >= len(c) {
+				return nil
+			}
+			cur = c[i]
+		default:
+			return nil
+		}
+	}
+	return cur
+}
+
+func attempts(r result) []any {
+	a, _ := get(r.doc, "attempts").([]any)
+	return a
+}
+
+func mustCode(t *testing.T, r result, want int) {
+	t.Helper()
+	if r.code != want {
+		t.Fatalf("exit code %d, want %d\nstdout:\n%s\nstderr:\n%s", r.code, want, r.stdout, r.stderr)
+	}
+}
+
+func mustEqual(t *testing.T, r result, path string, want any) {
+	t.Helper()
+	if got := get(r.doc, path); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf(".%s = %v, want %v\n%s", path, got, want, r.stdout)
+	}
+}
+
+func states(r result, attempt int) []string {
+	var out []string
+	evs, _ := get(r.doc, fmt.Sprintf("attempts.%d.events", attempt)).([]any)
+	for _, e := range evs {
+		out = append(out, fmt.Sprint(get(e, "state")))
+	}
+	return out
+}
+
+func steps(r result, attempt int) []string {
+	var out []string
+	evs, _ := get(r.doc, fmt.Sprintf("attempts.%d.events", attempt)).([]any)
+	for _, e := range evs {
+		out = append(out, fmt.Sprint(get(e, "step")))
+	}
+	return out
+}
+
+// inOrder reports whether want appears in got as a subsequence.
+func inOrder(got, want []string) bool {
+	i := 0
+	for _, g := range got {
+		if i < len(want) && g == want[i] {
+			i++
+		}
+	}
+	return i == len(want)
+}
+
+func conn(c *pgtest.Cluster, kv ...string) string {
+	return c.ConnString(kv...)
+}
+
+func TestSCRAMOverTLS13(t *testing.T) {
+	c := sslServer(t)
+	// channel_binding=disable: plain SCRAM-SHA-256 over TLS.
+	r := pgprobe(t, nil, "-o", "json", conn(c, "user=scramuser", "dbname=postgres", "sslmode=require", "channel_binding=disable", "password="+scramPW))
+	mustCode(t, r, 0)
+	mustEqual(t, r, "ok", true)
+	mustEqual(t, r, "attempts.0.ssl_response", "S")
+	mustEqual(t, r, "attempts.0.tls.version", "TLSv1.3")
+	mustEqual(t, r, "attempts.0.auth.method", "scram-sha-256")
+	mustEqual(t, r, "attempts.0.auth.channel_binding", false)
+	if v, _ := get(r.doc, "attempts.0.server.parameters.server_version").(string); !strings.HasPrefix(v, "15") {
+		t.Errorf("server_version = %q", v)
+	}
+	if pid, _ := get(r.doc, "attempts.0.server.backend_pid").(float64); pid <= 0 {
+		t.Errorf("backend_pid = %v", pid)
+	}
+	want := []string{"CONNECTION_STARTED", "CONNECTION_MADE", "CONNECTION_SSL_STARTUP", "CONNECTION_AWAITING_RESPONSE", "CONNECTION_AUTH_OK", "CONNECTION_OK"}
+	if got := states(r, 0); !inOrder(got, want) {
+		t.Errorf("states %v do not contain %v in order", got, want)
+	}
+
+	// The default, channel_binding=prefer, uses SCRAM-SHA-256-PLUS as libpq does.
+	r = pgprobe(t, nil, "-o", "json", conn(c, "user=scramuser", "dbname=postgres", "sslmode=require", "password="+scramPW))
+	mustCode(t, r, 0)
+	mustEqual(t, r, "attempts.0.auth.method", "scram-sha-256-plus")
+	mustEqual(t, r, "attempts.0.auth.channel_binding", true)
+}
+
+func TestMD5AndTrust(t *testing.T) {
+	c := sslServer(t)
+	r := pgprobe(t, nil, "-o", "json", conn(c, "user=md5user", "dbname=postgres", "sslmode=disable", "password="+md5PW))
+	mustCode(t, r, 0)
+	mustEqual(t, r, "attempts.0.auth.method", "md5")
+	mustEqual(t, r, "attempts.0.ssl_response", nil)
+	r = pgprobe(t, nil, "-o", "json", conn(c, "user=trustuser", "dbname=postgres"))
+	mustCode(t, r, 0)
+	mustEqual(t, r, "attempts.0.auth.method", "trust")
+}
+
+func TestSSLOffServer(t *testing.T) {
+	c := plainServer(t)
+	r := pgprobe(t, nil, "-o", "json", conn(c, "user=scramuser", "dbname=postgres", "sslmode=prefer", "password="+scramPW))
+	mustCode(t, r, 0)
+	if n := len(attempts(r)); n != 1 {
+		t.Errorf("%d attempts, want 1 (prefer after 'N' continues on the same connection)", n)
+	}
+	mustEqual(t, r, "attempts.0.ssl_response", "N")
+	mustEqual(t, r, "attempts.0.tls", nil)
+	mustEqual(t, r, "attempts.0.encryption", "plaintext")
+
+	target := conn(c, "user=scramuser", "dbname=postgres", "sslmode=require", "password="+scramPW)
+	r = pgprobe(t, nil, "-o", "json", target)
+	mustCode(t, r, 2)
+	mustEqual(t, r, "error.class", "ssl")
+	msg, _ := get(r.doc, "error.message").(string)
+	psqlOut, psqlCode := pgtest.RunPsql(t, target, "")
+	if psqlCode == 0 {
+		t.Fatalf("psql connected with sslmode=require to an ssl=off server: %s", psqlOut)
+	}
+	want := "server does not support SSL, but SSL was required"
+	if !strings.Contains(msg, want) || !strings.Contains(psqlOut, want) {
+		t.Errorf("message %q / psql %q: both should say %q", msg, psqlOut, want)
+	}
+	if !strings.Contains(psqlOut, msg) {
+		t.Errorf("psql says %q; pgprobe's message %q should be part of it", psqlOut, msg)
+	}
+}
+
+func TestFailures(t *testing.T) {
+	c := sslServer(t)
+	t.Run("wrong password", func(t *testing.T) {
+		r := pgprobe(t, nil, "-o", "json", conn(c, "user=scramuser", "dbname=postgres", "password=wrong"))
+		mustCode(t, r, 1)
+		mustEqual(t, r, "error.sqlstate", "28P01")
+		mustEqual(t, r, "error.class", "auth")
+	})
+	t.Run("no pg_hba entry", func(t *testing.T) {
+		r := pgprobe(t, nil, "-o", "json", conn(c, "user=nohba", "dbname=postgres", "sslmode=require"))
+		mustCode(t, r, 1)
+		mustEqual(t, r, "error.sqlstate", "28000")
+		advice, _ := get(r.doc, "error.advice").(string)
+		if !strings.Contains(advice, "pg_hba.conf") || !strings.Contains(advice, "hostssl") {
+			t.Errorf("advice should name a hostssl line in pg_hba.conf: %q", advice)
+		}
+		msg, _ := get(r.doc, "error.message").(string)
+		if !strings.Contains(msg, "SSL encryption") {
+			t.Errorf("message %q should keep the server's \"SSL encryption\"", msg)
+		}
+	})
+	t.Run("refused port", func(t *testing.T) {
+		port := pgtest.FreePort(t)
+		r := pgprobe(t, nil, "-o", "json", fmt.Sprintf("host=127.0.0.1 port=%d user=x", port))
+		mustCode(t, r, 2)
+		mustEqual(t, r, "error.class", "connect")
+		mustEqual(t, r, "attempts.0.error.errno", "ECONNREFUSED")
+		out, _ := pgtest.RunPsql(t, fmt.Sprintf("host=127.0.0.1 port=%d user=x", port), "")
+		msg, _ := get(r.doc, "error.message").(string)
+		if !strings.Contains(out, msg) {
+			t.Errorf("psql says %q; pgprobe's message %q should be part of it", out, msg)
+		}
+	})
+	t.Run("invalid option value", func(t *testing.T) {
+		r := pgprobe(t, nil, "-o", "json", conn(c, "sslmode=bogus"))
+		mustCode(t, r, 3)
+		mustEqual(t, r, "error.class", "usage")
+		mustEqual(t, r, "error.message", `invalid sslmode value: "bogus"`)
+		if len(attempts(r)) != 0 {
+			t.Errorf("an invalid option must not make any attempt")
+		}
+	})
+	t.Run("unknown flag", func(t *testing.T) {
+		r := pgprobe(t, nil, "--bogus")
+		mustCode(t, r, 3)
+		if !strings.Contains(r.stderr, "bogus") {
+			t.Errorf("stderr should name the flag: %q", r.stderr)
+		}
+	})
+}
+
+// psqlEncryption asks psql which encryption the session it finally got uses.
+func psqlEncryption(t *testing.T, target string) string {
+	t.Helper()
+	out, code := pgtest.RunPsql(t, target, "select ssl from pg_stat_ssl where pid = pg_backend_pid()")
+	if code != 0 {
+		t.Fatalf("psql %q failed (%d): %s", target, code, out)
+	}
+	if strings.TrimSpace(out) == "t" {
+		return "ssl"
+	}
+	return "plaintext"
+}
+
+func TestSSLModeFallbacks(t *testing.T) {
+	c := sslServer(t)
+	t.Run("prefer with a hostnossl user", func(t *testing.T) {
+		target := conn(c, "user=nossl", "dbname=postgres", "sslmode=prefer", "password="+nosslPW)
+		r := pgprobe(t, nil, "-o", "json", target)
+		mustCode(t, r, 0)
+		if n := len(attempts(r)); n != 2 {
+			t.Fatalf("%d attempts, want 2\n%s", n, r.stdout)
+		}
+		mustEqual(t, r, "attempts.0.encryption", "ssl")
+		mustEqual(t, r, "attempts.0.error.sqlstate", "28000")
+		mustEqual(t, r, "attempts.1.encryption", "plaintext")
+		mustEqual(t, r, "attempts.1.ok", true)
+		if got := psqlEncryption(t, target); got != "plaintext" {
+			t.Errorf("psql ended on %s, pgprobe on plaintext", got)
+		}
+	})
+	t.Run("allow with a hostssl user", func(t *testing.T) {
+		target := conn(c, "user=sslonly", "dbname=postgres", "sslmode=allow", "password="+sslPW)
+		r := pgprobe(t, nil, "-o", "json", target)
+		mustCode(t, r, 0)
+		if n := len(attempts(r)); n != 2 {
+			t.Fatalf("%d attempts, want 2\n%s", n, r.stdout)
+		}
+		mustEqual(t, r, "attempts.0.encryption", "plaintext")
+		mustEqual(t, r, "attempts.0.ssl_response", nil)
+		mustEqual(t, r, "attempts.1.encryption", "ssl")
+		mustEqual(t, r, "attempts.1.ssl_response", "S")
+		if got := psqlEncryption(t, target); got != "ssl" {
+			t.Errorf("psql ended on %s, pgprobe on ssl", got)
+		}
+	})
+}
+
+func TestUnixSocket(t *testing.T) {
+	c := sslServer(t)
+	r := pgprobe(t, nil, "-o", "json", fmt.Sprintf("host=%s port=%d user=trustuser dbname=postgres sslmode=prefer", c.SocketDir, c.Port))
+	mustCode(t, r, 0)
+	mustEqual(t, r, "attempts.0.network", "unix")
+	mustEqual(t, r, "attempts.0.ssl_response", nil)
+	for _, s := range steps(r, 0) {
+		if s == "ssl_request" {
+			t.Errorf("an SSLRequest was sent over a Unix socket")
+		}
+	}
+}
+
+func TestVerifyFull(t *testing.T) {
+	c := sslServer(t)
+	for _, host := range []string{"localhost", "127.0.0.1"} {
+		t.Run(host, func(t *testing.T) {
+			target := fmt.Sprintf("host=%s port=%d user=scramuser dbname=postgres password=%s sslmode=verify-full sslrootcert=%s", host, c.Port, scramPW, c.CAFile)
+			r := pgprobe(t, nil, "-o", "json", target)
+			mustCode(t, r, 0)
+			last := len(attempts(r)) - 1
+			mustEqual(t, r, fmt.Sprintf("attempts.%d.tls.verified", last), true)
+			if _, code := pgtest.RunPsql(t, target, ""); code != 0 {
+				t.Errorf("psql disagrees: exit %d", code)
+			}
+		})
+	}
+	t.Run("untrusted CA", func(t *testing.T) {
+		other := pgtest.NewCA(t, "Some Other CA")
+		caFile := pgtest.WriteFile(t, t.TempDir(), "other.crt", other.CertPEM, 0o644)
+		target := fmt.Sprintf("host=127.0.0.1 port=%d user=scramuser dbname=postgres password=%s sslmode=verify-full sslrootcert=%s", c.Port, scramPW, caFile)
+		r := pgprobe(t, nil, "-o", "json", target)
+		mustCode(t, r, 2)
+		mustEqual(t, r, "error.class", "tls")
+		msg, _ := get(r.doc, "error.message").(string)
+		out, code := pgtest.RunPsql(t, target, "")
+		if code == 0 || !strings.Contains(out, "certificate verify failed") || !strings.Contains(msg, "certificate verify failed") {
+			t.Errorf("psql (%d) %q and pgprobe %q should both say certificate verify failed", code, out, msg)
+		}
+	})
+	t.Run("root.crt in HOME makes require verify", func(t *testing.T) {
+		home := t.TempDir()
+		other := pgtest.NewCA(t, "Some Other CA")
+		if err := os.MkdirAll(filepath.Join(home, ".postgresql"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		pgtest.WriteFile(t, filepath.Join(home, ".postgresql"), "root.crt", other.CertPEM, 0o644)
+		target := fmt.Sprintf("host=127.0.0.1 port=%d user=scramuser dbname=postgres password=%s sslmode=require", c.Port, scramPW)
+		r := pgprobe(t, map[string]string{"HOME": home}, "-o", "json", target)
+		mustCode(t, r, 2)
+		mustEqual(t, r, "error.class", "tls")
+	})
+}
+
+func TestPingMatchesPgIsready(t *testing.T) {
+	c := sslServer(t)
+	p := plainServer(t)
+	refused := pgtest.FreePort(t)
+	cases := []struct {
+		name string
+		dsn  string
+	}{
+		{"accepting", conn(c, "user=scramuser", "dbname=postgres")},
+		{"refused port", fmt.Sprintf("host=127.0.0.1 port=%d user=x", refused)},
+		{"no pg_hba entry", conn(c, "user=nohba", "dbname=postgres")},
+		{"SSL required but refused", conn(p, "user=scramuser", "dbname=postgres", "sslmode=require")},
+		{"unknown user", conn(c, "user=nosuchuser", "dbname=postgres")},
+		{"invalid option", conn(c, "sslmode=bogus")},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, want := pgtest.RunPgIsready(t, []string{"-d", tc.dsn})
+			r := pgprobe(t, nil, "--ping", "-o", "json", tc.dsn)
+			if r.code != want {
+				t.Errorf("pgprobe --ping exit %d, pg_isready %d\n%s", r.code, want, r.stdout)
+			}
+		})
+	}
+}
+
+func TestNoPasswordInOutput(t *testing.T) {
+	c := sslServer(t)
+	home := t.TempDir()
+	pgpass := fmt.Sprintf("127.0.0.1:%d:*:scramuser:%s\n", c.Port, scramPW)
+	pgtest.WriteFile(t, home, ".pgpass", []byte(pgpass), 0o600)
+	wrongHome := t.TempDir()
+	pgtest.WriteFile(t, wrongHome, ".pgpass", []byte(fmt.Sprintf("127.0.0.1:%d:*:scramuser:wrong-pgpass-Ω5\n", c.Port)), 0o600)
+
+	type source struct {
+		name   string
+		env    map[string]string
+		target string
+		secret string
+	}
+	uri := func(pw string) string {
+		return fmt.Sprintf("postgresql://scramuser:%s@127.0.0.1:%d/postgres", strings.ReplaceAll(pw, "Ω", "%CE%A9"), c.Port)
+	}
+	sources := []source{
+		{"PGPASSWORD ok", map[string]string{"PGPASSWORD": scramPW}, conn(c, "user=scramuser", "dbname=postgres"), scramPW},
+		{"PGPASSWORD wrong", map[string]string{"PGPASSWORD": "wrong-env-Ω6"}, conn(c, "user=scramuser", "dbname=postgres"), "wrong-env-Ω6"},
+		{"URI ok", nil, uri(scramPW), scramPW},
+		{"URI wrong", nil, uri("wrong-uri-Ω7"), "wrong-uri-Ω7"},
+		{"conninfo wrong", nil, conn(c, "user=scramuser", "dbname=postgres", "password=wrong-kv-Ω8"), "wrong-kv-Ω8"},
+		{"pgpass ok", map[string]string{"HOME": home}, conn(c, "user=scramuser", "dbname=postgres"), scramPW},
+		{"pgpass wrong", map[string]string{"HOME": wrongHome}, conn(c, "user=scramuser", "dbname=postgres"), "wrong-pgpass-Ω5"},
+	}
+	for _, s := range sources {
+		for _, out := range []string{"timeline", "json", "ndjson", "table"} {
+			for _, extra := range [][]string{nil, {"-v"}, {"--color", "always"}} {
+				args := append([]string{"-o", out}, extra...)
+				args = append(args, s.target)
+				r := pgprobe(t, s.env, args...)
+				if r.code != 0 && r.code != 1 {
+					t.Errorf("%s -o %s: exit %d\n%s%s", s.name, out, r.code, r.stdout, r.stderr)
+				}
+				for _, leak := range []string{s.secret, strings.ReplaceAll(s.secret, "Ω", "%CE%A9")} {
+					if strings.Contains(r.stdout, leak) || strings.Contains(r.stderr, leak) {
+						t.Errorf("%s -o %s %v: the password appears in the output:\n%s\n%s", s.name, out, extra, r.stdout, r.stderr)
+					}
+				}
+			}
+		}
+	}
+	// And pgprobe settings, which shows every value.
+	for _, s := range sources {
+		for _, out := range []string{"table", "json"} {
+			r := pgprobe(t, s.env, "settings", "-o", out, s.target)
+			if strings.Contains(r.stdout+r.stderr, s.secret) {
+				t.Errorf("settings %s -o %s shows the password:\n%s", s.name, out, r.stdout)
+			}
+		}
+	}
+}
+
+func TestFlagsAfterTarget(t *testing.T) {
+	c := sslServer(t)
+	r := pgprobe(t, nil, conn(c, "user=trustuser", "dbname=postgres"), "-o", "json", "--color", "never")
+	mustCode(t, r, 0)
+	mustEqual(t, r, "schema", "pgprobe/v1")
+	// psql's -h/-p/-U flags.
+	r = pgprobe(t, nil, "-h", "127.0.0.1", "-p", fmt.Sprint(c.Port), "-U", "trustuser", "-d", "postgres", "-o", "json")
+	mustCode(t, r, 0)
+	mustEqual(t, r, "attempts.0.port", c.Port)
+}

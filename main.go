@@ -1,0 +1,387 @@
+// Command pgprobe shows, step by step, what happens when a PostgreSQL client
+// connects to a server, and why it fails when it fails. This file wires the
+// command line (urfave/cli/v2) to the probe and the reporters; it holds no
+// protocol or rendering logic.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pgprobe/pgprobe/probe"
+	"github.com/pgprobe/pgprobe/probe/conninfo"
+	"github.com/pgprobe/pgprobe/report"
+	"github.com/pgprobe/pgprobe/statelog"
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = ""
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
+func main() {
+	os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
+}
+
+// exitError carries an exit code out of an action.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+func usageErr(format string, a ...any) error {
+	return &exitError{code: statelog.ExitNoAttempt, msg: fmt.Sprintf(format, a...)}
+}
+
+// env is what the app reads from its surroundings; tests replace it.
+type env struct {
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	getenv func(string) (string, bool)
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return runEnv(&env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.LookupEnv}, args)
+}
+
+func runEnv(e *env, args []string) int {
+	stderr := e.stderr
+	app := newApp(e)
+	err := app.Run(reorderArgs(app, args))
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.msg != "" {
+			fmt.Fprintln(stderr, "pgprobe: "+ee.msg)
+		}
+		return ee.code
+	}
+	fmt.Fprintln(stderr, "pgprobe: "+err.Error())
+	fmt.Fprintln(stderr, "Try \"pgprobe --help\" for more information.")
+	return statelog.ExitNoAttempt
+}
+
+var outputFormats = []string{"timeline", "json", "ndjson", "table"}
+
+func probeFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "host", Aliases: []string{"h"}, Usage: "database server host or socket directory (as psql -h)"},
+		&cli.StringFlag{Name: "port", Aliases: []string{"p"}, Usage: "database server port (as psql -p)"},
+		&cli.StringFlag{Name: "username", Aliases: []string{"U"}, Usage: "database user name (as psql -U)"},
+		&cli.StringFlag{Name: "dbname", Aliases: []string{"d"}, Usage: "database name, or a connection string or URI (as psql -d)"},
+		&cli.BoolFlag{Name: "password", Aliases: []string{"W"}, Usage: "prompt for a password before connecting"},
+		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "timeline", Usage: "output `FORMAT`: timeline, json, ndjson or table"},
+		&cli.StringFlag{Name: "color", Value: "auto", Usage: "colour `WHEN`: auto, always or never (NO_COLOR is honoured)"},
+		&cli.BoolFlag{Name: "ping", Usage: "stop at the server's first answer to the startup message and exit as pg_isready would"},
+		&cli.StringFlag{Name: "timeout", Aliases: []string{"t"}, Value: "30s", Usage: "deadline for the whole probe: `DURATION` such as 10s, or seconds; 0 for none"},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "show every ParameterStatus and more detail in the timeline"},
+	}
+}
+
+func newApp(e *env) *cli.App {
+	cli.HelpFlag = &cli.BoolFlag{Name: "help", Aliases: []string{"?"}, Usage: "show help"}
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Aliases: []string{"V"}, Usage: "print the version"}
+	app := &cli.App{
+		Name:      "pgprobe",
+		Usage:     "show every step of a PostgreSQL connection, and why it fails",
+		UsageText: "pgprobe [flags] [CONNINFO | URI]\npgprobe [flags] TARGET TARGET ...\npgprobe settings [CONNINFO | URI]\npgprobe completion bash|zsh|fish|powershell",
+		Description: "pgprobe re-enacts libpq's connection state machine (PQconnectPoll) one step at a time: " +
+			"name resolution, TCP or Unix-socket connect, SSLRequest and the server's one-byte answer, the TLS handshake " +
+			"and certificate checks under sslmode's rules, the startup message, authentication (trust, password, MD5, " +
+			"SCRAM-SHA-256 with or without channel binding), ParameterStatus, BackendKeyData and ReadyForQuery. " +
+			"It records each state, its timing and any error, and prints a timeline, JSON, NDJSON or a table. " +
+			"Targets are libpq connection strings or URIs exactly as psql takes them; every PG* environment variable, " +
+			"service files and .pgpass are read as libpq reads them. Flags may come before or after the target.",
+		Version:         versionString(),
+		Writer:          e.stdout,
+		ErrWriter:       e.stderr,
+		HideHelpCommand: true,
+		Flags:           probeFlags(),
+		ExitErrHandler:  func(*cli.Context, error) {},
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return usageErr("%s\nTry \"pgprobe --help\" for more information.", err)
+		},
+		Action: func(c *cli.Context) error { return probeAction(c, e) },
+		Commands: []*cli.Command{
+			{
+				Name:      "settings",
+				Usage:     "show the resolved settings and where each came from; no connection",
+				ArgsUsage: "[CONNINFO | URI]",
+				Flags:     settingsFlags(),
+				Action:    func(c *cli.Context) error { return settingsAction(c, e) },
+				OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+					return usageErr("%s", err)
+				},
+			},
+			{
+				Name:      "completion",
+				Usage:     "print a shell completion script",
+				ArgsUsage: "bash|zsh|fish|powershell",
+				Action: func(c *cli.Context) error {
+					if c.NArg() != 1 {
+						return usageErr("completion needs one shell: bash, zsh, fish or powershell")
+					}
+					s, err := completionScript(c.App, c.Args().First())
+					if err != nil {
+						return usageErr("%s", err)
+					}
+					fmt.Fprint(e.stdout, s)
+					return nil
+				},
+			},
+		},
+	}
+	return app
+}
+
+func settingsFlags() []cli.Flag {
+	var out []cli.Flag
+	for _, f := range probeFlags() {
+		switch f.Names()[0] {
+		case "host", "port", "username", "dbname", "color":
+			out = append(out, f)
+		}
+	}
+	return append(out, &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "table", Usage: "output `FORMAT`: table or json"})
+}
+
+// input turns the command line into what libpq would read.
+func input(c *cli.Context, e *env, target string) conninfo.Input {
+	in := conninfo.Input{Target: target, Flags: map[string]string{}, FlagOrigin: map[string]string{}, Getenv: e.getenv}
+	in.HomeDir, _ = e.getenv("HOME")
+	for flag, kw := range map[string]string{"host": "host", "port": "port", "username": "user", "dbname": "dbname"} {
+		if c.IsSet(flag) {
+			in.Flags[kw] = c.String(flag)
+			in.FlagOrigin[kw] = "--" + flag
+		}
+	}
+	// psql's -d may itself be a connection string; a positional target wins.
+	if in.Target == "" && c.IsSet("dbname") && conninfo.IsConnString(c.String("dbname")) {
+		in.Target = c.String("dbname")
+		delete(in.Flags, "dbname")
+	}
+	return in
+}
+
+func parseTimeout(s string) (time.Duration, error) {
+	if n, err := strconv.Atoi(s); err == nil && n >= 0 {
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("invalid --timeout %q: give a duration such as 10s or 500ms, or a number of seconds", s)
+	}
+	return d, nil
+}
+
+func probeAction(c *cli.Context, e *env) error {
+	output := c.String("output")
+	if !contains(outputFormats, output) {
+		return usageErr("invalid --output %q: use one of %s", output, strings.Join(outputFormats, ", "))
+	}
+	colorOn, err := report.ColorEnabled(c.String("color"), e.stdout, func(k string) string { v, _ := e.getenv(k); return v })
+	if err != nil {
+		return usageErr("%s", err)
+	}
+	timeout, err := parseTimeout(c.String("timeout"))
+	if err != nil {
+		return usageErr("%s", err)
+	}
+	targets := c.Args().Slice()
+	if len(targets) == 0 {
+		targets = []string{""}
+	}
+	var password string
+	if c.Bool("password") {
+		password, err = promptPassword(e)
+		if err != nil {
+			return usageErr("could not read the password: %s", err)
+		}
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+
+	var sink *statelog.NDJSONSink
+	if output == "ndjson" {
+		sink = statelog.NewNDJSONSink(e.stdout)
+	}
+	logs := make([]*statelog.Log, len(targets))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for i, t := range targets {
+		req := probe.Request{Input: input(c, e, t), Ping: c.Bool("ping"), Timeout: timeout, Password: password}
+		if sink != nil {
+			req.Sink = sink
+		}
+		wg.Add(1)
+		go func(i int, req probe.Request) {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			logs[i] = probe.Probe(ctx, req)
+			report.Annotate(logs[i])
+		}(i, req)
+	}
+	wg.Wait()
+
+	code := 0
+	for _, l := range logs {
+		if l.ExitCode > code {
+			code = l.ExitCode
+		}
+	}
+	opts := report.Options{Color: colorOn, Verbose: c.Bool("verbose")}
+	switch output {
+	case "json":
+		if len(logs) == 1 {
+			err = report.JSON(e.stdout, logs[0])
+		} else {
+			err = report.JSONMulti(e.stdout, logs)
+		}
+	case "ndjson":
+		for _, l := range logs {
+			if err = sink.Verdict(l); err != nil {
+				break
+			}
+		}
+	case "table":
+		err = report.Table(e.stdout, logs, opts)
+	default:
+		for i, l := range logs {
+			if i > 0 {
+				fmt.Fprintln(e.stdout)
+			}
+			if err = report.Timeline(e.stdout, l, opts); err != nil {
+				break
+			}
+		}
+	}
+	if err != nil {
+		return &exitError{code: statelog.ExitNoAnswer, msg: "could not write the report: " + err.Error()}
+	}
+	if code != 0 {
+		return &exitError{code: code}
+	}
+	return nil
+}
+
+// promptPassword reads a password from the terminal without echo, as psql -W.
+func promptPassword(e *env) (string, error) {
+	if tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0); err == nil {
+		defer tty.Close()
+		fmt.Fprint(tty, "Password: ")
+		b, err := term.ReadPassword(int(tty.Fd()))
+		fmt.Fprintln(tty)
+		return string(b), err
+	}
+	line, err := bufio.NewReader(e.stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return "", err
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+func settingsAction(c *cli.Context, e *env) error {
+	if c.NArg() > 1 {
+		return usageErr("settings takes one connection string or URI, got %d arguments", c.NArg())
+	}
+	output := c.String("output")
+	if output != "table" && output != "json" {
+		return usageErr("invalid --output %q for settings: use table or json", output)
+	}
+	s, err := conninfo.Resolve(input(c, e, c.Args().First()))
+	if err != nil {
+		if output == "json" {
+			_ = report.SettingsJSON(e.stdout, nil, err)
+		}
+		return &exitError{code: statelog.ExitNoAttempt, msg: err.Error()}
+	}
+	if output == "json" {
+		return report.SettingsJSON(e.stdout, s, nil)
+	}
+	return report.SettingsTable(e.stdout, s)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// reorderArgs lets flags follow the target, as in psql: urfave/cli v2 stops
+// parsing flags at the first positional argument, so flags found after a
+// positional argument are moved in front of it.
+func reorderArgs(app *cli.App, args []string) []string {
+	if len(args) < 2 {
+		return args
+	}
+	flags := app.Flags
+	start := 1
+	for _, cmd := range app.Commands {
+		if len(args) > 1 && args[1] == cmd.Name {
+			flags, start = cmd.Flags, 2
+		}
+	}
+	takesValue := map[string]bool{}
+	for _, f := range flags {
+		_, isBool := f.(*cli.BoolFlag)
+		for _, n := range f.Names() {
+			takesValue[n] = !isBool
+		}
+	}
+	var opts, pos []string
+	rest := args[start:]
+	for i := 0; i < len(rest); i++ {
+		a := rest[i]
+		if a == "--" {
+			pos = append(pos, rest[i+1:]...)
+			break
+		}
+		if len(a) > 1 && a[0] == '-' {
+			opts = append(opts, a)
+			name := strings.TrimLeft(a, "-")
+			if !strings.Contains(name, "=") && takesValue[name] && i+1 < len(rest) {
+				opts = append(opts, rest[i+1])
+				i++
+			}
+			continue
+		}
+		pos = append(pos, a)
+	}
+	out := append([]string{}, args[:start]...)
+	out = append(out, opts...)
+	if len(pos) > 0 {
+		out = append(out, "--")
+		out = append(out, pos...)
+	}
+	return out
+}

@@ -1,0 +1,354 @@
+package probe
+
+import (
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/pgprobe/pgprobe/statelog"
+	"github.com/xdg-go/scram"
+	"golang.org/x/sys/unix"
+)
+
+// Authentication request codes (src/include/libpq/protocol.h).
+const (
+	authReqOK       = 0
+	authReqKrb4     = 1
+	authReqKrb5     = 2
+	authReqPassword = 3
+	authReqCrypt    = 4
+	authReqMD5      = 5
+	authReqGSS      = 7
+	authReqGSSCont  = 8
+	authReqSSPI     = 9
+	authReqSASL     = 10
+	authReqSASLCont = 11
+	authReqSASLFin  = 12
+)
+
+var authReqNames = map[uint32]string{
+	authReqOK: "AuthenticationOk", authReqPassword: "AuthenticationCleartextPassword",
+	authReqMD5: "AuthenticationMD5Password", authReqGSS: "AuthenticationGSS",
+	authReqGSSCont: "AuthenticationGSSContinue", authReqSSPI: "AuthenticationSSPI",
+	authReqSASL: "AuthenticationSASL", authReqSASLCont: "AuthenticationSASLContinue",
+	authReqSASLFin: "AuthenticationSASLFinal",
+}
+
+// handleAuth is pg_fe_sendauth: answer one authentication request.
+func (m *Machine) handleAuth(began time.Time, body []byte) {
+	code, ok := authCode(body)
+	if !ok {
+		e := m.prefixed(newError(statelog.ClassProtocol, "received invalid authentication request"))
+		m.record(StepAuthRequest, began, "", e, nil)
+		m.bad(e)
+		return
+	}
+	m.authReqReceived = true
+	if m.att.Auth == nil {
+		m.att.Auth = &statelog.Auth{Mechanisms: []string{}}
+	}
+	auth := m.att.Auth
+	name := authReqNames[code]
+	if name == "" {
+		name = fmt.Sprintf("authentication request %d", code)
+	}
+	data := body[4:]
+
+	if m.cfg.Ping {
+		// pg_isready's verdict is in: any authentication request means the
+		// server accepts connections. Stop here, as PQping does in effect.
+		m.record(StepAuthRequest, began, name+": the server is accepting connections (--ping stops here)", nil, map[string]any{"code": code})
+		m.pingStop()
+		return
+	}
+
+	switch code {
+	case authReqOK:
+		if auth.Method == "" {
+			auth.Method = "trust"
+		}
+		if m.settings.Get("channel_binding") == "require" && !auth.ChannelBinding {
+			e := m.prefixed(newError(statelog.ClassAuth, "channel binding required, but server authenticated client without channel binding"))
+			m.record(StepAuthOK, began, name, e, nil)
+			m.bad(e)
+			return
+		}
+		if m.sasl != nil && !m.sasl.Valid() {
+			e := m.prefixed(newError(statelog.ClassAuth, "AuthenticationOk received before the SCRAM exchange was complete: the server did not prove it knows the password"))
+			m.record(StepAuthOK, began, name, e, nil)
+			m.bad(e)
+			return
+		}
+		m.record(StepAuthOK, began, name+" (method "+auth.Method+")", nil, map[string]any{"code": code})
+		m.status = ConnectionAuthOK
+
+	case authReqPassword, authReqMD5:
+		auth.Method = "password"
+		if code == authReqMD5 {
+			auth.Method = "md5"
+		}
+		if m.settings.Get("channel_binding") == "require" {
+			m.authFail(began, name, "channel binding required but not supported by server's authentication request")
+			return
+		}
+		m.record(StepAuthRequest, began, name, nil, map[string]any{"code": code})
+		pw, ok := m.needPassword(began)
+		if !ok {
+			return
+		}
+		sent := pw
+		if code == authReqMD5 {
+			if len(data) < 4 {
+				m.authFail(time.Now(), name, "received invalid authentication request")
+				return
+			}
+			sent = md5Password(pw, m.settings.Get("user"), data[:4])
+		}
+		t := time.Now()
+		if err := m.send(&pgproto3.PasswordMessage{Password: sent}); err != nil {
+			m.sendFailed(StepAuthResponse, t, "could not send data to server: ", err)
+			return
+		}
+		what := "cleartext password"
+		if code == authReqMD5 {
+			what = "MD5 hash of the password with the server's salt"
+		}
+		m.record(StepAuthResponse, t, "PasswordMessage: "+what+" sent (not shown)", nil, nil)
+
+	case authReqSASL:
+		m.startSASL(began, name, data)
+
+	case authReqSASLCont, authReqSASLFin:
+		if m.sasl == nil {
+			m.authFail(began, name, "fe_sendauth: invalid authentication request from server: AUTH_REQ_SASL_CONT without AUTH_REQ_SASL")
+			return
+		}
+		resp, err := m.sasl.Step(string(data))
+		if code == authReqSASLCont {
+			if it := scramIterations(string(data)); it > 0 {
+				auth.Iterations = it
+			}
+		}
+		if err != nil {
+			m.authFail(began, name, scramError(err))
+			return
+		}
+		if code == authReqSASLFin {
+			if auth.Method == "scram-sha-256-plus" {
+				auth.ChannelBinding = true
+			}
+			m.record(StepAuthRequest, began, name+": the server's signature is valid, it knows the password", nil, map[string]any{"code": code})
+			return
+		}
+		m.record(StepAuthRequest, began, fmt.Sprintf("%s: salt and %d iterations", name, auth.Iterations), nil, map[string]any{"code": code, "iterations": auth.Iterations})
+		t := time.Now()
+		if err := m.send(&pgproto3.SASLResponse{Data: []byte(resp)}); err != nil {
+			m.sendFailed(StepAuthResponse, t, "could not send data to server: ", err)
+			return
+		}
+		m.record(StepAuthResponse, t, "SASLResponse: client-final-message with proof (not shown)", nil, nil)
+
+	case authReqGSS, authReqGSSCont:
+		auth.Method = "gss"
+		m.authFail(began, name, "GSSAPI authentication not supported")
+	case authReqSSPI:
+		auth.Method = "sspi"
+		m.authFail(began, name, "SSPI authentication not supported")
+	case authReqKrb4:
+		m.authFail(began, name, "Kerberos 4 authentication not supported")
+	case authReqKrb5:
+		m.authFail(began, name, "Kerberos 5 authentication not supported")
+	case authReqCrypt:
+		m.authFail(began, name, "Crypt authentication not supported")
+	default:
+		m.authFail(began, name, fmt.Sprintf("authentication method %d not supported", code))
+	}
+}
+
+// startSASL picks the mechanism as libpq's pg_SASL_init does.
+func (m *Machine) startSASL(began time.Time, name string, data []byte) {
+	auth := m.att.Auth
+	mechs, err := saslMechanisms(data)
+	if err != nil {
+		m.authFail(began, name, "received invalid authentication request")
+		return
+	}
+	auth.Mechanisms = append([]string{}, mechs...)
+	if m.sasl != nil {
+		m.authFail(began, name, "duplicate SASL authentication request")
+		return
+	}
+	cb := m.settings.Get("channel_binding")
+	inTLS := m.tlsConn != nil
+	offered := map[string]bool{}
+	for _, mech := range mechs {
+		offered[mech] = true
+	}
+	var mech string
+	switch {
+	case offered["SCRAM-SHA-256-PLUS"] && !inTLS:
+		m.authFail(began, name, "server offered SCRAM-SHA-256-PLUS authentication over a non-SSL connection")
+		return
+	case offered["SCRAM-SHA-256-PLUS"] && cb != "disable":
+		mech = "SCRAM-SHA-256-PLUS"
+	case offered["SCRAM-SHA-256"]:
+		mech = "SCRAM-SHA-256"
+	default:
+		m.authFail(began, name, "none of the server's SASL authentication mechanisms are supported")
+		return
+	}
+	if cb == "require" && mech != "SCRAM-SHA-256-PLUS" {
+		if !inTLS {
+			m.authFail(began, name, "channel binding required, but SSL not in use")
+		} else {
+			m.authFail(began, name, "channel binding is required, but server did not offer an authentication method that supports channel binding")
+		}
+		return
+	}
+	auth.Method = strings.ToLower(mech)
+	m.record(StepAuthRequest, began, name+": "+strings.Join(mechs, ", ")+" → "+mech, nil, map[string]any{"code": authReqSASL, "mechanisms": mechs})
+	pw, ok := m.needPassword(began)
+	if !ok {
+		return
+	}
+	client, err := scram.SHA256.NewClient("", pw, "")
+	if err != nil {
+		// PostgreSQL uses the raw password when SASLprep fails; so do libpq and pgx.
+		client, err = scram.SHA256.NewClientUnprepped("", pw, "")
+		if err != nil {
+			m.authFail(time.Now(), name, "fe_sendauth: error in SASL authentication")
+			return
+		}
+	}
+	client = client.WithMinIterations(1)
+	var conv *scram.ClientConversation
+	switch {
+	case mech == "SCRAM-SHA-256-PLUS":
+		cs := m.tlsConn.ConnectionState()
+		binding, err := scram.NewTLSServerEndpointBinding(&cs)
+		if err != nil {
+			m.authFail(time.Now(), name, "could not compute channel binding data: "+err.Error())
+			return
+		}
+		conv = client.NewConversationWithChannelBinding(binding)
+	case inTLS && cb != "disable":
+		conv = client.NewConversationAdvertisingChannelBinding()
+	default:
+		conv = client.NewConversation()
+	}
+	first, err := conv.Step("")
+	if err != nil {
+		m.authFail(time.Now(), name, "fe_sendauth: error in SASL authentication")
+		return
+	}
+	m.sasl, m.saslMech = conv, mech
+	t := time.Now()
+	if err := m.send(&pgproto3.SASLInitialResponse{AuthMechanism: mech, Data: []byte(first)}); err != nil {
+		m.sendFailed(StepAuthResponse, t, "could not send data to server: ", err)
+		return
+	}
+	m.record(StepAuthResponse, t, "SASLInitialResponse: "+mech+" client-first-message", nil, nil)
+}
+
+// needPassword returns the password for this host, or fails as libpq does.
+func (m *Machine) needPassword(began time.Time) (string, bool) {
+	m.password = m.hosts[m.whichHost].Password
+	if m.password.Value == "" {
+		e := m.prefixed(newError(statelog.ClassAuth, "fe_sendauth: no password supplied"))
+		m.record(StepAuthResponse, began, "the server wants a password and none was given (password=, PGPASSWORD, .pgpass or -W)", e, nil)
+		m.bad(e)
+		return "", false
+	}
+	m.att.Auth.PasswordSource = string(m.password.Source)
+	return m.password.Value, true
+}
+
+func (m *Machine) authFail(began time.Time, detail, msg string) {
+	e := m.prefixed(newError(statelog.ClassAuth, msg))
+	m.record(StepAuthRequest, began, detail, e, nil)
+	m.bad(e)
+}
+
+// pingStop ends a --ping probe at the first authentication request.
+func (m *Machine) pingStop() {
+	t := time.Now()
+	_ = m.send(&pgproto3.Terminate{})
+	m.closeConn()
+	m.record(StepClose, t, "Terminate sent before authenticating", nil, nil)
+	m.status = ConnectionBad
+	m.finish(nil)
+}
+
+func md5Password(password, user string, salt []byte) string {
+	inner := md5.Sum([]byte(password + user))
+	innerHex := hex.EncodeToString(inner[:])
+	outer := md5.Sum(append([]byte(innerHex), salt...))
+	return "md5" + hex.EncodeToString(outer[:])
+}
+
+// scramIterations reads i= from a server-first-message, for the record.
+func scramIterations(serverFirst string) int {
+	for _, f := range strings.Split(serverFirst, ",") {
+		if strings.HasPrefix(f, "i=") {
+			n := 0
+			for _, c := range f[2:] {
+				if c < '0' || c > '9' {
+					return 0
+				}
+				n = n*10 + int(c-'0')
+				if n > 1<<30 {
+					return 0
+				}
+			}
+			return n
+		}
+	}
+	return 0
+}
+
+// scramError words a failed SCRAM step as libpq's fe-auth-scram.c does.
+func scramError(err error) string {
+	s := err.Error()
+	switch {
+	case strings.Contains(s, "nonce"):
+		return "invalid SCRAM response (nonce mismatch)"
+	case strings.Contains(s, "iteration"):
+		return "malformed SCRAM message (invalid iteration count)"
+	case strings.Contains(s, "server validation failed"):
+		return "incorrect server signature"
+	case strings.Contains(s, "server error"):
+		return "error received from server in SCRAM exchange: " + strings.TrimPrefix(s, "server error: ")
+	}
+	return "malformed SCRAM message (" + s + ")"
+}
+
+// pendingBytes counts bytes already received on a raw socket without
+// consuming them (recv with MSG_PEEK|MSG_DONTWAIT): the CVE-2021-23222 check.
+func pendingBytes(c net.Conn) int {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return 0
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	n := 0
+	buf := make([]byte, 256)
+	_ = rc.Read(func(fd uintptr) bool {
+		k, _, err := unix.Recvfrom(int(fd), buf, unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		if err == nil && k > 0 {
+			n = k
+		}
+		return true
+	})
+	return n
+}
+
+func asDNSError(err error, target **net.DNSError) bool { return errors.As(err, target) }

@@ -1,0 +1,58 @@
+package probe
+
+import (
+	"context"
+	"net"
+	"time"
+
+	"github.com/pgprobe/pgprobe/probe/conninfo"
+	"github.com/pgprobe/pgprobe/statelog"
+)
+
+// Request is one target as the command line describes it.
+type Request struct {
+	Input   conninfo.Input
+	Ping    bool
+	Timeout time.Duration
+	Sink    statelog.Sink
+	// Password, when set, is a password the user typed at a -W prompt.
+	Password string
+	Dial     func(ctx context.Context, network, address string) (net.Conn, error)
+	Resolver *net.Resolver
+}
+
+// Probe resolves the settings and walks the state machine once. Invalid
+// settings give a record with an error of class "usage" and no attempt.
+func Probe(ctx context.Context, req Request) *statelog.Log {
+	target := conninfo.Redact(req.Input.Target)
+	if req.Password != "" {
+		if req.Input.Flags == nil {
+			req.Input.Flags = map[string]string{}
+		}
+		req.Input.Flags["password"] = req.Password
+		if req.Input.FlagOrigin == nil {
+			req.Input.FlagOrigin = map[string]string{}
+		}
+		req.Input.FlagOrigin["password"] = "-W prompt"
+	}
+	s, err := conninfo.Resolve(req.Input)
+	if err != nil {
+		return UsageLog(target, err.Error(), req.Ping, req.Sink)
+	}
+	if req.Ping && s.Get("connect_timeout") == "" {
+		// pg_isready passes connect_timeout=3 unless told otherwise.
+		s.Set("connect_timeout", conninfo.Value{Value: "3", Source: conninfo.SourceDefault, Origin: "pg_isready's -t default"})
+	}
+	return Run(ctx, Config{Settings: s, Target: target, Ping: req.Ping, Timeout: req.Timeout,
+		HomeDir: req.Input.HomeDir, Getenv: req.Input.Getenv, Sink: req.Sink, Dial: req.Dial, Resolver: req.Resolver})
+}
+
+// UsageLog is the record of a probe that could not start.
+func UsageLog(target, msg string, ping bool, sink statelog.Sink) *statelog.Log {
+	l := statelog.New(target, sink)
+	l.Finish(&statelog.Error{Class: statelog.ClassUsage, Message: msg})
+	if ping {
+		l.Ping = "no attempt"
+	}
+	return l
+}

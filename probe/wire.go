@@ -1,0 +1,133 @@
+package probe
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// maxMessageBody bounds what a server may make us buffer. libpq accepts
+// ErrorResponses up to 30000 bytes during startup and authentication
+// requests up to 2000; ParameterStatus and the rest are small. 1 MiB leaves
+// room for any real server and keeps a hostile one from bloating us.
+const maxMessageBody = 1 << 20
+
+// wire frames backend messages itself instead of using pgproto3.Frontend's
+// Receive: the probe must see the type byte and length before trusting them
+// (libpq checks them per state), must survive a hostile peer, and must never
+// read past the one-byte answer to SSLRequest. pgproto3 still decodes bodies
+// and encodes every frontend message.
+type wire struct {
+	conn net.Conn
+	r    *bufio.Reader
+}
+
+func newWire(c net.Conn) *wire {
+	return &wire{conn: c, r: bufio.NewReaderSize(c, 8192)}
+}
+
+// header reads a message's type and length.
+func (w *wire) header() (byte, int, error) {
+	var h [5]byte
+	if _, err := io.ReadFull(w.r, h[:]); err != nil {
+		return 0, 0, err
+	}
+	return h[0], int(int32(binary.BigEndian.Uint32(h[1:]))), nil
+}
+
+// body reads n bytes of message body (n = length - 4).
+func (w *wire) body(n int) ([]byte, error) {
+	if n < 0 || n > maxMessageBody {
+		return nil, fmt.Errorf("message body of %d bytes exceeds the %d-byte limit", n, maxMessageBody)
+	}
+	b := make([]byte, n)
+	_, err := io.ReadFull(w.r, b)
+	return b, err
+}
+
+// buffered is how many bytes were received but not yet consumed.
+func (w *wire) buffered() int { return w.r.Buffered() }
+
+func (w *wire) send(msgs ...pgproto3.FrontendMessage) error {
+	var buf []byte
+	for _, m := range msgs {
+		var err error
+		buf, err = m.Encode(buf)
+		if err != nil {
+			return err
+		}
+	}
+	_, err := w.conn.Write(buf)
+	return err
+}
+
+// decode parses a backend message body of the given type with pgproto3.
+func decode(typ byte, body []byte) (pgproto3.BackendMessage, error) {
+	var m pgproto3.BackendMessage
+	switch typ {
+	case 'E':
+		m = &pgproto3.ErrorResponse{}
+	case 'N':
+		m = &pgproto3.NoticeResponse{}
+	case 'S':
+		m = &pgproto3.ParameterStatus{}
+	case 'K':
+		m = &pgproto3.BackendKeyData{}
+	case 'Z':
+		m = &pgproto3.ReadyForQuery{}
+	case 'v':
+		m = &pgproto3.NegotiateProtocolVersion{}
+	case 'T':
+		m = &pgproto3.RowDescription{}
+	case 'D':
+		m = &pgproto3.DataRow{}
+	case 'C':
+		m = &pgproto3.CommandComplete{}
+	case 'I':
+		m = &pgproto3.EmptyQueryResponse{}
+	default:
+		return nil, fmt.Errorf("unexpected message type %q", typ)
+	}
+	if err := m.Decode(body); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// authCode is the int32 that starts an 'R' message.
+func authCode(body []byte) (uint32, bool) {
+	if len(body) < 4 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint32(body), true
+}
+
+// saslMechanisms parses AuthenticationSASL's NUL-terminated list.
+func saslMechanisms(data []byte) ([]string, error) {
+	var out []string
+	for len(data) > 0 {
+		i := indexByte(data, 0)
+		if i < 0 {
+			return out, fmt.Errorf("mechanism list is not terminated")
+		}
+		if i == 0 {
+			return out, nil
+		}
+		out = append(out, string(data[:i]))
+		data = data[i+1:]
+	}
+	return out, fmt.Errorf("mechanism list is not terminated")
+}
+
+func indexByte(b []byte, c byte) int {
+	for i, x := range b {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}

@@ -1,0 +1,194 @@
+package report
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/pgprobe/pgprobe/statelog"
+)
+
+func tcp(host, addr string, port int, sslmode string) *statelog.Attempt {
+	return &statelog.Attempt{Host: host, HostAddr: addr, Port: port, Network: "tcp", SSLMode: sslmode}
+}
+
+func TestAdvise(t *testing.T) {
+	pre := `connection to server at "db.example.com" (10.0.0.5), port 5432 failed: `
+	cases := []struct {
+		name string
+		e    statelog.Error
+		a    *statelog.Attempt
+		want []string
+	}{
+		{"refused", statelog.Error{Class: "connect", Errno: "ECONNREFUSED", Message: pre + "Connection refused\n\tIs the server running on that host and accepting TCP/IP connections?"},
+			tcp("db.example.com", "10.0.0.5", 5432, "prefer"), []string{"not running", "listen_addresses", "port", "firewall", "`pg_isready -h db.example.com -p 5432`"}},
+		{"refused without attempt", statelog.Error{Class: "connect", Message: pre + "Connection refused\n\tIs the server running…"},
+			nil, []string{"`pg_isready -h db.example.com -p 5432`", "10.0.0.5"}},
+		{"unix socket missing", statelog.Error{Class: "connect", Errno: "ENOENT", Message: `connection to server on socket "/tmp/.s.PGSQL.5432" failed: No such file or directory`},
+			&statelog.Attempt{Host: "/tmp", HostAddr: "/tmp/.s.PGSQL.5432", Port: 5432, Network: "unix"}, []string{"unix_socket_directories", "`pg_isready -h /tmp -p 5432`"}},
+		{"host unreachable", statelog.Error{Class: "connect", Errno: "EHOSTUNREACH", Message: pre + "No route to host"},
+			tcp("db.example.com", "10.0.0.5", 5432, ""), []string{"no route", "firewall", "pg_isready"}},
+		{"network unreachable", statelog.Error{Class: "connect", Errno: "ENETUNREACH", Message: pre + "Network is unreachable"},
+			tcp("db.example.com", "2001:db8::5", 5432, ""), []string{"no route", "IPv6"}},
+		{"server closed", statelog.Error{Class: "connect", Message: pre + "server closed the connection unexpectedly\n\tThis probably means…"},
+			nil, []string{"server log"}},
+		{"timeout connect", statelog.Error{Class: "timeout", Step: "connect", Message: pre + "timeout expired"},
+			tcp("db.example.com", "10.0.0.5", 5432, ""), []string{"no answer to the TCP connection request", "firewall", "--timeout"}},
+		{"timeout ssl", statelog.Error{Class: "timeout", Step: "ssl_response", Message: pre + "timeout expired"},
+			nil, []string{"no answer to SSLRequest", "does not speak PostgreSQL"}},
+		{"timeout startup", statelog.Error{Class: "timeout", Step: "auth_request", Message: "timeout expired"},
+			nil, []string{"no answer to the startup message"}},
+		{"timeout rfq", statelog.Error{Class: "timeout", Step: "ready_for_query", Message: "timeout expired"},
+			nil, []string{"no ReadyForQuery"}},
+		{"dns", statelog.Error{Class: "dns", Message: `could not translate host name "db.exmaple.com" to address: Name or service not known`},
+			nil, []string{`"db.exmaple.com"`, "`getent hosts db.exmaple.com`", "hostaddr="}},
+		{"dns temporary", statelog.Error{Class: "dns", Message: `could not translate host name "db" to address: Temporary failure in name resolution`},
+			nil, []string{"no DNS server answered"}},
+		{"ssl refused", statelog.Error{Class: "ssl", Message: pre + "server does not support SSL, but SSL was required"},
+			tcp("db.example.com", "10.0.0.5", 5432, "require"), []string{"ssl = on", "ssl_cert_file", "sslmode=prefer", "sslmode=require"}},
+		{"ssl E", statelog.Error{Class: "ssl", Message: pre + "server sent an error response during SSL exchange", Untrusted: `"x"`},
+			nil, []string{"untrusted"}},
+		{"unencrypted after S", statelog.Error{Class: "ssl", Message: pre + "received unencrypted data after SSL response"},
+			nil, []string{"CVE-2021-23222"}},
+		{"untrusted CA", statelog.Error{Class: "tls", Message: pre + "SSL error: certificate verify failed"},
+			&statelog.Attempt{Host: "db.example.com", Port: 5432, TLS: &statelog.TLS{VerifyError: "x509: certificate signed by unknown authority",
+				PeerCertificates: []statelog.Cert{{Issuer: "CN=Corp CA"}}}}, []string{"sslrootcert", "CA", `"CN=Corp CA"`, "sslrootcert=system"}},
+		{"expired", statelog.Error{Class: "tls", Message: pre + "SSL error: certificate verify failed"},
+			&statelog.Attempt{TLS: &statelog.TLS{VerifyError: "x509: certificate has expired or is not yet valid"}}, []string{"Renew", "pg_reload_conf"}},
+		{"name mismatch", statelog.Error{Class: "tls", Message: pre + `server certificate for "db1.example.com" does not match host name "db.example.com"`},
+			&statelog.Attempt{Host: "db.example.com", TLS: &statelog.TLS{PeerCertificates: []statelog.Cert{{SANs: []string{"db1.example.com", "db1"}}}}},
+			[]string{"db1.example.com, db1", "subjectAltName DNS:db.example.com", "verify-ca"}},
+		{"no root file", statelog.Error{Class: "tls", Message: `root certificate file "/root/.postgresql/root.crt" does not exist`},
+			nil, []string{"root.crt", "sslrootcert=", "sslmode=require"}},
+		{"hba ssl", statelog.Error{Class: "auth", SQLState: "28000", Severity: "FATAL", Message: pre + `FATAL:  no pg_hba.conf entry for host "10.0.0.9", user "app", database "shop", SSL encryption`},
+			nil, []string{"`hostssl shop app 10.0.0.9/32 scram-sha-256`", "pg_reload_conf()"}},
+		{"hba plain", statelog.Error{Class: "auth", SQLState: "28000", Message: pre + `FATAL:  no pg_hba.conf entry for host "10.0.0.9", user "app", database "shop", no encryption`},
+			nil, []string{"`hostnossl shop app 10.0.0.9/32 scram-sha-256`", "`host …`", "pg_reload_conf()"}},
+		{"hba ipv6", statelog.Error{Class: "auth", SQLState: "28000", Message: `FATAL:  no pg_hba.conf entry for host "2001:db8::9", user "app", database "shop", SSL encryption`},
+			nil, []string{"2001:db8::9/128"}},
+		{"hba local", statelog.Error{Class: "auth", SQLState: "28000", Message: `FATAL:  no pg_hba.conf entry for host "[local]", user "app", database "shop", no encryption`},
+			nil, []string{"`local shop app scram-sha-256`"}},
+		{"hba replication", statelog.Error{Class: "auth", SQLState: "28000", Message: `FATAL:  no pg_hba.conf entry for replication connection from host "10.0.0.9", user "rep", SSL encryption`},
+			nil, []string{"`hostssl replication rep 10.0.0.9/32 scram-sha-256`"}},
+		{"hba reject", statelog.Error{Class: "auth", SQLState: "28000", Message: `FATAL:  pg_hba.conf rejects connection for host "10.0.0.9", user "app", database "shop", SSL encryption`},
+			nil, []string{"`reject`"}},
+		{"role missing", statelog.Error{Class: "auth", SQLState: "28000", Message: `FATAL:  role "bob" does not exist`},
+			nil, []string{`CREATE ROLE "bob" LOGIN`}},
+		{"peer", statelog.Error{Class: "auth", SQLState: "28000", Message: `FATAL:  Peer authentication failed for user "app"`},
+			nil, []string{"pg_ident.conf", "-h localhost"}},
+		{"wrong password", statelog.Error{Class: "auth", SQLState: "28P01", Message: pre + `FATAL:  password authentication failed for user "app"`},
+			&statelog.Attempt{Host: "db.example.com", Port: 5432, Auth: &statelog.Auth{Method: "scram-sha-256", PasswordSource: "env"}},
+			[]string{`"app"`, "PGPASSWORD", "db.example.com:5432:DATABASE:app:PASSWORD", "password_encryption", "\\password app"}},
+		{"wrong password from file", statelog.Error{Class: "auth", SQLState: "28P01", Message: pre + "FATAL:  password authentication failed for user \"app\"\npassword retrieved from file \"/home/app/.pgpass\""},
+			nil, []string{"password file", ".pgpass"}},
+		{"no database", statelog.Error{Class: "server", SQLState: "3D000", Message: pre + `FATAL:  database "shpo" does not exist`},
+			tcp("db.example.com", "10.0.0.5", 5432, ""), []string{`"shpo"`, "`createdb -h db.example.com -p 5432 shpo`", "dbname="}},
+		{"too many", statelog.Error{Class: "server", SQLState: "53300", Message: pre + "FATAL:  sorry, too many clients already"},
+			nil, []string{"max_connections", "pg_stat_activity", "PgBouncer"}},
+		{"too many for role", statelog.Error{Class: "server", SQLState: "53300", Message: `FATAL:  too many connections for role "app"`},
+			nil, []string{`ALTER ROLE "app" CONNECTION LIMIT`}},
+		{"starting up", statelog.Error{Class: "server", SQLState: "57P03", Message: pre + "FATAL:  the database system is starting up"},
+			nil, []string{"Wait", "server log", "--wait"}},
+		{"hot standby off", statelog.Error{Class: "server", SQLState: "57P03", Message: "FATAL:  the database system is not accepting connections", Detail: "Hot standby mode is disabled."},
+			nil, []string{"hot_standby = on"}},
+		{"no password", statelog.Error{Class: "auth", Message: pre + "fe_sendauth: no password supplied"},
+			&statelog.Attempt{Host: "db.example.com", Port: 5432, Auth: &statelog.Auth{Method: "scram-sha-256"}},
+			[]string{"scram-sha-256", "PGPASSWORD", "~/.pgpass", "-W", "db.example.com:5432:DATABASE:USER:PASSWORD"}},
+		{"garbage", statelog.Error{Class: "protocol", Message: pre + "expected authentication request from server, but received H"},
+			tcp("db.example.com", "10.0.0.5", 5432, ""), []string{"PostgreSQL", "another service"}},
+		{"invalid ssl answer", statelog.Error{Class: "protocol", Message: pre + "received invalid response to SSL negotiation: H"},
+			nil, []string{"PostgreSQL"}},
+		{"target", statelog.Error{Class: "target", Message: pre + "session is read-only"},
+			nil, []string{"standby", "target_session_attrs"}},
+		{"usage", statelog.Error{Class: "usage", Message: `invalid sslmode value: "bogus"`},
+			nil, []string{"pgprobe settings"}},
+		{"check", statelog.Error{Class: "check", Message: "certificate expires in 3 days"},
+			nil, []string{"ssl_cert_file"}},
+		{"server fallback", statelog.Error{Class: "server", SQLState: "XX000", Message: "FATAL:  something odd"},
+			nil, []string{"server log"}},
+		{"auth fallback", statelog.Error{Class: "auth", Message: "some auth failure"},
+			nil, []string{"pg_hba.conf"}},
+		{"unknown class", statelog.Error{Class: "weird", Message: "?"},
+			nil, []string{"failed"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := c.e
+			got := Advise(&e, c.a)
+			for _, w := range c.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("advice lacks %q:\n%s", w, got)
+				}
+			}
+			if strings.Contains(got, "\n") {
+				t.Errorf("advice is not one paragraph: %q", got)
+			}
+			if len(got) > 600 {
+				t.Errorf("advice is %d characters; keep it short: %s", len(got), got)
+			}
+		})
+	}
+	if Advise(nil, nil) != "" {
+		t.Errorf("nil error: want no advice")
+	}
+}
+
+func TestAnnotate(t *testing.T) {
+	for _, fx := range fixtures {
+		l := fx.log()
+		Annotate(l)
+		if l.Error != nil && l.Error.Advice == "" {
+			t.Errorf("%s: no advice on .error", fx.name)
+		}
+		var before []string
+		for _, a := range l.Attempts {
+			if a.Error != nil && a.Error.Advice == "" {
+				t.Errorf("%s: no advice on an attempt error", fx.name)
+			}
+			for _, e := range a.Events {
+				if e.Error != nil {
+					if e.Error.Advice == "" {
+						t.Errorf("%s: no advice on an event error", fx.name)
+					}
+					before = append(before, e.Error.Advice)
+				}
+			}
+		}
+		Annotate(l) // idempotent
+		var after []string
+		for _, a := range l.Attempts {
+			for _, e := range a.Events {
+				if e.Error != nil {
+					after = append(after, e.Error.Advice)
+				}
+			}
+		}
+		if strings.Join(before, "|") != strings.Join(after, "|") {
+			t.Errorf("%s: Annotate is not idempotent", fx.name)
+		}
+	}
+	Annotate(nil)
+}
+
+// TestAdviceHasNoSecrets: advice is built from the error, the attempt's
+// names and the server's message, never from the target string, where a
+// redaction bug could leave a password.
+func TestAdviceHasNoSecrets(t *testing.T) {
+	const secret = "s3cr3t-Pa55"
+	for _, fx := range fixtures {
+		l := fx.log()
+		l.Target += " password=" + secret
+		Annotate(l)
+		check := func(e *statelog.Error) {
+			if e != nil && strings.Contains(e.Advice, secret) {
+				t.Errorf("%s: advice leaks the password: %s", fx.name, e.Advice)
+			}
+		}
+		check(l.Error)
+		for _, a := range l.Attempts {
+			check(a.Error)
+			for _, e := range a.Events {
+				check(e.Error)
+			}
+		}
+	}
+}

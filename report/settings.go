@@ -1,0 +1,90 @@
+package report
+
+import (
+	"encoding/json"
+	"io"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/renderer"
+	"github.com/olekukonko/tablewriter/tw"
+	"github.com/pgprobe/pgprobe/probe/conninfo"
+	"github.com/pgprobe/pgprobe/statelog"
+)
+
+// SettingValue is one keyword in `pgprobe settings -o json`.
+type SettingValue struct {
+	Value  string `json:"value"`
+	Source string `json:"source"`
+	Origin string `json:"origin,omitempty"`
+}
+
+// SettingsDoc is `pgprobe settings -o json`.
+type SettingsDoc struct {
+	Schema   string                  `json:"schema"`
+	Settings map[string]SettingValue `json:"settings"`
+	Warnings []string                `json:"warnings,omitempty"`
+	Error    *statelog.Error         `json:"error,omitempty"`
+}
+
+const redacted = "****"
+
+// settingRows lists every keyword with its value; secrets show as ****.
+func settingRows(s *conninfo.Settings) []conninfo.KeywordValue {
+	rows := s.All()
+	for i := range rows {
+		if rows[i].Keyword.Secret && rows[i].Value.Value != "" {
+			rows[i].Value.Value = redacted
+		}
+		if rows[i].Value.Source == "" {
+			rows[i].Value.Source = conninfo.SourceDefault
+		}
+	}
+	return rows
+}
+
+// SettingsJSON writes every libpq keyword with its value and source, or the
+// usage error that stopped the settings from resolving.
+func SettingsJSON(w io.Writer, s *conninfo.Settings, err error) error {
+	doc := SettingsDoc{Schema: statelog.Schema}
+	if err != nil {
+		doc.Error = &statelog.Error{Class: statelog.ClassUsage, Message: err.Error()}
+	} else {
+		doc.Settings = map[string]SettingValue{}
+		for _, r := range settingRows(s) {
+			doc.Settings[r.Keyword.Name] = SettingValue{Value: r.Value.Value, Source: string(r.Value.Source), Origin: r.Value.Origin}
+		}
+		doc.Warnings = s.Warnings()
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(doc)
+}
+
+// SettingsTable prints the keywords that have a value, in libpq's order,
+// with where each came from.
+func SettingsTable(w io.Writer, s *conninfo.Settings) error {
+	t := tablewriter.NewTable(w,
+		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{Borders: tw.BorderNone, Settings: tw.Settings{Separators: tw.SeparatorsNone, Lines: tw.LinesNone}})),
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithHeaderAlignment(tw.AlignLeft),
+	)
+	t.Header([]string{"KEYWORD", "VALUE", "SOURCE", "FROM"})
+	for _, r := range settingRows(s) {
+		if r.Value.Value == "" {
+			continue
+		}
+		if err := t.Append([]string{r.Keyword.Name, clean(r.Value.Value), string(r.Value.Source), clean(r.Value.Origin)}); err != nil {
+			return err
+		}
+	}
+	if err := t.Render(); err != nil {
+		return err
+	}
+	for _, warn := range s.Warnings() {
+		if _, err := io.WriteString(w, warn+"\n"); err != nil {
+			return err
+		}
+	}
+	return nil
+}

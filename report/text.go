@@ -1,0 +1,150 @@
+package report
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// clean makes text that came from the network or the settings safe for a
+// terminal: control characters (ESC above all) and invalid UTF-8 are shown
+// escaped, so a hostile peer cannot move the cursor or change colours.
+// Newlines and tabs are escaped too: clean is for one-line fields.
+func clean(s string) string {
+	if !needsCleaning(s) {
+		return s
+	}
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case r >= 0x80 && r <= 0x9f:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func needsCleaning(s string) bool {
+	if !utf8.ValidString(s) {
+		return true
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) {
+			return true
+		}
+	}
+	return false
+}
+
+// lines splits a libpq message into its lines, cleaned; libpq indents its
+// hint lines with a tab, which becomes two spaces.
+func lines(s string) []string {
+	s = strings.TrimRight(s, "\n")
+	if s == "" {
+		return nil
+	}
+	out := strings.Split(s, "\n")
+	for i, l := range out {
+		n := 0
+		for n < len(l) && l[n] == '\t' {
+			n++
+		}
+		out[i] = strings.Repeat("  ", n) + clean(l[n:])
+	}
+	return out
+}
+
+// quoteUntrusted shows peer bytes as one Go-quoted, ASCII-only string. The
+// probe already quotes them; anything else is quoted here.
+func quoteUntrusted(s string) string {
+	if strings.HasPrefix(s, `"`) {
+		if u, err := strconv.Unquote(s); err == nil {
+			return strconv.QuoteToASCII(u)
+		}
+	}
+	return strconv.QuoteToASCII(s)
+}
+
+// width is the number of terminal cells s takes (all our glyphs are one
+// cell wide).
+func width(s string) int { return utf8.RuneCountInString(s) }
+
+func padRight(s string, n int) string {
+	if w := width(s); w < n {
+		return s + strings.Repeat(" ", n-w)
+	}
+	return s
+}
+
+func padLeft(s string, n int) string {
+	if w := width(s); w < n {
+		return strings.Repeat(" ", n-w) + s
+	}
+	return s
+}
+
+// wrap breaks text into lines of at most max cells. Spans in backticks
+// (commands, pg_hba.conf lines) are never broken.
+func wrap(text string, max int) []string {
+	if max < 20 {
+		max = 20
+	}
+	var words []string
+	var cur strings.Builder
+	inTick := false
+	for _, r := range text {
+		if r == '`' {
+			inTick = !inTick
+		}
+		if r == ' ' && !inTick {
+			if cur.Len() > 0 {
+				words = append(words, cur.String())
+				cur.Reset()
+			}
+			continue
+		}
+		cur.WriteRune(r)
+	}
+	if cur.Len() > 0 {
+		words = append(words, cur.String())
+	}
+	var out []string
+	line := ""
+	for _, w := range words {
+		switch {
+		case line == "":
+			line = w
+		case width(line)+1+width(w) <= max:
+			line += " " + w
+		default:
+			out = append(out, line)
+			line = w
+		}
+	}
+	if line != "" {
+		out = append(out, line)
+	}
+	return out
+}
+
+// fmtMS renders milliseconds with a precision that suits their size.
+func fmtMS(v float64) string {
+	switch {
+	case v < 10:
+		return strconv.FormatFloat(v, 'f', 2, 64) + " ms"
+	case v < 1000:
+		return strconv.FormatFloat(v, 'f', 1, 64) + " ms"
+	default:
+		return strconv.FormatFloat(v, 'f', 0, 64) + " ms"
+	}
+}

@@ -1,0 +1,588 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/fatih/color"
+	"github.com/pgprobe/pgprobe/statelog"
+)
+
+// Timeline writes the human rendering of l: a header (target and verdict),
+// one section per attempt with a row per step (elapsed time, libpq state,
+// step, duration, a bar scaled to the longest step, detail), the TLS, auth
+// and server facts the attempt learnt, and the verdict with advice and the
+// exit code. The output depends only on l and o.
+func Timeline(w io.Writer, l *statelog.Log, o Options) error {
+	if l == nil {
+		return fmt.Errorf("report: nil log")
+	}
+	t := &timeline{l: l, o: o, p: newPalette(o.Color)}
+	t.render()
+	_, err := io.WriteString(w, t.b.String())
+	return err
+}
+
+type timeline struct {
+	l *statelog.Log
+	o Options
+	p *palette
+	b strings.Builder
+
+	rows                           [][]row // per attempt
+	elW, stateW, stepW, durW, barW int
+	maxDur                         float64
+	decidingAttempt, decidingEvent int
+}
+
+type row struct {
+	elapsed, dur        float64
+	state, step, detail string
+	err                 *statelog.Error
+	deciding            bool
+}
+
+func (t *timeline) line(parts ...string) {
+	t.b.WriteString(strings.TrimRight(strings.Join(parts, ""), " "))
+	t.b.WriteByte('\n')
+}
+
+const (
+	markFail = "✗"
+	markOK   = "✓"
+)
+
+var exitMeaning = map[int]string{
+	statelog.ExitOK:        "connected",
+	statelog.ExitRejected:  "the server answered but refused",
+	statelog.ExitNoAnswer:  "no usable answer",
+	statelog.ExitNoAttempt: "no attempt was made",
+	statelog.ExitCheck:     "connected, but a check failed",
+}
+
+func (t *timeline) render() {
+	t.findDeciding()
+	t.buildRows()
+	t.header()
+	if len(t.l.Attempts) == 0 {
+		t.line("  ", t.p.dim.Sprint("no attempt was made"))
+	}
+	for i, a := range t.l.Attempts {
+		if a == nil {
+			continue
+		}
+		t.line()
+		t.attempt(i, a)
+	}
+	t.line()
+	t.verdict()
+}
+
+// findDeciding locates the event whose error decided the verdict: the one
+// holding l.Error itself, else the last event of that attempt at the step
+// the error names.
+func (t *timeline) findDeciding() {
+	t.decidingAttempt, t.decidingEvent = -1, -1
+	e := t.l.Error
+	if e == nil {
+		return
+	}
+	for i := len(t.l.Attempts) - 1; i >= 0; i-- {
+		a := t.l.Attempts[i]
+		if a == nil {
+			continue
+		}
+		for j := len(a.Events) - 1; j >= 0; j-- {
+			if a.Events[j].Error == e {
+				t.decidingAttempt, t.decidingEvent = i, j
+				return
+			}
+		}
+	}
+	if e.Step == "" {
+		return
+	}
+	a := attemptOf(t.l, e)
+	for i, x := range t.l.Attempts {
+		if x != a {
+			continue
+		}
+		for j := len(a.Events) - 1; j >= 0; j-- {
+			if a.Events[j].Step == e.Step {
+				t.decidingAttempt, t.decidingEvent = i, j
+				return
+			}
+		}
+	}
+}
+
+func (t *timeline) buildRows() {
+	t.rows = make([][]row, len(t.l.Attempts))
+	t.elW, t.stateW, t.stepW, t.durW = len("elapsed"), len("state"), len("step"), len("took")
+	for i, a := range t.l.Attempts {
+		if a == nil {
+			continue
+		}
+		var rs []row
+		for j := 0; j < len(a.Events); j++ {
+			e := a.Events[j]
+			if e.Step == "parameter_status" && e.Error == nil && !t.o.Verbose {
+				k := j
+				sum := 0.0
+				for k < len(a.Events) && a.Events[k].Step == "parameter_status" && a.Events[k].Error == nil {
+					sum += a.Events[k].DurationMS
+					k++
+				}
+				if n := k - j; n > 1 {
+					detail := fmt.Sprintf("%d parameters (see server below)", n)
+					rs = append(rs, row{elapsed: a.Events[k-1].ElapsedMS, dur: sum, state: clean(e.State), step: clean(e.Step), detail: detail})
+					j = k - 1
+					continue
+				}
+			}
+			rs = append(rs, row{elapsed: e.ElapsedMS, dur: e.DurationMS, state: clean(e.State), step: clean(e.Step),
+				detail: clean(e.Detail), err: e.Error, deciding: i == t.decidingAttempt && j == t.decidingEvent})
+		}
+		for _, r := range rs {
+			t.elW = max(t.elW, width(fmtMS(r.elapsed)))
+			t.durW = max(t.durW, width(fmtMS(r.dur)))
+			t.stateW = max(t.stateW, width(r.state))
+			t.stepW = max(t.stepW, width(r.step))
+			t.maxDur = math.Max(t.maxDur, r.dur)
+		}
+		t.rows[i] = rs
+	}
+	fixed := 2 + t.elW + 2 + t.stateW + 2 + t.stepW + 2 + t.durW + 2
+	t.barW = min(max(t.o.width()-fixed, 10), 30)
+}
+
+func (t *timeline) header() {
+	target := t.l.Target
+	if target == "" {
+		target = "(defaults and environment)"
+	}
+	var v string
+	switch {
+	case t.l.Ping != "":
+		c := t.p.ok
+		mark := markOK
+		if t.l.ExitCode != statelog.ExitOK {
+			c, mark = t.p.bad, markFail
+		}
+		v = c.Sprint(mark + " " + clean(t.l.Ping))
+	case t.l.OK:
+		v = t.p.ok.Sprint(markOK + " connected")
+	case t.l.Error != nil && t.l.Error.Class == statelog.ClassCheck:
+		v = t.p.warn.Sprint(markFail + " connected, check failed")
+	default:
+		class := ""
+		if t.l.Error != nil {
+			class = " (" + clean(t.l.Error.Class) + ")"
+		}
+		v = t.p.bad.Sprint(markFail + " failed" + class)
+	}
+	n := len(t.l.Attempts)
+	t.line(t.p.bold.Sprint(clean(target)), "  ", v, "  ",
+		t.p.dim.Sprintf("%s, %d attempt%s", fmtMS(t.l.DurationMS), n, plural(n)))
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+func (t *timeline) attempt(i int, a *statelog.Attempt) {
+	var parts []string
+	if a.Host != "" {
+		parts = append(parts, "host "+clean(a.Host))
+	}
+	if a.HostAddr != "" && a.HostAddr != a.Host {
+		if a.Network == "unix" {
+			parts = append(parts, "socket "+clean(a.HostAddr))
+		} else {
+			parts = append(parts, "address "+clean(a.HostAddr))
+		}
+	}
+	if a.Port != 0 {
+		parts = append(parts, "port "+strconv.Itoa(a.Port))
+	}
+	if a.Network != "" {
+		parts = append(parts, clean(a.Network))
+	}
+	if a.SSLMode != "" {
+		parts = append(parts, "sslmode="+clean(a.SSLMode))
+	}
+	if a.Encryption != "" {
+		parts = append(parts, "encryption "+clean(a.Encryption))
+	}
+	title := fmt.Sprintf("attempt %d/%d", i+1, len(t.l.Attempts))
+	t.line(t.p.head.Sprint(title), "  ", strings.Join(parts, ", "))
+	if a.Reason != "" {
+		t.line("  ", t.p.dim.Sprint("why: "), clean(a.Reason))
+	}
+	rows := t.rows[i]
+	if len(rows) > 0 {
+		t.line(t.p.dim.Sprint("  " + padLeft("elapsed", t.elW) + "  " + padRight("state", t.stateW) + "  " +
+			padRight("step", t.stepW) + "  " + padLeft("took", t.durW) + "  " + padRight("", t.barW) + "  detail"))
+	}
+	for _, r := range rows {
+		t.event(r)
+	}
+	if a.TLS != nil {
+		t.tlsBlock(a)
+	}
+	if a.Auth != nil {
+		t.authBlock(a)
+	}
+	if a.Server != nil {
+		t.serverBlock(a)
+	}
+}
+
+func (t *timeline) event(r row) {
+	mark := "  "
+	errC := t.p.warn
+	if r.deciding {
+		errC = t.p.bad
+	}
+	if r.err != nil {
+		mark = errC.Sprint(markFail) + " "
+	}
+	detail := r.detail
+	if r.err != nil {
+		if detail == "" {
+			if ls := lines(core(r.err.Message)); len(ls) > 0 {
+				detail = ls[0]
+			}
+		}
+		detail = errC.Sprint(detail)
+	}
+	t.line(mark, t.p.num.Sprint(padLeft(fmtMS(r.elapsed), t.elW)), "  ",
+		t.p.state.Sprint(padRight(r.state, t.stateW)), "  ",
+		t.p.step.Sprint(padRight(r.step, t.stepW)), "  ",
+		padLeft(fmtMS(r.dur), t.durW), "  ",
+		t.bar(r), "  ", detail)
+	if r.err != nil {
+		t.errorLines(r.err, strings.Repeat(" ", 2+t.elW+2), errC)
+	}
+}
+
+var partialBlocks = []string{"", "▏", "▎", "▍", "▌", "▋", "▊", "▉"}
+
+func (t *timeline) bar(r row) string {
+	eighths := 0
+	if t.maxDur > 0 && r.dur > 0 {
+		eighths = int(math.Round(r.dur / t.maxDur * float64(t.barW*8)))
+		if eighths == 0 {
+			eighths = 1
+		}
+	}
+	s := strings.Repeat("█", eighths/8) + partialBlocks[eighths%8]
+	pad := strings.Repeat(" ", t.barW-width(s))
+	if s == "" {
+		return pad
+	}
+	var c *color.Color
+	switch {
+	case r.err != nil && r.deciding:
+		c = t.p.bad
+	case r.err != nil:
+		c = t.p.warn
+	default:
+		c = t.stepColor(r.step)
+	}
+	return c.Sprint(s) + pad
+}
+
+func (t *timeline) stepColor(step string) *color.Color {
+	switch step {
+	case "resolve", "connect":
+		return t.p.barNet
+	case "ssl_request", "ssl_response", "tls_handshake", "gss_request", "gss_response":
+		return t.p.barTLS
+	case "startup", "auth_request", "auth_response", "auth_ok":
+		return t.p.barAuth
+	}
+	return t.p.barSrv
+}
+
+// errorLines prints an error as libpq does (SEVERITY:  message, DETAIL:,
+// HINT:), plus the SQLSTATE, the errno and any untrusted peer text.
+func (t *timeline) errorLines(e *statelog.Error, indent string, c *color.Color) {
+	for _, l := range lines(e.Message) {
+		t.line(indent, c.Sprint(l))
+	}
+	if e.Detail != "" {
+		for _, l := range lines("DETAIL:  " + e.Detail) {
+			t.line(indent, l)
+		}
+	}
+	if e.Hint != "" {
+		for _, l := range lines("HINT:  " + e.Hint) {
+			t.line(indent, l)
+		}
+	}
+	var facts []string
+	if e.SQLState != "" {
+		facts = append(facts, "SQLSTATE "+clean(e.SQLState))
+	}
+	if e.Errno != "" {
+		facts = append(facts, "errno "+clean(e.Errno))
+	}
+	if len(facts) > 0 {
+		t.line(indent, t.p.dim.Sprint(strings.Join(facts, ", ")))
+	}
+	if e.Untrusted != "" {
+		t.line(indent, t.p.warn.Sprint("untrusted text sent before authentication (not a verified message): "), quoteUntrusted(e.Untrusted))
+	}
+}
+
+const labelW = 17
+
+func (t *timeline) block(name string) { t.line("  ", t.p.bold.Sprint(name)) }
+
+func (t *timeline) kv(indent int, label, value string) {
+	t.kvw(indent, labelW, label, value)
+}
+
+// kvw prints "label value" with values aligned at indent+w-(indent-4).
+func (t *timeline) kvw(indent, w int, label, value string) {
+	t.line(strings.Repeat(" ", indent), t.p.dim.Sprint(padRight(label, w-(indent-4))), value)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return clean(s)
+}
+
+func (t *timeline) tlsBlock(a *statelog.Attempt) {
+	x := a.TLS
+	t.block("TLS")
+	if x.Version != "" {
+		t.kv(4, "version", clean(x.Version))
+	}
+	if x.Cipher != "" {
+		t.kv(4, "cipher", clean(x.Cipher))
+	}
+	t.kv(4, "ALPN", orNone(x.ALPN))
+	t.kv(4, "SNI", orNone(x.SNI))
+	var v string
+	switch {
+	case x.VerifyError != "":
+		v = t.p.bad.Sprint("no: " + clean(x.VerifyError))
+	case x.Verified:
+		what := "chain"
+		switch x.Verification {
+		case "chain+name":
+			what = "chain and host name"
+		case "chain":
+			what = "chain only, not the host name (verify-ca)"
+		}
+		v = t.p.ok.Sprint("yes") + ": " + what
+	default:
+		v = t.p.warn.Sprint("no") + ": sslmode=" + orDefault(clean(a.SSLMode), "prefer") + " does not check the certificate"
+	}
+	if x.RootCert != "" {
+		v += t.p.dim.Sprint(" (root " + clean(x.RootCert) + ")")
+	}
+	t.kv(4, "verified", v)
+	for i, c := range x.PeerCertificates {
+		t.kv(4, fmt.Sprintf("certificate %d", i), clean(c.Subject))
+		t.kv(6, "issuer", clean(c.Issuer))
+		if len(c.SANs) > 0 {
+			sans := make([]string, len(c.SANs))
+			for k, s := range c.SANs {
+				sans[k] = clean(s)
+			}
+			t.kv(6, "SANs", strings.Join(sans, ", "))
+		}
+		t.kv(6, "valid", fmt.Sprintf("%s → %s ", c.NotBefore.UTC().Format("2006-01-02"), c.NotAfter.UTC().Format("2006-01-02"))+t.daysLeft(c.DaysLeft))
+		if t.o.Verbose && (c.KeyType != "" || c.SignatureAlgorithm != "") {
+			k := clean(c.KeyType)
+			if c.KeyBits > 0 {
+				k += " " + strconv.Itoa(c.KeyBits)
+			}
+			if c.SignatureAlgorithm != "" {
+				k += ", signed " + clean(c.SignatureAlgorithm)
+			}
+			if c.IsCA {
+				k += ", CA"
+			}
+			t.kv(6, "key", strings.TrimPrefix(k, ", "))
+		}
+		if c.SHA256 != "" {
+			t.kv(6, "sha256", clean(c.SHA256))
+		}
+	}
+}
+
+func (t *timeline) daysLeft(d int) string {
+	var s string
+	switch {
+	case d < 0:
+		s = fmt.Sprintf("(expired %d day%s ago)", -d, plural(-d))
+	case d == 0:
+		s = "(expires today)"
+	default:
+		s = fmt.Sprintf("(%d day%s left)", d, plural(d))
+	}
+	switch {
+	case d < 7:
+		return t.p.bad.Sprint(s)
+	case d < 30:
+		return t.p.warn.Sprint(s)
+	}
+	return t.p.ok.Sprint(s)
+}
+
+func (t *timeline) authBlock(a *statelog.Attempt) {
+	x := a.Auth
+	t.block("auth")
+	m := orNone(x.Method)
+	switch x.Method {
+	case "md5":
+		m += t.p.warn.Sprint(" (MD5 passwords are deprecated; prefer scram-sha-256)")
+	case "password":
+		if a.TLS == nil {
+			m += t.p.bad.Sprint(" (the password was sent unencrypted)")
+		} else {
+			m += t.p.warn.Sprint(" (cleartext password, inside TLS)")
+		}
+	}
+	t.kv(4, "method", m)
+	if len(x.Mechanisms) > 0 {
+		ms := make([]string, len(x.Mechanisms))
+		for i, s := range x.Mechanisms {
+			ms[i] = clean(s)
+		}
+		t.kv(4, "offered", strings.Join(ms, ", "))
+	}
+	cb := "no"
+	if x.ChannelBinding {
+		cb = t.p.ok.Sprint("yes") + " (tls-server-end-point)"
+	}
+	t.kv(4, "channel binding", cb)
+	if x.PasswordSource != "" {
+		t.kv(4, "password from", clean(x.PasswordSource))
+	}
+	if x.Iterations > 0 {
+		t.kv(4, "SCRAM iterations", strconv.Itoa(x.Iterations))
+	}
+}
+
+// keyParameters are the ParameterStatus values worth a glance.
+var keyParameters = []string{"server_version", "session_authorization", "is_superuser", "in_hot_standby",
+	"default_transaction_read_only", "server_encoding", "client_encoding", "TimeZone"}
+
+func (t *timeline) serverBlock(a *statelog.Attempt) {
+	x := a.Server
+	t.block("server")
+	var names []string
+	if t.o.Verbose {
+		for k := range x.Parameters {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+	} else {
+		for _, k := range keyParameters {
+			if _, ok := x.Parameters[k]; ok {
+				names = append(names, k)
+			}
+		}
+	}
+	w := labelW
+	for _, k := range names {
+		w = max(w, width(clean(k))+2)
+	}
+	if x.BackendPID != 0 {
+		t.kvw(4, w, "backend pid", strconv.FormatUint(uint64(x.BackendPID), 10))
+	}
+	if x.ProtocolVersion != "" {
+		t.kvw(4, w, "protocol", clean(x.ProtocolVersion))
+	}
+	for _, k := range names {
+		t.kvw(4, w, clean(k), clean(x.Parameters[k]))
+	}
+	if hidden := len(x.Parameters) - len(names); hidden > 0 {
+		t.line("    ", t.p.dim.Sprintf("(%d more parameter%s; -v shows all)", hidden, plural(hidden)))
+	}
+}
+
+func (t *timeline) verdict() {
+	l := t.l
+	e := l.Error
+	switch {
+	case l.Ping != "":
+		c, mark := t.p.ok, markOK
+		if l.ExitCode != statelog.ExitOK {
+			c, mark = t.p.bad, markFail
+		}
+		t.line(c.Sprint(mark+" "+clean(l.Ping)), t.p.dim.Sprint(" (as pg_isready would say)"))
+		if e != nil {
+			t.errorVerdict(e, t.p.dim, "the connection itself did not complete: ")
+		}
+	case l.OK && e == nil:
+		t.line(t.p.ok.Sprint(markOK+" connected"), t.p.dim.Sprintf(" in %s", fmtMS(l.DurationMS)))
+	case e != nil && e.Class == statelog.ClassCheck:
+		t.errorVerdict(e, t.p.warn, markFail+" connected, but check failed: ")
+	case e != nil:
+		t.errorVerdict(e, t.p.bad, markFail+" failed: ")
+	default:
+		t.line(t.p.bad.Sprint(markFail + " failed"))
+	}
+	if e != nil {
+		advice := e.Advice
+		if advice == "" {
+			advice = Advise(e, attemptOf(l, e))
+		}
+		if advice != "" {
+			t.line()
+			const lead = "advice: "
+			for i, s := range wrap(clean(advice), t.o.width()-2-len(lead)) {
+				if i == 0 {
+					t.line("  ", t.p.bold.Sprint(lead), s)
+				} else {
+					t.line("  ", strings.Repeat(" ", len(lead)), s)
+				}
+			}
+		}
+	}
+	t.line()
+	meaning := exitMeaning[l.ExitCode]
+	if meaning != "" {
+		meaning = ": " + meaning
+	}
+	t.line(t.p.dim.Sprintf("exit %d%s", l.ExitCode, meaning))
+}
+
+func (t *timeline) errorVerdict(e *statelog.Error, c *color.Color, lead string) {
+	ls := lines(e.Message)
+	first := ""
+	if len(ls) > 0 {
+		first, ls = ls[0], ls[1:]
+	}
+	t.line(c.Sprint(lead + clean(e.Class) + ": " + first))
+	for _, l := range ls {
+		t.line("  ", c.Sprint(l))
+	}
+	if e.Detail != "" {
+		t.line("  ", "DETAIL:  "+clean(e.Detail))
+	}
+	if e.Hint != "" {
+		t.line("  ", "HINT:  "+clean(e.Hint))
+	}
+	if e.SQLState != "" {
+		t.line("  ", t.p.dim.Sprint("SQLSTATE "+clean(e.SQLState)))
+	}
+	if e.Untrusted != "" {
+		t.line("  ", t.p.warn.Sprint("untrusted text sent before authentication (not a verified message): "), quoteUntrusted(e.Untrusted))
+	}
+}
