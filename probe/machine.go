@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strconv"
@@ -625,7 +626,12 @@ func (m *Machine) tlsHandshake() {
 	h := m.hosts[m.whichHost]
 	// CVE-2021-23222: bytes that came with or right after 'S' were not
 	// encrypted; libpq refuses them once the handshake is done.
+	// libpq has them in its input buffer, so OpenSSL never sees them and the
+	// handshake goes on; take them off the socket likewise.
 	extra := pendingBytes(m.raw)
+	if extra > 0 {
+		_, _ = io.ReadFull(m.raw, make([]byte, extra))
+	}
 	ts, cfgErr := m.newTLSSetup(h.Host)
 	if cfgErr != nil {
 		e := m.prefixed(cfgErr)
@@ -656,7 +662,11 @@ func (m *Machine) tlsHandshake() {
 			ts.info.VerifyError = ts.chainErr.Error()
 		}
 		e := m.prefixed(newError(statelog.ClassTLS, msg))
-		m.record(StepTLSHandshake, began, err.Error(), e, nil)
+		detail := err.Error()
+		if extra > 0 {
+			detail += fmt.Sprintf(" (%d unencrypted bytes had arrived right after 'S')", extra)
+		}
+		m.record(StepTLSHandshake, began, detail, e, nil)
 		m.connectionFailed(e)
 		return
 	}

@@ -1,0 +1,444 @@
+package conninfo
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Origins recorded for values that come from the target.
+const (
+	originConnString = "connection string"
+	originURI        = "URI"
+	originURIParam   = "URI query parameter"
+	originDBName     = "dbname argument"
+	redactedText     = "****"
+)
+
+// param is one keyword=value found in a connection string or URI, in the
+// order found; later ones override earlier ones, as conninfo_storeval does.
+type param struct {
+	keyword string
+	value   string
+	origin  string
+}
+
+func errorf(format string, args ...any) *Error {
+	return &Error{Message: fmt.Sprintf(format, args...)}
+}
+
+const (
+	uriDesignator      = "postgresql://"
+	shortURIDesignator = "postgres://"
+)
+
+// uriPrefixLength is libpq's uri_prefix_length: the designators are
+// case-sensitive.
+func uriPrefixLength(s string) int {
+	switch {
+	case strings.HasPrefix(s, uriDesignator):
+		return len(uriDesignator)
+	case strings.HasPrefix(s, shortURIDesignator):
+		return len(shortURIDesignator)
+	}
+	return 0
+}
+
+// IsConnString is libpq's recognized_connection_string: s starts with a URI
+// designator or contains '='. Anything else is a plain database name.
+func IsConnString(s string) bool {
+	s = cString(s)
+	return uriPrefixLength(s) != 0 || strings.IndexByte(s, '=') >= 0
+}
+
+// cString cuts s at its first NUL byte: libpq sees C strings.
+func cString(s string) string {
+	if i := strings.IndexByte(s, 0); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// isSpace is C's isspace in the C locale.
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
+}
+
+// parseConnString is libpq's parse_connection_string without defaults: a
+// URI when s starts with a designator, key=value pairs otherwise.
+func parseConnString(s string) ([]param, *Error) {
+	s = cString(s)
+	if uriPrefixLength(s) != 0 {
+		return parseURI(s)
+	}
+	return parseKeyValue(s)
+}
+
+// storeParam is conninfo_storeval for the key=value form: it translates the
+// deprecated requiressl and rejects unknown keywords.
+func storeParam(out []param, keyword, value, origin string) ([]param, *Error) {
+	if keyword == "requiressl" {
+		keyword = "sslmode"
+		if strings.HasPrefix(value, "1") {
+			value = "require"
+		} else {
+			value = "prefer"
+		}
+	}
+	if _, ok := LookupKeyword(keyword); !ok {
+		return nil, errorf("invalid connection option \"%s\"", keyword)
+	}
+	return append(out, param{keyword: keyword, value: value, origin: origin}), nil
+}
+
+// parseKeyValue is libpq's conninfo_parse: whitespace-separated
+// keyword = value pairs; a value is either a run of non-blank characters or
+// a single-quoted string; a backslash escapes the next character in both.
+//
+// One deliberate difference: when a word without "=" follows an unquoted
+// secret (password=my secret), libpq's message would quote that word, which
+// is part of the secret; it is shown as **** instead.
+func parseKeyValue(s string) ([]param, *Error) {
+	var out []param
+	n := len(s)
+	i := 0
+	afterUnquotedSecret := false
+	for i < n {
+		if isSpace(s[i]) {
+			i++
+			continue
+		}
+		start := i
+		for i < n && s[i] != '=' && !isSpace(s[i]) {
+			i++
+		}
+		name := s[start:i]
+		for i < n && isSpace(s[i]) {
+			i++
+		}
+		if i >= n || s[i] != '=' {
+			shown := name
+			if afterUnquotedSecret {
+				shown = redactedText
+			}
+			return nil, errorf("missing \"=\" after \"%s\" in connection info string", shown)
+		}
+		i++ // past '='
+		for i < n && isSpace(s[i]) {
+			i++
+		}
+		var val strings.Builder
+		quoted := i < n && s[i] == '\''
+		if !quoted {
+			for i < n {
+				c := s[i]
+				if isSpace(c) {
+					i++
+					break
+				}
+				if c == '\\' {
+					i++
+					if i < n {
+						val.WriteByte(s[i])
+						i++
+					}
+					continue
+				}
+				val.WriteByte(c)
+				i++
+			}
+		} else {
+			i++ // past the opening quote
+			for {
+				if i >= n {
+					return nil, errorf("unterminated quoted string in connection info string")
+				}
+				c := s[i]
+				if c == '\\' {
+					i++
+					if i < n {
+						val.WriteByte(s[i])
+						i++
+					}
+					continue
+				}
+				if c == '\'' {
+					i++
+					break
+				}
+				val.WriteByte(c)
+				i++
+			}
+		}
+		var err *Error
+		if out, err = storeParam(out, name, val.String(), originConnString); err != nil {
+			return nil, err
+		}
+		afterUnquotedSecret = !quoted && isSecret(name)
+	}
+	return out, nil
+}
+
+// parseURI is libpq's conninfo_uri_parse_options:
+//
+//	postgresql://[user[:password]@][netloc][:port][,...][/dbname][?param1=value1&...]
+//
+// Messages that libpq words with the whole URI show it through Redact, and
+// those that quote a password (or another secret query parameter) show ****.
+func parseURI(uri string) ([]param, *Error) {
+	var out []param
+	n := len(uri)
+	at := func(i int) byte {
+		if i < n {
+			return uri[i]
+		}
+		return 0
+	}
+	start := uriPrefixLength(uri)
+	if start == 0 {
+		return nil, errorf("invalid URI propagated to internal parser routine: \"%s\"", Redact(uri))
+	}
+
+	// Look ahead for the user credentials designator: '@' before any '/'.
+	p := start
+	for p < n && uri[p] != '@' && uri[p] != '/' {
+		p++
+	}
+	if at(p) == '@' {
+		atSign := p
+		u := start
+		for uri[u] != ':' && uri[u] != '@' {
+			u++
+		}
+		if user := uri[start:u]; user != "" {
+			v, err := uriDecode(user, false)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, param{"user", v, originURI})
+		}
+		if uri[u] == ':' {
+			// The password runs to the first '@', which is atSign.
+			if pw := uri[u+1 : atSign]; pw != "" {
+				v, err := uriDecode(pw, true)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, param{"password", v, originURI})
+			}
+		}
+		p = atSign + 1
+	} else {
+		p = start
+	}
+
+	// One or more netloc[:port], separated by commas.
+	var hostbuf, portbuf strings.Builder
+	var prevchar byte
+	for {
+		var host string
+		if at(p) == '[' {
+			p++
+			h := p
+			for p < n && uri[p] != ']' {
+				p++
+			}
+			if p >= n {
+				return nil, errorf("end of string reached when looking for matching \"]\" in IPv6 host address in URI: \"%s\"", Redact(uri))
+			}
+			if p == h {
+				return nil, errorf("IPv6 host address may not be empty in URI: \"%s\"", Redact(uri))
+			}
+			host = uri[h:p]
+			p++ // past ']'
+			if c := at(p); c != 0 && c != ':' && c != '/' && c != '?' && c != ',' {
+				return nil, errorf("unexpected character \"%s\" at position %d in URI (expected \":\" or \"/\"): \"%s\"", string([]byte{c}), p+1, Redact(uri))
+			}
+		} else {
+			h := p
+			for p < n && !strings.ContainsRune(":/?,", rune(uri[p])) {
+				p++
+			}
+			host = uri[h:p]
+		}
+		prevchar = at(p)
+		hostbuf.WriteString(host)
+		if prevchar == ':' {
+			p++
+			pt := p
+			for p < n && !strings.ContainsRune("/?,", rune(uri[p])) {
+				p++
+			}
+			prevchar = at(p)
+			portbuf.WriteString(uri[pt:p])
+		}
+		if prevchar != ',' {
+			break
+		}
+		p++
+		hostbuf.WriteByte(',')
+		portbuf.WriteByte(',')
+	}
+	if h := hostbuf.String(); h != "" {
+		v, err := uriDecode(h, false)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, param{"host", v, originURI})
+	}
+	if pt := portbuf.String(); pt != "" {
+		v, err := uriDecode(pt, false)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, param{"port", v, originURI})
+	}
+
+	if prevchar != 0 && prevchar != '?' {
+		p++ // past '/'
+		d := p
+		for p < n && uri[p] != '?' {
+			p++
+		}
+		prevchar = at(p)
+		// An empty dbname is not stored, so PGDATABASE still applies.
+		if db := uri[d:p]; db != "" {
+			v, err := uriDecode(db, false)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, param{"dbname", v, originURI})
+		}
+	}
+	if prevchar != 0 {
+		params, err := parseURIParams(uri[p+1:])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, params...)
+	}
+	return out, nil
+}
+
+// parseURIParams is libpq's conninfo_uri_parse_params.
+func parseURIParams(params string) ([]param, *Error) {
+	var out []param
+	n := len(params)
+	i := 0
+	for i < n {
+		kwStart, kwEnd, valStart, valEnd := i, -1, -1, -1
+		p := i
+		for {
+			if p < n && params[p] == '=' {
+				if valStart >= 0 {
+					return nil, errorf("extra key/value separator \"=\" in URI query parameter: \"%s\"", params[kwStart:kwEnd])
+				}
+				kwEnd = p
+				p++
+				valStart = p
+			} else if p >= n || params[p] == '&' {
+				end := p
+				if p < n {
+					p++
+				}
+				if valStart < 0 {
+					return nil, errorf("missing key/value separator \"=\" in URI query parameter: \"%s\"", params[kwStart:end])
+				}
+				valEnd = end
+				break
+			} else {
+				p++
+			}
+		}
+		keyword, err := uriDecode(params[kwStart:kwEnd], false)
+		if err != nil {
+			return nil, err
+		}
+		value, err := uriDecode(params[valStart:valEnd], isSecret(keyword))
+		if err != nil {
+			return nil, err
+		}
+		// JDBC compatibility.
+		if keyword == "ssl" && value == "true" {
+			keyword, value = "sslmode", "require"
+		}
+		if keyword == "requiressl" {
+			keyword = "sslmode"
+			if strings.HasPrefix(value, "1") {
+				value = "require"
+			} else {
+				value = "prefer"
+			}
+		}
+		if _, ok := LookupKeyword(keyword); !ok {
+			return nil, errorf("invalid URI query parameter: \"%s\"", keyword)
+		}
+		out = append(out, param{keyword, value, originURIParam})
+		i = p
+	}
+	return out, nil
+}
+
+func hexDigit(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
+
+// uriDecode is libpq's conninfo_uri_decode (PostgreSQL 17+): leading and
+// trailing spaces are dropped, an interior space is an error, %XX is decoded
+// and %00 is forbidden; '+' is not a space. The messages quote the raw
+// component, or **** when it is a secret.
+func uriDecode(str string, secret bool) (string, *Error) {
+	shown := str
+	if secret {
+		shown = redactedText
+	}
+	n := len(str)
+	q := 0
+	for q < n && str[q] == ' ' {
+		q++
+	}
+	var b strings.Builder
+	for q < n && str[q] != ' ' {
+		if str[q] != '%' {
+			b.WriteByte(str[q])
+			q++
+			continue
+		}
+		q++
+		var hi, lo byte
+		ok := q < n
+		if ok {
+			hi, ok = hexDigit(str[q])
+		}
+		q++
+		if ok {
+			ok = q < n
+			if ok {
+				lo, ok = hexDigit(str[q])
+			}
+			q++
+		}
+		if !ok {
+			return "", errorf("invalid percent-encoded token: \"%s\"", shown)
+		}
+		c := hi<<4 | lo
+		if c == 0 {
+			return "", errorf("forbidden value %%00 in percent-encoded value: \"%s\"", shown)
+		}
+		b.WriteByte(c)
+	}
+	for q < n && str[q] == ' ' {
+		q++
+	}
+	if q < n {
+		return "", errorf("unexpected spaces found in \"%s\", use percent-encoded spaces (%%20) instead", shown)
+	}
+	return b.String(), nil
+}
