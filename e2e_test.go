@@ -73,7 +73,7 @@ func pgprobe(t *testing.T, envVars map[string]string, args ...string) result {
 		vars[k] = v
 	}
 	var out, errb bytes.Buffer
-	e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb,
+	e := &env{stdin: strings.NewReader(vars["STDIN"]), stdout: &out, stderr: &errb, noTTY: true,
 		getenv: func(k string) (string, bool) { v, ok := vars[k]; return v, ok }}
 	code := runEnv(e, append([]string{"pgprobe"}, args...))
 	r := result{code: code, stdout: out.String(), stderr: errb.String()}
@@ -466,4 +466,125 @@ func TestFlagsAfterTarget(t *testing.T) {
 	r = pgprobe(t, nil, "-h", "127.0.0.1", "-p", fmt.Sprint(c.Port), "-U", "trustuser", "-d", "postgres", "-o", "json")
 	mustCode(t, r, 0)
 	mustEqual(t, r, "attempts.0.port", c.Port)
+}
+
+func TestPasswordPrompt(t *testing.T) {
+	c := sslServer(t)
+	r := pgprobe(t, map[string]string{"STDIN": scramPW + "\n"}, "-W", "-o", "json", conn(c, "user=scramuser", "dbname=postgres"))
+	mustCode(t, r, 0)
+	mustEqual(t, r, "attempts.0.auth.password_source", "flag")
+	if strings.Contains(r.stdout+r.stderr, scramPW) {
+		t.Errorf("the prompted password appears in the output")
+	}
+	// Without -W there is no password: libpq's "no password supplied", exit 1.
+	r = pgprobe(t, nil, "-o", "json", conn(c, "user=scramuser", "dbname=postgres"))
+	mustCode(t, r, 1)
+	mustEqual(t, r, "error.class", "auth")
+	if msg, _ := get(r.doc, "error.message").(string); !strings.HasSuffix(msg, "fe_sendauth: no password supplied") {
+		t.Errorf("message %q", msg)
+	}
+}
+
+func TestEnvironment(t *testing.T) {
+	c := sslServer(t)
+	envs := map[string]string{
+		"PGHOST": "localhost", "PGPORT": fmt.Sprint(c.Port), "PGUSER": "scramuser", "PGDATABASE": "postgres",
+		"PGPASSWORD": scramPW, "PGSSLMODE": "verify-full", "PGSSLROOTCERT": c.CAFile,
+		"PGCONNECT_TIMEOUT": "5", "PGAPPNAME": "from-env",
+	}
+	r := pgprobe(t, envs, "-o", "json")
+	mustCode(t, r, 0)
+	last := len(attempts(r)) - 1
+	mustEqual(t, r, fmt.Sprintf("attempts.%d.sslmode", last), "verify-full")
+	mustEqual(t, r, fmt.Sprintf("attempts.%d.tls.verified", last), true)
+	evs, _ := get(r.doc, fmt.Sprintf("attempts.%d.events", last)).([]any)
+	found := false
+	for _, e := range evs {
+		if get(e, "step") == "startup" && get(e, "data.application_name") == "from-env" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("the startup message should carry application_name=from-env:\n%s", r.stdout)
+	}
+	// psql agrees that these settings connect.
+	var list []string
+	for k, v := range envs {
+		list = append(list, k+"="+v)
+	}
+	if out, code := pgtest.RunPsql(t, "", "select 1", list...); code != 0 {
+		t.Errorf("psql with the same environment: exit %d: %s", code, out)
+	}
+}
+
+func TestPgpassPermissions(t *testing.T) {
+	c := sslServer(t)
+	home := t.TempDir()
+	path := pgtest.WriteFile(t, home, ".pgpass", []byte(fmt.Sprintf("*:*:*:scramuser:%s\n", scramPW)), 0o644)
+	target := conn(c, "user=scramuser", "dbname=postgres")
+	r := pgprobe(t, map[string]string{"HOME": home}, "-o", "json", target)
+	// libpq ignores a group- or world-readable password file, with a warning.
+	mustCode(t, r, 1)
+	warn := fmt.Sprint(get(r.doc, "warnings"))
+	if !strings.Contains(warn, path) || !strings.Contains(warn, "group or world access") {
+		t.Errorf("warnings %q should name %s", warn, path)
+	}
+	out, code := pgtest.RunPsql(t, target, "", "HOME="+home)
+	if code != 2 || !strings.Contains(out, "group or world access") {
+		t.Errorf("psql: exit %d %q", code, out)
+	}
+	r = pgprobe(t, map[string]string{"HOME": home}, target)
+	if !strings.Contains(r.stdout, "group or world access") {
+		t.Errorf("the timeline should show the warning:\n%s", r.stdout)
+	}
+}
+
+func TestServerErrorsAndAdvice(t *testing.T) {
+	c := sslServer(t)
+	cases := []struct {
+		name, target, class, sqlstate, advice string
+		code                                  int
+	}{
+		{"unknown database", conn(c, "user=trustuser", "dbname=nosuchdb"), "server", "3D000", "createdb", 1},
+		{"host-name mismatch", fmt.Sprintf("host=wrong.example hostaddr=127.0.0.1 port=%d user=trustuser dbname=postgres sslmode=verify-full sslrootcert=%s", c.Port, c.CAFile), "tls", "", "certificate", 2},
+		{"name resolution", "host=nosuch.invalid port=5432 user=x", "dns", "", "", 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := pgprobe(t, nil, "-o", "json", tc.target)
+			mustCode(t, r, tc.code)
+			mustEqual(t, r, "error.class", tc.class)
+			if tc.sqlstate != "" {
+				mustEqual(t, r, "error.sqlstate", tc.sqlstate)
+			}
+			advice, _ := get(r.doc, "error.advice").(string)
+			if advice == "" || !strings.Contains(advice, tc.advice) {
+				t.Errorf("advice %q should mention %q", advice, tc.advice)
+			}
+			msg, _ := get(r.doc, "error.message").(string)
+			out, code := pgtest.RunPsql(t, tc.target, "")
+			if code == 0 || !strings.Contains(out, msg) {
+				t.Errorf("psql (exit %d) says %q\npgprobe says %q", code, out, msg)
+			}
+		})
+	}
+}
+
+func TestTooManyConnections(t *testing.T) {
+	c := pgtest.Start(t, pgtest.Options{HBA: hba, Roles: roles, Conf: []string{"max_connections = 3", "superuser_reserved_connections = 2"}})
+	// One ordinary backend fills the only non-reserved slot.
+	hold := pgtest.RunPsqlBackground(t, conn(c, "user=trustuser", "dbname=postgres"), "select pg_sleep(30)")
+	defer hold()
+	var r result
+	for i := 0; i < 50; i++ {
+		r = pgprobe(t, nil, "-o", "json", conn(c, "user=trustuser", "dbname=postgres"))
+		if r.code != 0 {
+			break
+		}
+	}
+	mustCode(t, r, 1)
+	mustEqual(t, r, "error.sqlstate", "53300")
+	if advice, _ := get(r.doc, "error.advice").(string); !strings.Contains(advice, "max_connections") {
+		t.Errorf("advice %q should mention max_connections", advice)
+	}
 }

@@ -61,6 +61,9 @@ type env struct {
 	stdout io.Writer
 	stderr io.Writer
 	getenv func(string) (string, bool)
+	// noTTY makes -W read the password from stdin even when a terminal is
+	// there (tests).
+	noTTY bool
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -293,7 +296,7 @@ func probeAction(c *cli.Context, e *env) error {
 
 // promptPassword reads a password from the terminal without echo, as psql -W.
 func promptPassword(e *env) (string, error) {
-	if tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0); err == nil {
+	if tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0); err == nil && !e.noTTY {
 		defer tty.Close()
 		fmt.Fprint(tty, "Password: ")
 		b, err := term.ReadPassword(int(tty.Fd()))

@@ -43,8 +43,15 @@ func Probe(ctx context.Context, req Request) *statelog.Log {
 		// pg_isready passes connect_timeout=3 unless told otherwise.
 		s.Set("connect_timeout", conninfo.Value{Value: "3", Source: conninfo.SourceDefault, Origin: "pg_isready's -t default"})
 	}
-	return Run(ctx, Config{Settings: s, Target: target, Ping: req.Ping, Timeout: req.Timeout,
+	m := New(ctx, Config{Settings: s, Target: target, Ping: req.Ping, Timeout: req.Timeout,
 		HomeDir: req.Input.HomeDir, Getenv: req.Input.Getenv, Sink: req.Sink, Dial: req.Dial, Resolver: req.Resolver})
+	m.Log().Warnings = s.Warnings()
+	for m.Step() {
+	}
+	if w := s.Warnings(); len(w) > 0 {
+		m.Log().Warnings = w // Hosts() reads .pgpass lazily: take what it found too
+	}
+	return m.Log()
 }
 
 // UsageLog is the record of a probe that could not start.

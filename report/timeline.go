@@ -68,6 +68,9 @@ func (t *timeline) render() {
 	t.findDeciding()
 	t.buildRows()
 	t.header()
+	for _, w := range t.l.Warnings {
+		t.line("  ", t.p.warn.Sprint(clean(w)))
+	}
 	if len(t.l.Attempts) == 0 {
 		t.line("  ", t.p.dim.Sprint("no attempt was made"))
 	}

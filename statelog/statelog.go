@@ -168,6 +168,9 @@ type Log struct {
 	// Extensions.
 	StartedAt time.Time `json:"started_at"`
 	Ping      string    `json:"ping,omitempty"` // with --ping: accepting, rejecting, no response, no attempt
+	// Warnings are what libpq would print as WARNING before connecting
+	// (a .pgpass file with group or world access, …).
+	Warnings []string `json:"warnings,omitempty"`
 
 	mu    sync.Mutex
 	start time.Time

@@ -252,3 +252,27 @@ func RunPgIsready(t testing.TB, args []string, env ...string) (output string, co
 	t.Helper()
 	return RunClient(t, "pg_isready", args, env...)
 }
+
+// RunPsqlBackground starts psql running sql (e.g. "select pg_sleep(30)") and
+// returns at once; the returned function kills it and waits. The test's
+// cleanup kills it too. Use it to hold a connection slot open.
+func RunPsqlBackground(t testing.TB, conninfo, sql string, env ...string) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), ClientTimeout)
+	cmd := exec.CommandContext(ctx, ClientPath(t, "psql"), "-X", "-w", "-A", "-t", "-d", conninfo, "-c", sql)
+	cmd.Env = PsqlEnv(t, env...)
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("pgtest: starting psql: %v", err)
+	}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			_ = cmd.Wait()
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
