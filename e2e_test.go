@@ -588,3 +588,68 @@ func TestTooManyConnections(t *testing.T) {
 		t.Errorf("advice %q should mention max_connections", advice)
 	}
 }
+
+// noSecretSent checks that the record shows no auth_response step: the
+// password never left the client.
+func noSecretSent(t *testing.T, r result) {
+	t.Helper()
+	for i := range attempts(r) {
+		for _, s := range steps(r, i) {
+			if s == "auth_response" {
+				t.Errorf("attempt %d sent an authentication response: %v", i, steps(r, i))
+			}
+		}
+	}
+}
+
+func TestChannelBindingAndRequireAuth(t *testing.T) {
+	c := sslServer(t)
+	cases := []struct {
+		name   string
+		kv     []string
+		code   int
+		method string
+		msg    string
+	}{
+		{"channel_binding=require over TLS", []string{"user=scramuser", "password=" + scramPW, "sslmode=require", "channel_binding=require"}, 0, "scram-sha-256-plus", ""},
+		{"channel_binding=require without SSL", []string{"user=scramuser", "password=" + scramPW, "sslmode=disable", "channel_binding=require"}, 1, "", "channel binding required, but SSL not in use"},
+		{"channel_binding=require against md5", []string{"user=md5user", "password=" + md5PW, "sslmode=require", "channel_binding=require"}, 1, "", "channel binding required but not supported by server's authentication request"},
+		{"require_auth=md5 against SCRAM", []string{"user=scramuser", "password=" + scramPW, "require_auth=md5"}, 1, "", `authentication method requirement "md5" failed: server requested SASL authentication`},
+		{"require_auth=scram-sha-256", []string{"user=scramuser", "password=" + scramPW, "require_auth=scram-sha-256"}, 0, "scram-sha-256-plus", ""},
+		{"require_auth=!password against md5", []string{"user=md5user", "password=" + md5PW, "require_auth=!password"}, 0, "md5", ""},
+		{"require_auth=scram-sha-256 against trust", []string{"user=trustuser", "require_auth=scram-sha-256"}, 1, "", `authentication method requirement "scram-sha-256" failed: server did not complete authentication`},
+		{"require_auth=none against trust", []string{"user=trustuser", "require_auth=none"}, 0, "trust", ""},
+		{"require_auth=!md5,!password against md5", []string{"user=md5user", "password=" + md5PW, "require_auth=!md5,!password"}, 1, "", `authentication method requirement "!md5,!password" failed: server requested a hashed password`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			target := conn(c, append([]string{"dbname=postgres"}, tc.kv...)...)
+			r := pgprobe(t, nil, "-o", "json", target)
+			mustCode(t, r, tc.code)
+			// psql 15's libpq predates require_auth (PostgreSQL 16): it is the
+			// oracle for channel_binding only; require_auth follows libpq 16+'s
+			// check_expected_areq and its messages.
+			out, code := tc.msg, tc.code
+			if !strings.Contains(target, "require_auth") {
+				out, code = pgtest.RunPsql(t, target, "")
+			}
+			if (code == 0) != (tc.code == 0) {
+				t.Errorf("psql exit %d, pgprobe %d: %s", code, r.code, out)
+			}
+			if tc.code == 0 {
+				last := len(attempts(r)) - 1
+				mustEqual(t, r, fmt.Sprintf("attempts.%d.auth.method", last), tc.method)
+				if tc.method == "scram-sha-256-plus" {
+					mustEqual(t, r, fmt.Sprintf("attempts.%d.auth.channel_binding", last), true)
+				}
+				return
+			}
+			mustEqual(t, r, "error.class", "auth")
+			noSecretSent(t, r)
+			msg, _ := get(r.doc, "error.message").(string)
+			if !strings.HasSuffix(msg, tc.msg) || !strings.Contains(out, tc.msg) {
+				t.Errorf("pgprobe %q\npsql    %q\nwant    %q", msg, out, tc.msg)
+			}
+		})
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/pgprobe/pgprobe/probe/conninfo"
 	"github.com/pgprobe/pgprobe/statelog"
 	"github.com/xdg-go/scram"
 	"golang.org/x/sys/unix"
@@ -68,34 +69,29 @@ func (m *Machine) handleAuth(began time.Time, body []byte) {
 		return
 	}
 
+	if reason := m.checkExpectedAreq(code); reason != "" {
+		m.authFail(began, name, reason)
+		return
+	}
+
 	switch code {
 	case authReqOK:
 		if auth.Method == "" {
 			auth.Method = "trust"
 		}
-		if m.settings.Get("channel_binding") == "require" && !auth.ChannelBinding {
-			e := m.prefixed(newError(statelog.ClassAuth, "channel binding required, but server authenticated client without channel binding"))
-			m.record(StepAuthOK, began, name, e, nil)
-			m.bad(e)
-			return
-		}
+		detail := name + " (method " + auth.Method + ")"
 		if m.sasl != nil && !m.sasl.Valid() {
-			e := m.prefixed(newError(statelog.ClassAuth, "AuthenticationOk received before the SCRAM exchange was complete: the server did not prove it knows the password"))
-			m.record(StepAuthOK, began, name, e, nil)
-			m.bad(e)
-			return
+			// libpq accepts this (unless require_auth or channel_binding=require
+			// says otherwise), so the verdict stays; the record says it.
+			detail += ": the SCRAM exchange was cut short, the server never proved it knows the password"
 		}
-		m.record(StepAuthOK, began, name+" (method "+auth.Method+")", nil, map[string]any{"code": code})
+		m.record(StepAuthOK, began, detail, nil, map[string]any{"code": code})
 		m.status = ConnectionAuthOK
 
 	case authReqPassword, authReqMD5:
 		auth.Method = "password"
 		if code == authReqMD5 {
 			auth.Method = "md5"
-		}
-		if m.settings.Get("channel_binding") == "require" {
-			m.authFail(began, name, "channel binding required but not supported by server's authentication request")
-			return
 		}
 		m.record(StepAuthRequest, began, name, nil, map[string]any{"code": code})
 		pw, ok := m.needPassword(began)
@@ -119,6 +115,7 @@ func (m *Machine) handleAuth(began time.Time, body []byte) {
 		if code == authReqMD5 {
 			what = "MD5 hash of the password with the server's salt"
 		}
+		m.clientFinishedAuth = true
 		m.record(StepAuthResponse, t, "PasswordMessage: "+what+" sent (not shown)", nil, nil)
 
 	case authReqSASL:
@@ -140,6 +137,7 @@ func (m *Machine) handleAuth(began time.Time, body []byte) {
 			return
 		}
 		if code == authReqSASLFin {
+			m.clientFinishedAuth = true
 			if auth.Method == "scram-sha-256-plus" {
 				auth.ChannelBinding = true
 			}
@@ -186,6 +184,10 @@ func (m *Machine) startSASL(began time.Time, name string, data []byte) {
 	}
 	cb := m.settings.Get("channel_binding")
 	inTLS := m.tlsConn != nil
+	if cb == "require" && !inTLS {
+		m.authFail(began, name, "channel binding required, but SSL not in use")
+		return
+	}
 	offered := map[string]bool{}
 	for _, mech := range mechs {
 		offered[mech] = true
@@ -204,11 +206,7 @@ func (m *Machine) startSASL(began time.Time, name string, data []byte) {
 		return
 	}
 	if cb == "require" && mech != "SCRAM-SHA-256-PLUS" {
-		if !inTLS {
-			m.authFail(began, name, "channel binding required, but SSL not in use")
-		} else {
-			m.authFail(began, name, "channel binding is required, but server did not offer an authentication method that supports channel binding")
-		}
+		m.authFail(began, name, "channel binding is required, but server did not offer an authentication method that supports channel binding")
 		return
 	}
 	auth.Method = strings.ToLower(mech)
@@ -352,3 +350,65 @@ func pendingBytes(c net.Conn) int {
 }
 
 func asDNSError(err error, target **net.DNSError) bool { return errors.As(err, target) }
+
+// checkExpectedAreq is fe-auth.c's check_expected_areq: require_auth and
+// channel_binding=require are enforced when the request arrives, before any
+// secret leaves the client. It returns libpq's message, or "".
+func (m *Machine) checkExpectedAreq(code uint32) string {
+	if raw := m.settings.Get("require_auth"); raw != "" {
+		ra, err := conninfo.ParseRequireAuth(raw)
+		if err != nil {
+			return err.Error()
+		}
+		authRequired := !ra.Negated
+		for _, meth := range ra.Methods {
+			if meth == "none" {
+				authRequired = ra.Negated
+			}
+		}
+		var reason string
+		switch code {
+		case authReqOK:
+			if authRequired && !m.clientFinishedAuth {
+				reason = "server did not complete authentication"
+			}
+		case authReqPassword:
+			if !ra.Allows("password") {
+				reason = "server requested a cleartext password"
+			}
+		case authReqMD5:
+			if !ra.Allows("md5") {
+				reason = "server requested a hashed password"
+			}
+		case authReqGSS, authReqGSSCont:
+			if !ra.Allows("gss") {
+				reason = "server requested GSSAPI authentication"
+			}
+		case authReqSSPI:
+			if !ra.Allows("sspi") {
+				reason = "server requested SSPI authentication"
+			}
+		case authReqSASL, authReqSASLCont, authReqSASLFin:
+			if !ra.Allows("scram-sha-256") {
+				reason = "server requested SASL authentication"
+			}
+		default:
+			reason = "server requested an unknown authentication type"
+		}
+		if reason != "" {
+			return fmt.Sprintf("authentication method requirement \"%s\" failed: %s", raw, reason)
+		}
+	}
+	if m.settings.Get("channel_binding") == "require" {
+		switch code {
+		case authReqSASL, authReqSASLCont, authReqSASLFin:
+		case authReqOK:
+			if m.sasl == nil || !m.sasl.Valid() || m.saslMech != "SCRAM-SHA-256-PLUS" {
+				return "channel binding required, but server authenticated client without channel binding"
+			}
+		default:
+			return "channel binding required but not supported by server's authentication request"
+		}
+	}
+	return ""
+}

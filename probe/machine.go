@@ -86,6 +86,9 @@ type Machine struct {
 	// authentication
 	password        conninfo.Value
 	authReqReceived bool
+	// clientFinishedAuth: the client sent its password or completed SCRAM
+	// (libpq's client_finished_auth, for require_auth).
+	clientFinishedAuth bool
 	lastSQLState    string
 	sasl            *scram.ClientConversation
 	saslMech        string
@@ -461,6 +464,7 @@ func (m *Machine) resetConnState() {
 	m.sslState = 0
 	m.ts = nil
 	m.authReqReceived = false
+	m.clientFinishedAuth = false
 	m.lastSQLState = ""
 	m.sasl = nil
 	m.saslMech = ""
