@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pgprobe/pgprobe/probe/pgtest"
 )
@@ -652,4 +653,29 @@ func TestChannelBindingAndRequireAuth(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestChecks(t *testing.T) {
+	c := sslServer(t)
+	// A certificate valid for 5 more days.
+	cert, key := c.CA.Issue(t, pgtest.CertOptions{CN: "localhost", DNSNames: []string{"localhost"}, NotAfter: time.Now().Add(5*24*time.Hour + time.Hour)})
+	c.SetServerCert(t, cert, key)
+	target := conn(c, "user=trustuser", "dbname=postgres", "sslmode=require")
+	r := pgprobe(t, nil, "-o", "json", "--min-cert-days", "30", target)
+	mustCode(t, r, 4)
+	mustEqual(t, r, "error.class", "check")
+	mustEqual(t, r, "attempts.0.tls.peer_certificates.0.days_left", 5)
+	r = pgprobe(t, nil, "-o", "json", "--min-cert-days", "3", target)
+	mustCode(t, r, 0)
+
+	r = pgprobe(t, nil, "-o", "json", "--min-tls-version", "1.3", conn(c, "user=trustuser", "dbname=postgres", "sslmode=require", "ssl_max_protocol_version=TLSv1.2"))
+	mustCode(t, r, 4)
+	mustEqual(t, r, "attempts.0.tls.version", "TLSv1.2")
+	mustEqual(t, r, "error.class", "check")
+	r = pgprobe(t, nil, "-o", "json", "--min-tls-version", "1.2", conn(c, "user=trustuser", "dbname=postgres", "sslmode=disable"))
+	mustCode(t, r, 4)
+	r = pgprobe(t, nil, "--min-tls-version", "1.1", target)
+	mustCode(t, r, 3)
+	r = pgprobe(t, nil, "--min-cert-days", "many", target)
+	mustCode(t, r, 3)
 }

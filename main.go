@@ -103,6 +103,8 @@ func probeFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "ping", Usage: "stop at the server's first answer to the startup message and exit as pg_isready would"},
 		&cli.StringFlag{Name: "timeout", Aliases: []string{"t"}, Value: "30s", Usage: "deadline for the whole probe: `DURATION` such as 10s, or seconds; 0 for none"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "show every ParameterStatus and more detail in the timeline"},
+		&cli.IntFlag{Name: "min-cert-days", Usage: "check: the server certificate must stay valid at least `N` more days (exit 4 otherwise)"},
+		&cli.StringFlag{Name: "min-tls-version", Usage: "check: the connection must use TLS `VERSION` 1.2 or 1.3 or newer (exit 4 otherwise)"},
 	}
 }
 
@@ -215,6 +217,15 @@ func probeAction(c *cli.Context, e *env) error {
 	if err != nil {
 		return usageErr("%s", err)
 	}
+	checks := probe.Checks{MinCertDays: c.Int("min-cert-days")}
+	if checks.MinCertDays < 0 {
+		return usageErr("invalid --min-cert-days %d: give a number of days, 0 or more", checks.MinCertDays)
+	}
+	if v := c.String("min-tls-version"); v != "" {
+		if checks.MinTLSVersion, err = probe.ParseTLSVersion(v); err != nil {
+			return usageErr("invalid --min-tls-version: %s", err)
+		}
+	}
 	targets := c.Args().Slice()
 	if len(targets) == 0 {
 		targets = []string{""}
@@ -238,7 +249,7 @@ func probeAction(c *cli.Context, e *env) error {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 16)
 	for i, t := range targets {
-		req := probe.Request{Input: input(c, e, t), Ping: c.Bool("ping"), Timeout: timeout, Password: password}
+		req := probe.Request{Input: input(c, e, t), Ping: c.Bool("ping"), Timeout: timeout, Password: password, Checks: checks}
 		if sink != nil {
 			req.Sink = sink
 		}

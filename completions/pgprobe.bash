@@ -9,7 +9,7 @@ _pgprobe() {
         completion) COMPREPLY=($(compgen -W "bash zsh fish powershell" -- "$cur")); return ;;
     esac
     if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W "--color --dbname --host --output --password --ping --port --timeout --username --verbose -U -W -d -h -o -p -t -v" -- "$cur"))
+        COMPREPLY=($(compgen -W "--color --dbname --host --min-cert-days --min-tls-version --output --password --ping --port --timeout --username --verbose -U -W -d -h -o -p -t -v" -- "$cur"))
     elif [[ $COMP_CWORD -eq 1 ]]; then
         COMPREPLY=($(compgen -W "settings completion" -- "$cur"))
     fi

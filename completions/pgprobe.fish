@@ -19,6 +19,8 @@ complete -c pgprobe -n '__fish_pgprobe_no_subcommand' -f -l color -r -d 'colour 
 complete -c pgprobe -n '__fish_pgprobe_no_subcommand' -f -l ping -d 'stop at the server\'s first answer to the startup message and exit as pg_isready would'
 complete -c pgprobe -n '__fish_pgprobe_no_subcommand' -f -l timeout -s t -r -d 'deadline for the whole probe: `DURATION` such as 10s, or seconds; 0 for none'
 complete -c pgprobe -n '__fish_pgprobe_no_subcommand' -f -l verbose -s v -d 'show every ParameterStatus and more detail in the timeline'
+complete -c pgprobe -n '__fish_pgprobe_no_subcommand' -f -l min-cert-days -r -d 'check: the server certificate must stay valid at least `N` more days (exit 4 otherwise)'
+complete -c pgprobe -n '__fish_pgprobe_no_subcommand' -f -l min-tls-version -r -d 'check: the connection must use TLS `VERSION` 1.2 or 1.3 or newer (exit 4 otherwise)'
 complete -c pgprobe -n '__fish_pgprobe_no_subcommand' -f -l help -s ? -d 'show help'
 complete -c pgprobe -n '__fish_pgprobe_no_subcommand' -f -l version -s V -d 'print the version'
 complete -c pgprobe -n '__fish_seen_subcommand_from settings' -f -l help -s ? -d 'show help'

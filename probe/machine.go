@@ -89,11 +89,11 @@ type Machine struct {
 	// clientFinishedAuth: the client sent its password or completed SCRAM
 	// (libpq's client_finished_auth, for require_auth).
 	clientFinishedAuth bool
-	lastSQLState    string
-	sasl            *scram.ClientConversation
-	saslMech        string
-	params          map[string]string
-	closing         bool
+	lastSQLState       string
+	sasl               *scram.ClientConversation
+	saslMech           string
+	params             map[string]string
+	closing            bool
 
 	lastErr *statelog.Error
 }

@@ -19,6 +19,7 @@ type Request struct {
 	Password string
 	Dial     func(ctx context.Context, network, address string) (net.Conn, error)
 	Resolver *net.Resolver
+	Checks   Checks
 }
 
 // Probe resolves the settings and walks the state machine once. Invalid
@@ -51,6 +52,7 @@ func Probe(ctx context.Context, req Request) *statelog.Log {
 	if w := s.Warnings(); len(w) > 0 {
 		m.Log().Warnings = w // Hosts() reads .pgpass lazily: take what it found too
 	}
+	req.Checks.apply(m.Log())
 	return m.Log()
 }
 
