@@ -679,3 +679,21 @@ func TestChecks(t *testing.T) {
 	r = pgprobe(t, nil, "--min-cert-days", "many", target)
 	mustCode(t, r, 3)
 }
+
+func TestSSLKeyLogFile(t *testing.T) {
+	c := sslServer(t)
+	path := filepath.Join(t.TempDir(), "keys.log")
+	r := pgprobe(t, nil, "-o", "json", conn(c, "user=trustuser", "dbname=postgres", "sslmode=require", "sslkeylogfile="+path))
+	mustCode(t, r, 0)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// TLS 1.3 in the NSS key log format: CLIENT_HANDSHAKE_TRAFFIC_SECRET <client random> <secret>, …
+	if !strings.Contains(string(b), "CLIENT_TRAFFIC_SECRET_0 ") || !strings.Contains(string(b), "SERVER_HANDSHAKE_TRAFFIC_SECRET ") {
+		t.Errorf("key log:\n%s", b)
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Errorf("key log mode %v, want 0600", fi.Mode().Perm())
+	}
+}

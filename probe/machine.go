@@ -647,6 +647,7 @@ func (m *Machine) tlsHandshake() {
 	tc := tls.Client(m.raw, ts.cfg)
 	m.setDeadline()
 	err := tc.HandshakeContext(m.ctx)
+	ts.close()
 	m.att.TLS = ts.info
 	if err != nil {
 		if isTimeout(err) {
@@ -703,6 +704,11 @@ func (m *Machine) tlsHandshake() {
 		detail += ", chain verified against " + ts.rootFile
 	default:
 		detail += ", server certificate not verified (sslmode=" + m.settings.Get("sslmode") + ", no root certificate)"
+	}
+	if ts.keyLogErr != "" {
+		detail += "; " + ts.keyLogErr
+	} else if ts.cfg.KeyLogWriter != nil {
+		detail += "; TLS secrets appended to " + m.settings.Get("sslkeylogfile")
 	}
 	m.record(StepTLSHandshake, began, detail, nil, map[string]any{"version": ts.info.Version, "cipher": ts.info.Cipher, "alpn": ts.info.ALPN})
 	m.w = newWire(tc)

@@ -53,6 +53,15 @@ type tlsSetup struct {
 	verifyName  bool // sslmode=verify-full
 	chainErr    error
 	info        *statelog.TLS
+	keyLog      *os.File // sslkeylogfile, closed after the handshake
+	keyLogErr   string
+}
+
+func (ts *tlsSetup) close() {
+	if ts != nil && ts.keyLog != nil {
+		_ = ts.keyLog.Close()
+		ts.keyLog = nil
+	}
 }
 
 // newTLSSetup builds the crypto/tls configuration as libpq's initialize_SSL
@@ -116,6 +125,17 @@ func (m *Machine) newTLSSetup(host string) (*tlsSetup, *statelog.Error) {
 			}
 		default:
 			return nil, newError(statelog.ClassTLS, fmt.Sprintf("could not read root certificate file \"%s\": %s", root, strerror(err)))
+		}
+	}
+	if path := s.Get("sslkeylogfile"); path != "" {
+		// libpq 18: TLS secrets in the NSS key log format, for Wireshark.
+		// libpq notes a file it cannot open and goes on; so do we.
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			ts.keyLogErr = fmt.Sprintf("could not open SSL key logging file \"%s\": %s", path, strerror(err))
+		} else {
+			ts.keyLog = f
+			cfg.KeyLogWriter = f
 		}
 	}
 	ts.verifyName = sslmode == "verify-full"
