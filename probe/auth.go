@@ -76,8 +76,25 @@ func (m *Machine) handleAuth(began time.Time, body []byte) {
 
 	switch code {
 	case authReqOK:
+		var clientTLS *statelog.TLS
+		if m.ts != nil {
+			clientTLS = m.ts.info
+		}
 		if auth.Method == "" {
 			auth.Method = "trust"
+			if clientTLS != nil && clientTLS.ClientCertSent {
+				auth.Method = "cert"
+			}
+		}
+		if m.settings.Get("sslcertmode") == "require" {
+			switch {
+			case clientTLS == nil || !clientTLS.ClientCertRequested:
+				m.authFail(began, name, "server did not request an SSL certificate")
+				return
+			case !clientTLS.ClientCertSent:
+				m.authFail(began, name, "server accepted connection without a valid SSL certificate")
+				return
+			}
 		}
 		detail := name + " (method " + auth.Method + ")"
 		if m.sasl != nil && !m.sasl.Valid() {

@@ -487,6 +487,13 @@ func (m *Machine) closeConn() {
 
 func (m *Machine) stepMade() {
 	began := time.Now()
+	if m.currentEnc() == encSSL && m.tlsConn == nil && m.settings.Get("sslnegotiation") == "direct" {
+		// PostgreSQL 17's direct TLS: no SSLRequest, the ClientHello goes first.
+		m.att.Direct = true
+		m.sslState = 1
+		m.status = ConnectionSSLStartup
+		return
+	}
 	if m.currentEnc() == encSSL && m.tlsConn == nil {
 		if err := m.send(&pgproto3.SSLRequest{}); err != nil {
 			m.sendFailed(StepSSLRequest, began, "could not send SSL negotiation packet: ", err)
@@ -686,6 +693,16 @@ func (m *Machine) tlsHandshake() {
 		m.bad(e)
 		return
 	}
+	if m.att.Direct && cs.NegotiatedProtocol != "postgresql" {
+		msg := "direct SSL connection was established without ALPN protocol negotiation extension"
+		if cs.NegotiatedProtocol != "" {
+			msg = "SSL connection was established with unexpected ALPN protocol"
+		}
+		e := m.prefixed(newError(statelog.ClassTLS, msg))
+		m.record(StepTLSHandshake, began, fmt.Sprintf("%s %s, ALPN %q", ts.info.Version, ts.info.Cipher, cs.NegotiatedProtocol), e, nil)
+		m.connectionFailed(e)
+		return
+	}
 	if ts.verifyName && len(cs.PeerCertificates) > 0 {
 		if err := VerifyPeerName(cs.PeerCertificates[0], h.Host); err != nil {
 			ts.info.VerifyError = err.Error()
@@ -697,6 +714,9 @@ func (m *Machine) tlsHandshake() {
 	}
 	ts.info.Verified = ts.verifyChain
 	detail := fmt.Sprintf("%s %s", ts.info.Version, ts.info.Cipher)
+	if m.att.Direct {
+		detail = "direct TLS (no SSLRequest), ALPN postgresql, " + detail
+	}
 	switch {
 	case ts.verifyName:
 		detail += ", chain and host name verified"

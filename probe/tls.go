@@ -127,6 +127,21 @@ func (m *Machine) newTLSSetup(host string) (*tlsSetup, *statelog.Error) {
 			return nil, newError(statelog.ClassTLS, fmt.Sprintf("could not read root certificate file \"%s\": %s", root, strerror(err)))
 		}
 	}
+	cert, subject, err := m.loadClientCert()
+	if err != nil {
+		return nil, newError(statelog.ClassTLS, err.Error())
+	}
+	if cert != nil {
+		ts.info.ClientCertificate = subject
+	}
+	cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		ts.info.ClientCertRequested = true
+		if cert == nil {
+			return &tls.Certificate{}, nil
+		}
+		ts.info.ClientCertSent = true
+		return cert, nil
+	}
 	if path := s.Get("sslkeylogfile"); path != "" {
 		// libpq 18: TLS secrets in the NSS key log format, for Wireshark.
 		// libpq notes a file it cannot open and goes on; so do we.

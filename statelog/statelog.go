@@ -115,6 +115,11 @@ type TLS struct {
 	// Extensions.
 	Verification string `json:"verification,omitempty"` // none, chain (verify-ca), chain+name (verify-full)
 	RootCert     string `json:"root_cert,omitempty"`    // the root file used, when one was
+	// The client certificate: its subject when one was loaded, whether the
+	// server asked for one (sslcertmode) and whether it was sent.
+	ClientCertificate   string `json:"client_certificate,omitempty"`
+	ClientCertRequested bool   `json:"client_cert_requested"`
+	ClientCertSent      bool   `json:"client_cert_sent"`
 }
 
 // Auth is the authentication the server asked for. It never holds a secret.
@@ -152,6 +157,7 @@ type Attempt struct {
 	// Extensions.
 	Index      int    `json:"index"`                // position in .attempts
 	Encryption string `json:"encryption"`           // ssl or plaintext: what this try asked for
+	Direct     bool   `json:"direct_tls,omitempty"` // sslnegotiation=direct: TLS without SSLRequest
 	LocalAddr  string `json:"local_addr,omitempty"` // the client's address once connected
 	Reason     string `json:"reason,omitempty"`     // why this attempt was made (fallback, next address…)
 }

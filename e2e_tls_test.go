@@ -1,0 +1,140 @@
+package main
+
+import (
+	"encoding/pem"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pgprobe/pgprobe/probe/pgtest"
+)
+
+// certServer authenticates certuser by client certificate.
+func certServer(t *testing.T) *pgtest.Cluster {
+	t.Helper()
+	return pgtest.Start(t, pgtest.Options{SSL: true, Roles: []pgtest.Role{{Name: "certuser"}, {Name: "trustuser"}},
+		HBA: []string{"hostssl all certuser 127.0.0.1/32 cert", "hostssl all trustuser 127.0.0.1/32 trust"}})
+}
+
+// encryptKey writes keyPEM encrypted with PBES2/AES-256 (what OpenSSL 3
+// writes by default) using the openssl command.
+func encryptKey(t *testing.T, dir, name string, keyPEM []byte, pass string, der bool) string {
+	t.Helper()
+	in := pgtest.WriteFile(t, dir, name+".plain", keyPEM, 0o600)
+	out := filepath.Join(dir, name)
+	args := []string{"pkcs8", "-topk8", "-v2", "aes-256-cbc", "-in", in, "-out", out, "-passout", "pass:" + pass}
+	if der {
+		args = append(args, "-outform", "DER")
+	}
+	if b, err := exec.Command("openssl", args...).CombinedOutput(); err != nil {
+		t.Fatalf("openssl %v: %v\n%s", args, err, b)
+	}
+	if err := os.Chmod(out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestClientCertificates(t *testing.T) {
+	c := certServer(t)
+	dir := t.TempDir()
+	certPEM, keyPEM := c.CA.Issue(t, pgtest.CertOptions{CN: "certuser", Client: true})
+	certFile := pgtest.WriteFile(t, dir, "client.crt", certPEM, 0o644)
+	keyFile := pgtest.WriteFile(t, dir, "client.key", keyPEM, 0o600)
+	wideKey := pgtest.WriteFile(t, dir, "wide.key", keyPEM, 0o644)
+	block, _ := pem.Decode(keyPEM)
+	derKey := pgtest.WriteFile(t, dir, "client.der", block.Bytes, 0o600)
+	encPEM := encryptKey(t, dir, "enc.key", keyPEM, "dUmmyP^#+", false)
+	encDER := encryptKey(t, dir, "enc.der", keyPEM, "dUmmyP^#+", true)
+	base := []string{"user=certuser", "dbname=postgres", "sslmode=verify-full", "host=localhost", "sslrootcert=" + c.CAFile, "sslcert=" + certFile}
+
+	cases := []struct {
+		name   string
+		kv     []string
+		code   int
+		msg    string
+		oracle bool // psql 15 knows every keyword used
+	}{
+		{"PEM key", []string{"sslkey=" + keyFile}, 0, "", true},
+		{"DER key", []string{"sslkey=" + derKey}, 0, "", true},
+		{"encrypted PEM key", []string{"sslkey=" + encPEM, "sslpassword=dUmmyP^#+"}, 0, "", true},
+		// libpq with Debian 12's OpenSSL 3 cannot read an encrypted DER key
+		// ("unsupported"); libpq's own TAP test expects success on other
+		// builds. pgprobe gives the installed libpq's verdict.
+		{"encrypted DER key", []string{"sslkey=" + encDER, "sslpassword=dUmmyP^#+"}, 2, "could not load private key file \"" + encDER + "\": unsupported", true},
+		{"wrong sslpassword", []string{"sslkey=" + encPEM, "sslpassword=wrong"}, 2, fmt.Sprintf("could not load private key file \"%s\": bad decrypt", encPEM), true},
+		{"key with group or world access", []string{"sslkey=" + wideKey}, 2, fmt.Sprintf("private key file \"%s\" has group or world access", wideKey), true},
+		{"no client certificate", []string{"sslcert=" + filepath.Join(dir, "missing.crt")}, 1, "connection requires a valid client certificate", true},
+		{"sslcertmode=require without a certificate", []string{"user=trustuser", "sslcert=" + filepath.Join(dir, "missing.crt"), "sslcertmode=require"}, 1, "server accepted connection without a valid SSL certificate", false},
+		{"sslcertmode=disable", []string{"sslkey=" + keyFile, "sslcertmode=disable"}, 1, "connection requires a valid client certificate", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			target := c.ConnString(append(append([]string{}, base...), tc.kv...)...)
+			r := pgprobe(t, nil, "-o", "json", target)
+			mustCode(t, r, tc.code)
+			msg, _ := get(r.doc, "error.message").(string)
+			if tc.code == 0 {
+				last := len(attempts(r)) - 1
+				mustEqual(t, r, fmt.Sprintf("attempts.%d.auth.method", last), "cert")
+				mustEqual(t, r, fmt.Sprintf("attempts.%d.tls.client_cert_sent", last), true)
+			} else if !strings.Contains(msg, tc.msg) {
+				t.Errorf("message %q should contain %q", msg, tc.msg)
+			}
+			if strings.Contains(r.stdout+r.stderr, "dUmmyP^#+") {
+				t.Errorf("sslpassword appears in the output")
+			}
+			if !tc.oracle {
+				return
+			}
+			out, code := pgtest.RunPsql(t, target, "")
+			if (code == 0) != (tc.code == 0) || (tc.code != 0 && !strings.Contains(out, tc.msg)) {
+				t.Errorf("psql exit %d: %s", code, out)
+			}
+		})
+	}
+}
+
+func TestClientCertificateDefaultsInHome(t *testing.T) {
+	c := certServer(t)
+	home := t.TempDir()
+	pg := filepath.Join(home, ".postgresql")
+	if err := os.Mkdir(pg, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	certPEM, keyPEM := c.CA.Issue(t, pgtest.CertOptions{CN: "certuser", Client: true})
+	pgtest.WriteFile(t, pg, "postgresql.crt", certPEM, 0o644)
+	pgtest.WriteFile(t, pg, "postgresql.key", keyPEM, 0o600)
+	pgtest.WriteFile(t, pg, "root.crt", c.CA.CertPEM, 0o644)
+	target := c.ConnString("user=certuser", "dbname=postgres", "sslmode=require")
+	r := pgprobe(t, map[string]string{"HOME": home}, "-o", "json", target)
+	mustCode(t, r, 0)
+	mustEqual(t, r, "attempts.0.auth.method", "cert")
+	mustEqual(t, r, "attempts.0.tls.verified", true) // root.crt makes require verify the chain
+	if out, code := pgtest.RunPsql(t, target, "", "HOME="+home); code != 0 {
+		t.Errorf("psql: %d %s", code, out)
+	}
+}
+
+func TestDirectSSLAgainstPostgres15(t *testing.T) {
+	c := sslServer(t)
+	// PostgreSQL 15 reads the ClientHello as a startup packet of absurd
+	// length and hangs up: libpq 17 reports the handshake failure.
+	r := pgprobe(t, nil, "-o", "json", conn(c, "user=trustuser", "dbname=postgres", "sslmode=require", "sslnegotiation=direct"))
+	mustCode(t, r, 2)
+	mustEqual(t, r, "error.class", "tls")
+	mustEqual(t, r, "attempts.0.direct_tls", true)
+	mustEqual(t, r, "attempts.0.ssl_response", nil)
+	for _, s := range steps(r, 0) {
+		if s == "ssl_request" {
+			t.Errorf("direct TLS sent an SSLRequest")
+		}
+	}
+	// A weak sslmode is refused before any attempt, with libpq 17's message.
+	r = pgprobe(t, nil, "-o", "json", conn(c, "user=trustuser", "sslmode=prefer", "sslnegotiation=direct"))
+	mustCode(t, r, 3)
+	mustEqual(t, r, "error.message", `weak sslmode "prefer" may not be used with sslnegotiation=direct (use "require", "verify-ca", or "verify-full")`)
+}
