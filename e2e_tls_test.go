@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/pem"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -137,4 +138,86 @@ func TestDirectSSLAgainstPostgres15(t *testing.T) {
 	r = pgprobe(t, nil, "-o", "json", conn(c, "user=trustuser", "sslmode=prefer", "sslnegotiation=direct"))
 	mustCode(t, r, 3)
 	mustEqual(t, r, "error.message", `weak sslmode "prefer" may not be used with sslnegotiation=direct (use "require", "verify-ca", or "verify-full")`)
+}
+
+// The verify-full host-name cases of libpq's src/test/ssl/t/001_ssltests.pl,
+// against a real server whose certificate is swapped for each, with psql as
+// the oracle for the verdict and the message.
+func TestVerifyFullHostNames(t *testing.T) {
+	c := sslServer(t)
+	type cert struct {
+		cn  string
+		dns []string
+		ips []string
+	}
+	certs := map[string]cert{
+		"cn-only":            {cn: "common-name.pg-ssltest.test"},
+		"multiple-alt-names": {cn: "common-name.pg-ssltest.test", dns: []string{"dns1.alt-name.pg-ssltest.test", "dns2.alt-name.pg-ssltest.test", "*.wildcard.pg-ssltest.test"}},
+		"single-alt-name":    {cn: "common-name.pg-ssltest.test", dns: []string{"single.alt-name.pg-ssltest.test"}},
+		"ip-alt-names":       {ips: []string{"192.0.2.1", "2001:db8::1"}},
+		"cn-and-alt-names":   {cn: "common-name.pg-ssltest.test", dns: []string{"dns1.alt-name.pg-ssltest.test", "dns2.alt-name.pg-ssltest.test"}},
+		"cn-and-ip-alt":      {cn: "common-name.pg-ssltest.test", ips: []string{"192.0.2.1", "2001:db8::1"}},
+		"ip-cn-and-ip-alt":   {cn: "192.0.2.1", ips: []string{"192.0.2.2", "2001:db8::1"}},
+		"ip-cn-and-dns-alt":  {cn: "192.0.2.1", dns: []string{"dns1.alt-name.pg-ssltest.test", "dns2.alt-name.pg-ssltest.test"}},
+		"no-names":           {},
+	}
+	cases := []struct {
+		cert, host string
+		ok         bool
+	}{
+		{"cn-only", "common-name.pg-ssltest.test", true},
+		{"cn-only", "wronghost.test", false},
+		{"multiple-alt-names", "dns1.alt-name.pg-ssltest.test", true},
+		{"multiple-alt-names", "dns2.alt-name.pg-ssltest.test", true},
+		{"multiple-alt-names", "foo.wildcard.pg-ssltest.test", true},
+		{"multiple-alt-names", "wronghost.alt-name.pg-ssltest.test", false},
+		{"multiple-alt-names", "deep.subdomain.wildcard.pg-ssltest.test", false},
+		{"single-alt-name", "single.alt-name.pg-ssltest.test", true},
+		{"single-alt-name", "deep.subdomain.single.alt-name.pg-ssltest.test", false},
+		{"ip-alt-names", "192.0.2.1", true},
+		{"ip-alt-names", "192.000.002.001", true},
+		{"ip-alt-names", "192.0.2.2", false},
+		{"ip-alt-names", "2001:DB8::1", true},
+		{"ip-alt-names", "2001:db8:0:0:0:0:0:1", true},
+		{"ip-alt-names", "2001:db8::2", false},
+		{"cn-and-alt-names", "dns1.alt-name.pg-ssltest.test", true},
+		{"cn-and-alt-names", "common-name.pg-ssltest.test", false},
+		{"cn-and-ip-alt", "common-name.pg-ssltest.test", true},
+		{"cn-and-ip-alt", "192.0.2.1", true},
+		{"cn-and-ip-alt", "192.0.2.9", false},
+		{"ip-cn-and-ip-alt", "192.0.2.1", false},
+		{"ip-cn-and-ip-alt", "192.0.2.2", true},
+		{"ip-cn-and-dns-alt", "192.0.2.1", true},
+		{"ip-cn-and-dns-alt", "dns1.alt-name.pg-ssltest.test", true},
+		{"ip-cn-and-dns-alt", "192.0.2.2", false},
+		{"no-names", "common-name.pg-ssltest.test", false},
+	}
+	current := ""
+	for _, tc := range cases {
+		t.Run(tc.cert+"/"+tc.host, func(t *testing.T) {
+			if current != tc.cert {
+				spec := certs[tc.cert]
+				o := pgtest.CertOptions{CN: spec.cn, DNSNames: spec.dns}
+				for _, ip := range spec.ips {
+					o.IPs = append(o.IPs, net.ParseIP(ip))
+				}
+				certPEM, keyPEM := c.CA.Issue(t, o)
+				c.SetServerCert(t, certPEM, keyPEM)
+				current = tc.cert
+			}
+			target := fmt.Sprintf("host=%s hostaddr=127.0.0.1 port=%d user=trustuser dbname=postgres sslmode=verify-full sslrootcert=%s", tc.host, c.Port, c.CAFile)
+			r := pgprobe(t, nil, "-o", "json", target)
+			out, code := pgtest.RunPsql(t, target, "")
+			if (r.code == 0) != tc.ok || (code == 0) != tc.ok {
+				t.Fatalf("want ok=%v; pgprobe exit %d, psql exit %d: %s\n%s", tc.ok, r.code, code, out, r.stdout)
+			}
+			if !tc.ok {
+				mustEqual(t, r, "error.class", "tls")
+				msg, _ := get(r.doc, "error.message").(string)
+				if !strings.Contains(out, msg) {
+					t.Errorf("psql says   %q\npgprobe says %q", out, msg)
+				}
+			}
+		})
+	}
 }
