@@ -1,14 +1,18 @@
 package main
 
 import (
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pgprobe/pgprobe/probe/pgtest"
 )
@@ -216,6 +220,72 @@ func TestVerifyFullHostNames(t *testing.T) {
 				msg, _ := get(r.doc, "error.message").(string)
 				if !strings.Contains(out, msg) {
 					t.Errorf("psql says   %q\npgprobe says %q", out, msg)
+				}
+			}
+		})
+	}
+}
+
+// writeCRL writes a PEM CRL from the cluster's CA revoking the given
+// certificates, valid for a day (or expired when expired is true).
+func writeCRL(t *testing.T, c *pgtest.Cluster, dir, name string, expired bool, revoked ...[]byte) string {
+	t.Helper()
+	tmpl := &x509.RevocationList{Number: big.NewInt(time.Now().UnixNano()), ThisUpdate: time.Now().Add(-time.Hour), NextUpdate: time.Now().Add(24 * time.Hour)}
+	if expired {
+		tmpl.ThisUpdate, tmpl.NextUpdate = time.Now().Add(-48*time.Hour), time.Now().Add(-24*time.Hour)
+	}
+	for _, p := range revoked {
+		cert := pgtest.ParseCert(t, p)
+		tmpl.RevokedCertificateEntries = append(tmpl.RevokedCertificateEntries, x509.RevocationListEntry{SerialNumber: cert.SerialNumber, RevocationTime: time.Now().Add(-time.Hour)})
+	}
+	der, err := x509.CreateRevocationList(rand.Reader, tmpl, c.CA.Cert, c.CA.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pgtest.WriteFile(t, dir, name, pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der}), 0o644)
+}
+
+func TestCRL(t *testing.T) {
+	c := sslServer(t)
+	certPEM, keyPEM := c.CA.Issue(t, pgtest.CertOptions{CN: "localhost", DNSNames: []string{"localhost"}, IPs: []net.IP{net.ParseIP("127.0.0.1")}})
+	c.SetServerCert(t, certPEM, keyPEM)
+	dir := t.TempDir()
+	revoked := writeCRL(t, c, dir, "revoked.crl", false, certPEM)
+	empty := writeCRL(t, c, dir, "empty.crl", false)
+	crldir := t.TempDir()
+	// OpenSSL's hashed directory lookup needs the issuer hash as the name.
+	hash, err := exec.Command("openssl", "crl", "-hash", "-noout", "-in", revoked).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(revoked)
+	pgtest.WriteFile(t, crldir, strings.TrimSpace(string(hash))+".r0", b, 0o644)
+
+	base := fmt.Sprintf("host=localhost port=%d user=trustuser dbname=postgres sslmode=verify-ca sslrootcert=%s", c.Port, c.CAFile)
+	cases := []struct {
+		name, extra string
+		ok          bool
+	}{
+		{"revoked by sslcrl", "sslcrl=" + revoked, false},
+		{"not revoked", "sslcrl=" + empty, true},
+		{"revoked by sslcrldir", "sslcrldir=" + crldir, false},
+		{"missing CRL file is ignored", "sslcrl=" + filepath.Join(dir, "none.crl"), true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			target := base + " " + tc.extra
+			r := pgprobe(t, nil, "-o", "json", target)
+			out, code := pgtest.RunPsql(t, target, "")
+			if (r.code == 0) != tc.ok || (code == 0) != tc.ok {
+				t.Fatalf("want ok=%v: pgprobe %d, psql %d %s\n%s", tc.ok, r.code, code, out, r.stdout)
+			}
+			if !tc.ok {
+				mustEqual(t, r, "error.class", "tls")
+				if msg, _ := get(r.doc, "error.message").(string); !strings.Contains(msg, "certificate verify failed") || !strings.Contains(out, "certificate verify failed") {
+					t.Errorf("pgprobe %q / psql %q", msg, out)
+				}
+				if v, _ := get(r.doc, "attempts.0.tls.verify_error").(string); !strings.Contains(v, "revoked") {
+					t.Errorf("verify_error %q should say revoked", v)
 				}
 			}
 		})

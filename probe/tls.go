@@ -52,6 +52,7 @@ type tlsSetup struct {
 	verifyChain bool // a root store was loaded: libpq sets SSL_VERIFY_PEER whatever the sslmode
 	verifyName  bool // sslmode=verify-full
 	chainErr    error
+	crls        []*x509.RevocationList
 	info        *statelog.TLS
 	keyLog      *os.File // sslkeylogfile, closed after the handshake
 	keyLogErr   string
@@ -119,6 +120,7 @@ func (m *Machine) newTLSSetup(host string) (*tlsSetup, *statelog.Error) {
 				return nil, newError(statelog.ClassTLS, fmt.Sprintf("could not read root certificate file \"%s\": no certificate found", root))
 			}
 			ts.roots, ts.rootFile, ts.verifyChain = pool, root, true
+			ts.crls = m.loadCRLs()
 		case errors.Is(err, os.ErrNotExist):
 			if sslmode == "verify-ca" || sslmode == "verify-full" {
 				return nil, newError(statelog.ClassTLS, fmt.Sprintf("root certificate file \"%s\" does not exist\n%s", root, rootHint))
@@ -176,7 +178,7 @@ func (m *Machine) newTLSSetup(host string) (*tlsSetup, *statelog.Error) {
 		for _, c := range cs.PeerCertificates[1:] {
 			inter.AddCert(c)
 		}
-		_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{
+		chains, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{
 			Roots:         ts.roots,
 			Intermediates: inter,
 			KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
@@ -184,6 +186,12 @@ func (m *Machine) newTLSSetup(host string) (*tlsSetup, *statelog.Error) {
 		if err != nil {
 			ts.chainErr = err
 			return err
+		}
+		if len(ts.crls) > 0 {
+			if err := checkRevocation(chains[0], ts.crls, time.Now()); err != nil {
+				ts.chainErr = err
+				return err
+			}
 		}
 		return nil
 	}
