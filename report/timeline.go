@@ -397,6 +397,19 @@ func (t *timeline) tlsBlock(a *statelog.Attempt) {
 		v += t.p.dim.Sprint(" (root " + clean(x.RootCert) + ")")
 	}
 	t.kv(4, "verified", v)
+	if x.ClientCertificate != "" || x.ClientCertRequested {
+		cc := "none"
+		if x.ClientCertificate != "" {
+			cc = clean(x.ClientCertificate)
+		}
+		switch {
+		case x.ClientCertSent:
+			cc += ", sent"
+		case x.ClientCertRequested:
+			cc += ", requested by the server but not sent"
+		}
+		t.kv(4, "client cert", cc)
+	}
 	for i, c := range x.PeerCertificates {
 		t.kv(4, fmt.Sprintf("certificate %d", i), clean(c.Subject))
 		t.kv(6, "issuer", clean(c.Issuer))
@@ -408,7 +421,7 @@ func (t *timeline) tlsBlock(a *statelog.Attempt) {
 			t.kv(6, "SANs", strings.Join(sans, ", "))
 		}
 		t.kv(6, "valid", fmt.Sprintf("%s → %s ", c.NotBefore.UTC().Format("2006-01-02"), c.NotAfter.UTC().Format("2006-01-02"))+t.daysLeft(c.DaysLeft))
-		if t.o.Verbose && (c.KeyType != "" || c.SignatureAlgorithm != "") {
+		if c.KeyType != "" || c.SignatureAlgorithm != "" {
 			k := clean(c.KeyType)
 			if c.KeyBits > 0 {
 				k += " " + strconv.Itoa(c.KeyBits)
