@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -221,6 +222,9 @@ func (m *Machine) resolveHost() {
 	h := m.hosts[m.whichHost]
 	m.addrs, m.whichAddr = nil, 0
 	m.encOrder = nil
+	// connect_timeout restarts with each host and address; getaddrinfo is
+	// not bounded by it (only -t bounds the lookup).
+	m.addrDeadline = time.Time{}
 	began := time.Now()
 	m.att = m.log.AddAttempt(&statelog.Attempt{Host: displayHost(h), SSLMode: m.settings.Get("sslmode"), Reason: m.hostReason()})
 	m.attFresh = true
@@ -331,8 +335,8 @@ func (m *Machine) lookup(host string) ([]string, *statelog.Error) {
 
 // parseNumericHost accepts what getaddrinfo(AI_NUMERICHOST) accepts.
 func parseNumericHost(s string) (string, string) {
-	if ip := net.ParseIP(s); ip != nil {
-		return ip.String(), ""
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.String(), "" // keeps an IPv6 zone (fe80::1%lo), as getaddrinfo does
 	}
 	if a, ok := inetAton(s); ok {
 		return net.IP(a[:]).String(), ""
@@ -446,6 +450,17 @@ func (m *Machine) stepStarted() {
 		m.status = ConnectionNeeded
 		return
 	}
+	if a.network == "unix" {
+		if want := m.settings.Get("requirepeer"); want != "" {
+			if msg := checkPeer(c, want); msg != "" {
+				e := m.prefixed(newError(statelog.ClassAuth, msg))
+				m.record(StepConnect, began, "the server process runs as another OS user than requirepeer says", e, nil)
+				_ = c.Close()
+				m.bad(e)
+				return
+			}
+		}
+	}
 	m.raw = c
 	m.w = newWire(c)
 	local := c.LocalAddr().String()
@@ -547,7 +562,11 @@ func (m *Machine) startupParameters() map[string]string {
 		app = "pgprobe"
 	}
 	put("application_name", app)
-	put("client_encoding", s.Get("client_encoding"))
+	enc := s.Get("client_encoding")
+	if enc == "auto" {
+		enc = localeEncoding(m.cfg.Getenv)
+	}
+	put("client_encoding", enc)
 	for env, guc := range map[string]string{"PGDATESTYLE": "datestyle", "PGTZ": "timezone", "PGGEQO": "geqo"} {
 		if v, ok := m.cfg.Getenv(env); ok && v != "" && !strings.EqualFold(v, "default") {
 			p[guc] = v
@@ -740,7 +759,9 @@ func (m *Machine) tlsHandshake() {
 func (m *Machine) stepAwaitingResponse() {
 	began := time.Now()
 	m.setDeadline()
-	typ, length, err := m.w.header()
+	// One byte first, as libpq's pqGetc: a peer that is not PostgreSQL is
+	// recognised at once, not after waiting for a length that never comes.
+	typ, err := m.w.r.ReadByte()
 	if err != nil {
 		m.readFailed(StepAuthRequest, began, err, "no answer to the startup message")
 		return
@@ -751,6 +772,11 @@ func (m *Machine) stepAwaitingResponse() {
 		e := m.prefixed(newError(statelog.ClassProtocol, fmt.Sprintf("expected authentication request from server, but received %c", typ)))
 		m.record(StepAuthRequest, began, fmt.Sprintf("message type 0x%02x: is this a PostgreSQL server?", typ), e, nil)
 		m.bad(e)
+		return
+	}
+	length, err := m.w.length()
+	if err != nil {
+		m.readFailed(StepAuthRequest, began, err, "a message was cut short")
 		return
 	}
 	if (typ == 'R' || typ == 'v') && (length < 8 || length > 2000) {
@@ -764,9 +790,8 @@ func (m *Machine) stepAwaitingResponse() {
 		return
 	}
 	if typ == 'E' && (length < 8 || length > 30000) {
-		e := m.prefixed(newError(statelog.ClassProtocol, "received invalid error message"))
-		m.record(StepErrorResponse, began, fmt.Sprintf("length %d: not a protocol 3 ErrorResponse", length), e, nil)
-		m.bad(e)
+		// A pre-3.0 server's error: text up to a NUL, which libpq shows.
+		m.oldStyleError(began, length)
 		return
 	}
 	body, err := m.w.body(length - 4)
@@ -784,6 +809,29 @@ func (m *Machine) stepAwaitingResponse() {
 	}
 }
 
+// oldStyleError reads a protocol-2 error (what a postmaster that could not
+// fork a backend still sends): the four "length" bytes are already text.
+func (m *Machine) oldStyleError(began time.Time, length int) {
+	var lb [4]byte
+	for i := 0; i < 4; i++ {
+		lb[3-i] = byte(length >> (8 * i))
+	}
+	text := append([]byte{}, lb[:]...)
+	for len(text) < 30000 && indexByte(text, 0) < 0 {
+		b, err := m.w.r.ReadByte()
+		if err != nil {
+			break
+		}
+		text = append(text, b)
+	}
+	if i := indexByte(text, 0); i >= 0 {
+		text = text[:i]
+	}
+	e := m.prefixed(newError(statelog.ClassServer, strings.TrimRight(string(text), "\n")))
+	m.record(StepErrorResponse, began, "an old-style (protocol 2) error message", e, nil)
+	m.bad(e)
+}
+
 func (m *Machine) handleStartupError(began time.Time, body []byte) {
 	var er pgproto3.ErrorResponse
 	if err := er.Decode(body); err != nil {
@@ -794,6 +842,9 @@ func (m *Machine) handleStartupError(began time.Time, body []byte) {
 	}
 	e := m.serverError(&er)
 	m.lastSQLState = er.Code
+	if er.Code == "28P01" && m.password.Source == conninfo.SourcePgpass {
+		e.Message += fmt.Sprintf("\npassword retrieved from file \"%s\"", passfileOf(m.password.Origin))
+	}
 	m.record(StepErrorResponse, began, er.Severity+": "+er.Message, e, map[string]any{"sqlstate": er.Code})
 	if er.Code == "57P03" {
 		// cannot_connect_now: libpq moves on to the next host.
@@ -802,9 +853,6 @@ func (m *Machine) handleStartupError(began time.Time, body []byte) {
 		m.tryNextHost = true
 		m.status = ConnectionNeeded
 		return
-	}
-	if er.Code == "28P01" && m.password.Source == conninfo.SourcePgpass {
-		e.Message += fmt.Sprintf("\npassword retrieved from file \"%s\"", passfileOf(m.password.Origin))
 	}
 	m.connectionFailed(e)
 }
@@ -1042,6 +1090,13 @@ func (m *Machine) encryptionNegotiationFailed(msg string) {
 	e := m.prefixed(newError(statelog.ClassSSL, msg))
 	m.att.Error = e
 	m.att.Events[len(m.att.Events)-1].Error = e
+	if prev := m.lastErr; prev != nil && prev.SQLState != "" && m.encIdx > 0 {
+		// sslmode=allow: plaintext was refused by the server, then SSL was
+		// refused too. libpq reports both; the server's refusal is the one
+		// to act on, so it decides the verdict.
+		m.bad(prev)
+		return
+	}
 	m.bad(e)
 }
 
@@ -1051,8 +1106,10 @@ func (m *Machine) readFailed(step string, began time.Time, err error, waiting st
 		return
 	}
 	var e *statelog.Error
-	if tooBig, ok := err.(interface{ Error() string }); ok && strings.Contains(tooBig.Error(), "exceeds the") {
+	if strings.Contains(err.Error(), "exceeds the") {
 		e = m.prefixed(newError(statelog.ClassProtocol, "server sent a message too long to be real: "+err.Error()))
+	} else if m.tlsConn != nil && isEOF(err) {
+		e = m.prefixed(newError(statelog.ClassConnect, "SSL connection has been closed unexpectedly"))
 	} else {
 		class, msg := readError(err)
 		e = m.prefixed(newError(class, msg))

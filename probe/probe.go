@@ -40,6 +40,14 @@ func Probe(ctx context.Context, req Request) *statelog.Log {
 	if err != nil {
 		return UsageLog(target, err.Error(), req.Ping, req.Sink)
 	}
+	if !req.Ping {
+		// libpq checks ports and host addresses only when it reaches each
+		// host; pgprobe says up front that the settings cannot work (exit 3,
+		// no attempt). --ping keeps libpq's order, as pg_isready reports it.
+		if msg := checkHosts(s); msg != "" {
+			return UsageLog(target, msg, false, req.Sink)
+		}
+	}
 	if req.Ping && s.Get("connect_timeout") == "" {
 		// pg_isready passes connect_timeout=3 unless told otherwise.
 		s.Set("connect_timeout", conninfo.Value{Value: "3", Source: conninfo.SourceDefault, Origin: "pg_isready's -t default"})
@@ -64,4 +72,23 @@ func UsageLog(target, msg string, ping bool, sink statelog.Sink) *statelog.Log {
 		l.Ping = "no attempt"
 	}
 	return l
+}
+
+// checkHosts validates every host slot's port and hostaddr.
+func checkHosts(s *conninfo.Settings) string {
+	hosts, err := s.Hosts()
+	if err != nil {
+		return err.Error()
+	}
+	for _, h := range hosts {
+		if _, err := conninfo.ParsePort(h.Port); err != nil {
+			return err.Error()
+		}
+		if h.HostAddr != "" {
+			if _, perr := parseNumericHost(h.HostAddr); perr != "" {
+				return "could not parse network address \"" + h.HostAddr + "\": " + perr
+			}
+		}
+	}
+	return ""
 }

@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
@@ -53,6 +54,7 @@ type tlsSetup struct {
 	verifyName  bool // sslmode=verify-full
 	chainErr    error
 	crls        []*x509.RevocationList
+	rootInter   []*x509.Certificate // non-self-signed certificates of the root file
 	info        *statelog.TLS
 	keyLog      *os.File // sslkeylogfile, closed after the handshake
 	keyLogErr   string
@@ -115,11 +117,11 @@ func (m *Machine) newTLSSetup(host string) (*tlsSetup, *statelog.Error) {
 		pem, err := os.ReadFile(root)
 		switch {
 		case err == nil:
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, newError(statelog.ClassTLS, fmt.Sprintf("could not read root certificate file \"%s\": no certificate found", root))
+			pool, inter, n := rootPool(pem)
+			if n == 0 {
+				return nil, newError(statelog.ClassTLS, fmt.Sprintf("could not read root certificate file \"%s\": no certificate or crl found", root))
 			}
-			ts.roots, ts.rootFile, ts.verifyChain = pool, root, true
+			ts.roots, ts.rootInter, ts.rootFile, ts.verifyChain = pool, inter, root, true
 			ts.crls = m.loadCRLs()
 		case errors.Is(err, os.ErrNotExist):
 			if sslmode == "verify-ca" || sslmode == "verify-full" {
@@ -175,6 +177,9 @@ func (m *Machine) newTLSSetup(host string) (*tlsSetup, *statelog.Error) {
 			return ts.chainErr
 		}
 		inter := x509.NewCertPool()
+		for _, c := range ts.rootInter {
+			inter.AddCert(c)
+		}
 		for _, c := range cs.PeerCertificates[1:] {
 			inter.AddCert(c)
 		}
@@ -264,7 +269,10 @@ func tlsHandshakeError(err error, ts *tlsSetup, minV, maxV string) string {
 	msg := err.Error()
 	var alert tls.AlertError
 	if errors.As(err, &alert) || strings.Contains(msg, "remote error: tls: ") {
-		reason := strings.TrimPrefix(msg[strings.Index(msg, "tls: ")+5:], "")
+		reason := msg
+		if i := strings.Index(msg, "tls: "); i >= 0 {
+			reason = msg[i+5:]
+		}
 		out := "SSL error: tlsv1 alert " + openSSLAlertName(reason)
 		if strings.Contains(reason, "protocol version") {
 			out += fmt.Sprintf("\nThis may indicate that the server does not support any SSL protocol version between %s and %s.", minV, maxV)
@@ -308,4 +316,27 @@ func openSSLAlertName(goName string) string {
 		return "certificate expired"
 	}
 	return goName
+}
+
+// rootPool splits a root file as OpenSSL uses it: only self-signed
+// certificates are trust anchors (a file holding just an intermediate CA
+// does not make its certificates trusted, as it would in Go's pool); the
+// others can still complete a chain.
+func rootPool(data []byte) (*x509.CertPool, []*x509.Certificate, int) {
+	pool := x509.NewCertPool()
+	var inter []*x509.Certificate
+	n := 0
+	for _, der := range parseCertChain(data) {
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			continue
+		}
+		n++
+		if bytes.Equal(c.RawSubject, c.RawIssuer) && c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil {
+			pool.AddCert(c)
+		} else {
+			inter = append(inter, c)
+		}
+	}
+	return pool, inter, n
 }

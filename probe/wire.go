@@ -39,6 +39,15 @@ func (w *wire) header() (byte, int, error) {
 	return h[0], int(int32(binary.BigEndian.Uint32(h[1:]))), nil
 }
 
+// length reads a message's int32 length, after its type byte.
+func (w *wire) length() (int, error) {
+	var b [4]byte
+	if _, err := io.ReadFull(w.r, b[:]); err != nil {
+		return 0, err
+	}
+	return int(int32(binary.BigEndian.Uint32(b[:]))), nil
+}
+
 // body reads n bytes of message body (n = length - 4).
 func (w *wire) body(n int) ([]byte, error) {
 	if n < 0 || n > maxMessageBody {

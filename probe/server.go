@@ -1,0 +1,391 @@
+package probe
+
+// The server half of the handshake: what PostgreSQL's postmaster and backend
+// do with a new connection before the first query (BackendInitialize,
+// ProcessSSLStartup, ProcessStartupPacket, secure_open_server,
+// ClientAuthentication, then InitPostgres or PostgresMain), re-enacted so
+// that a client can be pointed at pgprobe instead of a database (pgprobe
+// listen), so that the probe can be shown on a machine with no database
+// (pgprobe demo), and so that tests can make a server do what PostgreSQL
+// will not (Script).
+//
+// Each client connection is recorded into a statelog.Session. Its events
+// reuse the probe's step names; their State is the PostgreSQL server
+// function that takes the step, so that a reader of
+// src/backend/tcop/backend_startup.c and src/backend/libpq/auth.c
+// recognises every line:
+//
+//	BackendInitialize     connect: the connection was accepted ("connection received: host=… port=…")
+//	ProcessSSLStartup     tls_handshake: PostgreSQL 17's direct TLS (the first byte is 0x16), ALPN "postgresql" required
+//	ProcessStartupPacket  ssl_request, ssl_response ('S' or 'N'), gss_request, gss_response ('N'),
+//	                      cancel_request, startup (the StartupMessage), negotiate_protocol_version
+//	secure_open_server    tls_handshake after 'S'
+//	ClientAuthentication  auth_request (AuthenticationCleartextPassword, MD5Password, SASL, SASLContinue,
+//	                      SASLFinal), auth_response (what came back, never its content), auth_ok, error_response
+//	InitPostgres          error_response: --then error's FATAL (where PostgreSQL checks the database)
+//	PostgresMain          parameter_status, backend_key_data, ready_for_query, query, close (Terminate)
+//	proc_exit             close: the connection ends
+//
+// The server never prints. It never records a password, an MD5 hash or a
+// SCRAM proof: only whether one arrived (auth.password_received).
+
+import (
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/pgprobe/pgprobe/statelog"
+	"github.com/xdg-go/scram"
+)
+
+// Server-side state names (statelog.Event.State of a Session).
+const (
+	SrvBackendInitialize    = "BackendInitialize"
+	SrvProcessSSLStartup    = "ProcessSSLStartup"
+	SrvProcessStartupPacket = "ProcessStartupPacket"
+	SrvSecureOpenServer     = "secure_open_server"
+	SrvClientAuthentication = "ClientAuthentication"
+	SrvInitPostgres         = "InitPostgres"
+	SrvPostgresMain         = "PostgresMain"
+	SrvProcExit             = "proc_exit"
+)
+
+// Steps only the server side records (the rest are the probe's Step*).
+const (
+	StepGSSRequest    = "gss_request"
+	StepGSSResponse   = "gss_response"
+	StepCancelRequest = "cancel_request"
+	StepQuery         = "query"
+)
+
+// Authentication methods the server can ask for.
+const (
+	AuthTrust       = "trust"
+	AuthPassword    = "password"
+	AuthMD5         = "md5"
+	AuthSCRAMSHA256 = "scram-sha-256"
+)
+
+// What the server does once the client is authenticated.
+const (
+	// ThenError ends the startup with a FATAL ErrorResponse saying this is
+	// pgprobe and not a database.
+	ThenError = "error"
+	// ThenOK completes the startup (AuthenticationOk, ParameterStatus,
+	// BackendKeyData, ReadyForQuery) and answers any query with an error.
+	ThenOK = "ok"
+)
+
+// Wire codes of the special startup packets (pqcomm.h).
+const (
+	protocol30        = 196608
+	cancelRequestCode = 80877102
+	sslRequestCode    = 80877103
+	gssRequestCode    = 80877104
+	// maxStartupPacket is MAX_STARTUP_PACKET_LENGTH.
+	maxStartupPacket = 10000
+	// maxAuthToken is PG_MAX_AUTH_TOKEN_LENGTH: the longest password
+	// message the server reads.
+	maxAuthToken = 65535
+)
+
+// ServerConfig is what the server is.
+type ServerConfig struct {
+	// SSL answers SSLRequest with 'S' and accepts TLS (PostgreSQL's ssl=on),
+	// except on Unix sockets, where the answer is always 'N'.
+	SSL bool
+	// Certificate is the server's certificate and key. With SSL and no
+	// Certificate, NewServer makes a self-signed one for CertificateHosts.
+	Certificate *tls.Certificate
+	// CertificateHosts are the names a generated certificate is for
+	// (default: localhost and the loopback addresses).
+	CertificateHosts []string
+	// DirectSSL also accepts PostgreSQL 17's direct TLS (sslnegotiation=direct):
+	// a ClientHello as the very first bytes, ALPN "postgresql" required.
+	// Without it a ClientHello is an invalid startup packet, as before 17.
+	DirectSSL bool
+	// Auth is the method asked of every client: trust, password, md5 or
+	// scram-sha-256 (the default).
+	Auth string
+	// Password, when set, is checked as PostgreSQL checks a role's password
+	// (FATAL 28P01 when wrong, SASLFinal proving the server knows it). When
+	// empty, the server cannot check anything: it accepts whatever arrives
+	// and, for SCRAM, sends AuthenticationOk without SASLFinal.
+	Password string
+	// Then is what follows authentication: ThenError (the default) or ThenOK.
+	Then string
+	// ServerVersion is the server_version ParameterStatus (default "17.0 (pgprobe)").
+	ServerVersion string
+	// Timeout bounds every read and write of a connection, as
+	// authentication_timeout does (default one minute); after
+	// ReadyForQuery it is the idle time allowed between messages.
+	Timeout time.Duration
+	// Script, when set, is asked for the script of each connection (index
+	// counts from 1). A nil Script means PostgreSQL's behaviour.
+	Script func(index int) *Script
+	// OnSession receives each connection's record when the connection ends,
+	// from the connection's goroutine. It must not call Close.
+	OnSession func(*statelog.Session)
+}
+
+// Server answers clients as PostgreSQL's ProcessStartupPacket does.
+type Server struct {
+	cfg     ServerConfig
+	tlsBase *tls.Config
+	leaf    *x509.Certificate
+	scram   *scram.Server
+	known   bool // a password is configured
+
+	mu        sync.Mutex
+	closed    bool
+	done      chan struct{}
+	listeners map[net.Listener]struct{}
+	conns     map[net.Conn]struct{}
+	keys      map[uint32][4]byte // live backends' cancel keys
+	n         int
+	wg        sync.WaitGroup
+}
+
+// ErrServerClosed is returned by Serve after Close.
+var ErrServerClosed = errors.New("pgprobe server closed")
+
+// NewServer checks cfg and prepares the server (generating a certificate
+// when SSL needs one).
+func NewServer(cfg ServerConfig) (*Server, error) {
+	if cfg.Auth == "" {
+		cfg.Auth = AuthSCRAMSHA256
+	}
+	switch cfg.Auth {
+	case AuthTrust, AuthPassword, AuthMD5, AuthSCRAMSHA256:
+	default:
+		return nil, fmt.Errorf("invalid authentication method %q: use trust, password, md5 or scram-sha-256", cfg.Auth)
+	}
+	if cfg.Then == "" {
+		cfg.Then = ThenError
+	}
+	if cfg.Then != ThenError && cfg.Then != ThenOK {
+		return nil, fmt.Errorf("invalid --then %q: use error or ok", cfg.Then)
+	}
+	if cfg.DirectSSL && !cfg.SSL {
+		return nil, errors.New("direct SSL needs SSL on")
+	}
+	if cfg.ServerVersion == "" {
+		cfg.ServerVersion = "17.0 (pgprobe)"
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = time.Minute
+	}
+	s := &Server{cfg: cfg, done: make(chan struct{}), listeners: map[net.Listener]struct{}{},
+		conns: map[net.Conn]struct{}{}, keys: map[uint32][4]byte{}, known: cfg.Password != ""}
+	if cfg.SSL {
+		if cfg.Certificate == nil {
+			hosts := cfg.CertificateHosts
+			if len(hosts) == 0 {
+				hosts = []string{"localhost", "127.0.0.1", "::1"}
+			}
+			c, err := SelfSignedCertificate(hosts, 0)
+			if err != nil {
+				return nil, err
+			}
+			s.cfg.Certificate = &c
+		}
+		cert := s.cfg.Certificate
+		if len(cert.Certificate) == 0 {
+			return nil, errors.New("the certificate is empty")
+		}
+		leaf := cert.Leaf
+		if leaf == nil {
+			var err error
+			if leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
+				return nil, fmt.Errorf("parsing the certificate: %w", err)
+			}
+		}
+		s.leaf = leaf
+		s.tlsBase = &tls.Config{
+			Certificates: []tls.Certificate{*cert},
+			// PostgreSQL 17 offers ALPN "postgresql" and refuses any other.
+			NextProtos: []string{"postgresql"},
+			// ssl_min_protocol_version's default.
+			MinVersion: tls.VersionTLS12,
+		}
+	}
+	creds, err := s.storedCredentials()
+	if err != nil {
+		return nil, err
+	}
+	s.scram, err = scram.SHA256.NewServer(func(string) (scram.StoredCredentials, error) { return creds, nil })
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// storedCredentials is the role's SCRAM secret, as pg_authid would hold it:
+// made from the password (SASLprep'd when possible, as PostgreSQL does) with
+// a random salt and 4096 iterations; without a password, random keys that
+// no proof matches (PostgreSQL's "mock" authentication).
+func (s *Server) storedCredentials() (scram.StoredCredentials, error) {
+	salt := make([]byte, 16)
+	if _, err := rand.Read(salt); err != nil {
+		return scram.StoredCredentials{}, err
+	}
+	kf := scram.KeyFactors{Salt: string(salt), Iters: 4096}
+	if !s.known {
+		sk, svk := make([]byte, 32), make([]byte, 32)
+		_, _ = rand.Read(sk)
+		_, _ = rand.Read(svk)
+		return scram.StoredCredentials{KeyFactors: kf, StoredKey: sk, ServerKey: svk}, nil
+	}
+	c, err := scram.SHA256.NewClient("", s.cfg.Password, "")
+	if err != nil {
+		if c, err = scram.SHA256.NewClientUnprepped("", s.cfg.Password, ""); err != nil {
+			return scram.StoredCredentials{}, err
+		}
+	}
+	return c.GetStoredCredentialsWithError(kf)
+}
+
+// Certificate is the certificate the server presents (nil without SSL).
+func (s *Server) Certificate() *x509.Certificate { return s.leaf }
+
+// Serve accepts connections on ln until Close; each is handled in its own
+// goroutine. It returns nil after Close, or the listener's error.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		_ = ln.Close()
+		return ErrServerClosed
+	}
+	s.listeners[ln] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer s.wg.Done()
+	var backoff time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if s.isClosed() {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return err
+			}
+			// EMFILE and the like: wait and retry, as net/http does.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			select {
+			case <-time.After(backoff):
+				continue
+			case <-s.done:
+				return nil
+			}
+		}
+		backoff = 0
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			_ = c.Close()
+			return nil
+		}
+		s.n++
+		index := s.n
+		s.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go s.handle(c, index, ln.Addr())
+	}
+}
+
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// Close stops accepting, closes every open connection and waits until every
+// connection's goroutine (and its OnSession call) has finished.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
+		close(s.done)
+		for ln := range s.listeners {
+			_ = ln.Close()
+		}
+		for c := range s.conns {
+			_ = c.Close()
+		}
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return nil
+}
+
+func (s *Server) handle(c net.Conn, index int, laddr net.Addr) {
+	defer s.wg.Done()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+	}()
+	h := newSrvConn(s, c, index, laddr)
+	h.run()
+	if s.cfg.OnSession != nil {
+		s.cfg.OnSession(h.sess)
+	}
+}
+
+// newBackendKey registers a backend pid and cancel key for a session.
+func (s *Server) newBackendKey() (uint32, [4]byte) {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pid := 10000 + binary.BigEndian.Uint32(b[:4])%4_000_000
+	for {
+		if _, taken := s.keys[pid]; !taken {
+			break
+		}
+		pid++
+	}
+	var key [4]byte
+	copy(key[:], b[4:])
+	s.keys[pid] = key
+	return pid, key
+}
+
+func (s *Server) dropBackendKey(pid uint32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.keys, pid)
+}
+
+func (s *Server) cancelMatches(pid uint32, key []byte) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, ok := s.keys[pid]
+	return ok && len(key) == 4 && [4]byte(key) == k
+}
+
+// encode concatenates backend messages on the wire.
+func encode(msgs ...pgproto3.BackendMessage) []byte {
+	var buf []byte
+	for _, m := range msgs {
+		var err error
+		if buf, err = m.Encode(buf); err != nil {
+			panic("pgprobe: encoding " + fmt.Sprintf("%T", m) + ": " + err.Error())
+		}
+	}
+	return buf
+}
