@@ -195,3 +195,36 @@ func TestBadPortValues(t *testing.T) {
 		}
 	}
 }
+
+func TestCommandLineForms(t *testing.T) {
+	c := sslServer(t)
+	// Attached short values, as psql takes them.
+	r := pgprobe(t, nil, "-h127.0.0.1", fmt.Sprintf("-p%d", c.Port), "-Utrustuser", "-dpostgres", "-ojson")
+	mustCode(t, r, 0)
+	mustEqual(t, r, "target", fmt.Sprintf("host=127.0.0.1 port=%d user=trustuser dbname=postgres", c.Port))
+	// Root flags before a subcommand still reach it.
+	r = pgprobe(t, nil, "-o", "json", "settings", conn(c, "user=trustuser"))
+	mustCode(t, r, 0)
+	mustEqual(t, r, "settings.user.value", "trustuser")
+	// -d as a URI expands as psql's does; with a target too it is ambiguous.
+	uri := fmt.Sprintf("postgresql://scramuser:%s@127.0.0.1:%d/postgres", "SEKRIT-uri", c.Port)
+	r = pgprobe(t, nil, "-o", "json", "-d", uri)
+	mustCode(t, r, 1) // wrong password
+	if strings.Contains(r.stdout, "SEKRIT") {
+		t.Errorf("the password of -d's URI appears in the output")
+	}
+	r = pgprobe(t, nil, "-o", "json", "-d", uri, conn(c, "user=trustuser"))
+	mustCode(t, r, 3)
+	if strings.Contains(r.stdout+r.stderr, "SEKRIT") {
+		t.Errorf("the password of -d's URI appears in the output")
+	}
+	// --ping with checks is refused.
+	r = pgprobe(t, nil, "--ping", "--min-tls-version", "1.3", conn(c, "user=trustuser"))
+	mustCode(t, r, 3)
+	// --ping's verdict in words.
+	r = pgprobe(t, nil, "--ping", conn(c, "user=trustuser"))
+	mustCode(t, r, 0)
+	if !strings.Contains(r.stdout, "accepting connections") {
+		t.Errorf("--ping timeline should say accepting connections:\n%s", r.stdout)
+	}
+}

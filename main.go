@@ -114,7 +114,7 @@ func newApp(e *env) *cli.App {
 	app := &cli.App{
 		Name:      "pgprobe",
 		Usage:     "show every step of a PostgreSQL connection, and why it fails",
-		UsageText: "pgprobe [flags] [CONNINFO | URI]\npgprobe [flags] TARGET TARGET ...\npgprobe settings [CONNINFO | URI]\npgprobe completion bash|zsh|fish|powershell",
+		UsageText: "pgprobe [flags] [CONNINFO | URI]\npgprobe [flags] TARGET TARGET ...\npgprobe settings [CONNINFO | URI]\npgprobe listen [flags]\npgprobe demo\npgprobe completion bash|zsh|fish|powershell",
 		Description: "pgprobe re-enacts libpq's connection state machine (PQconnectPoll) one step at a time: " +
 			"name resolution, TCP or Unix-socket connect, SSLRequest and the server's one-byte answer, the TLS handshake " +
 			"and certificate checks under sslmode's rules, the startup message, authentication (trust, password, MD5, " +
@@ -143,6 +143,8 @@ func newApp(e *env) *cli.App {
 					return usageErr("%s", err)
 				},
 			},
+			listenCommand(e),
+			demoCommand(e),
 			{
 				Name:      "completion",
 				Usage:     "print a shell completion script",
@@ -185,12 +187,26 @@ func input(c *cli.Context, e *env, target string) conninfo.Input {
 			in.FlagOrigin[kw] = "--" + flag
 		}
 	}
-	// psql's -d may itself be a connection string; a positional target wins.
+	// psql's -d may itself be a connection string.
 	if in.Target == "" && c.IsSet("dbname") && conninfo.IsConnString(c.String("dbname")) {
 		in.Target = c.String("dbname")
 		delete(in.Flags, "dbname")
 	}
 	return in
+}
+
+// displayTarget is what the record calls a target given only by flags.
+func displayTarget(in conninfo.Input) string {
+	if in.Target != "" {
+		return in.Target
+	}
+	var parts []string
+	for _, kw := range []string{"host", "port", "user", "dbname"} {
+		if v, ok := in.Flags[kw]; ok {
+			parts = append(parts, kw+"="+v)
+		}
+	}
+	return strings.Join(parts, " ")
 }
 
 func parseTimeout(s string) (time.Duration, error) {
@@ -229,6 +245,11 @@ func probeAction(c *cli.Context, e *env) error {
 	targets := c.Args().Slice()
 	if len(targets) == 0 {
 		targets = []string{""}
+	} else if c.IsSet("dbname") && conninfo.IsConnString(c.String("dbname")) {
+		return usageErr("-d holds a connection string and a target was given too: give it one way, either -d or as an argument")
+	}
+	if c.Bool("ping") && (checks.MinCertDays > 0 || checks.MinTLSVersion != "") {
+		return usageErr("--ping stops before TLS details matter to a check: use --min-cert-days and --min-tls-version without --ping")
 	}
 	var password string
 	if c.Bool("password") {
@@ -250,6 +271,7 @@ func probeAction(c *cli.Context, e *env) error {
 	sem := make(chan struct{}, 16)
 	for i, t := range targets {
 		req := probe.Request{Input: input(c, e, t), Ping: c.Bool("ping"), Timeout: timeout, Password: password, Checks: checks}
+		req.Display = displayTarget(req.Input)
 		if sink != nil {
 			req.Sink = sink
 		}
@@ -360,10 +382,25 @@ func reorderArgs(app *cli.App, args []string) []string {
 	}
 	flags := app.Flags
 	start := 1
-	for _, cmd := range app.Commands {
-		if len(args) > 1 && args[1] == cmd.Name {
-			flags, start = cmd.Flags, 2
+	// A subcommand after root flags ("-o json settings X") is still the
+	// subcommand: move it to the front so its own flags apply.
+	for i := 1; i < len(args); i++ {
+		if args[i] == "--" {
+			break
 		}
+		if len(args[i]) > 1 && args[i][0] == '-' {
+			if !isFlagValueFree(app, args[i]) {
+				i++ // skip the flag's value
+			}
+			continue
+		}
+		for _, cmd := range app.Commands {
+			if args[i] == cmd.Name {
+				args = append(append([]string{args[0], cmd.Name}, args[1:i]...), args[i+1:]...)
+				flags, start = cmd.Flags, 2
+			}
+		}
+		break
 	}
 	takesValue := map[string]bool{}
 	for _, f := range flags {
@@ -379,6 +416,11 @@ func reorderArgs(app *cli.App, args []string) []string {
 		if a == "--" {
 			pos = append(pos, rest[i+1:]...)
 			break
+		}
+		if len(a) > 2 && a[0] == '-' && a[1] != '-' && !strings.Contains(a, "=") && takesValue[a[1:2]] {
+			// psql's attached short values: -p5432, -ojson.
+			opts = append(opts, a[:2], a[2:])
+			continue
 		}
 		if len(a) > 1 && a[0] == '-' {
 			opts = append(opts, a)
@@ -398,4 +440,25 @@ func reorderArgs(app *cli.App, args []string) []string {
 		out = append(out, pos...)
 	}
 	return out
+}
+
+// isFlagValueFree reports whether arg is a flag that takes no value (so the
+// word after it is not its value).
+func isFlagValueFree(app *cli.App, arg string) bool {
+	if len(arg) < 2 || arg[0] != '-' || strings.Contains(arg, "=") {
+		return true
+	}
+	if arg[1] != '-' && len(arg) > 2 {
+		return true // -p5432: the value is attached
+	}
+	name := strings.TrimLeft(arg, "-")
+	for _, f := range app.Flags {
+		for _, n := range f.Names() {
+			if n == name {
+				_, isBool := f.(*cli.BoolFlag)
+				return isBool
+			}
+		}
+	}
+	return true
 }

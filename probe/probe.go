@@ -20,12 +20,18 @@ type Request struct {
 	Dial     func(ctx context.Context, network, address string) (net.Conn, error)
 	Resolver *net.Resolver
 	Checks   Checks
+	// Display names the target in the record when Input.Target is empty
+	// (a target given by -h/-p/-U/-d); it must hold no password.
+	Display string
 }
 
 // Probe resolves the settings and walks the state machine once. Invalid
 // settings give a record with an error of class "usage" and no attempt.
 func Probe(ctx context.Context, req Request) *statelog.Log {
 	target := conninfo.Redact(req.Input.Target)
+	if target == "" {
+		target = req.Display
+	}
 	if req.Password != "" {
 		if req.Input.Flags == nil {
 			req.Input.Flags = map[string]string{}

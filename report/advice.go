@@ -374,9 +374,9 @@ func adviseSQLState(e *statelog.Error, msg string, w where) string {
 		case strings.Contains(e.Detail, "Hot standby mode is disabled"):
 			return "The server is a standby with hot_standby = off, so it accepts no connections. Set hot_standby = on on the standby (restart), or connect to the primary."
 		case strings.Contains(msg, "shutting down"):
-			return "The server is shutting down. Wait for it to come back (`pgprobe --wait 60s …`) and check the server log for why it stopped."
+			return "The server is shutting down. Wait for it to come back (`pg_isready` or `pgprobe --ping` in a loop) and check the server log for why it stopped."
 		}
-		return "The server is running but not yet accepting connections (starting up or in recovery). Wait and retry (`pgprobe --wait 60s …`); if it lasts, check the server log for the progress of recovery."
+		return "The server is running but not yet accepting connections (starting up or in recovery). Wait and retry (`pgprobe --ping` tells when it accepts connections); if it lasts, check the server log for the progress of recovery."
 	case "42501":
 		d := firstQuoted(msg)
 		return fmt.Sprintf("The user lacks the CONNECT privilege on database %q. Grant it: `GRANT CONNECT ON DATABASE \"%s\" TO …`.", d, d)

@@ -87,7 +87,7 @@ func TestAdvise(t *testing.T) {
 		{"too many for role", statelog.Error{Class: "server", SQLState: "53300", Message: `FATAL:  too many connections for role "app"`},
 			nil, []string{`ALTER ROLE "app" CONNECTION LIMIT`}},
 		{"starting up", statelog.Error{Class: "server", SQLState: "57P03", Message: pre + "FATAL:  the database system is starting up"},
-			nil, []string{"Wait", "server log", "--wait"}},
+			nil, []string{"Wait", "server log", "--ping"}},
 		{"hot standby off", statelog.Error{Class: "server", SQLState: "57P03", Message: "FATAL:  the database system is not accepting connections", Detail: "Hot standby mode is disabled."},
 			nil, []string{"hot_standby = on"}},
 		{"no password", statelog.Error{Class: "auth", Message: pre + "fe_sendauth: no password supplied"},

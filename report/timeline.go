@@ -573,6 +573,9 @@ func (t *timeline) verdict() {
 	}
 	t.line()
 	meaning := exitMeaning[l.ExitCode]
+	if l.Ping != "" {
+		meaning = l.Ping // --ping: pg_isready's words, not "connected"
+	}
 	if meaning != "" {
 		meaning = ": " + meaning
 	}

@@ -19,15 +19,16 @@ type NDJSONEvent struct {
 
 // NDJSONVerdict is the last line: the final document's verdict.
 type NDJSONVerdict struct {
-	Type       string  `json:"type"` // "verdict"
-	Schema     string  `json:"schema"`
-	Target     string  `json:"target"`
-	OK         bool    `json:"ok"`
-	ExitCode   int     `json:"exit_code"`
-	DurationMS float64 `json:"duration_ms"`
-	Error      *Error  `json:"error"`
-	Attempts   int     `json:"attempts"`
-	Ping       string  `json:"ping,omitempty"`
+	Type       string   `json:"type"` // "verdict"
+	Schema     string   `json:"schema"`
+	Target     string   `json:"target"`
+	OK         bool     `json:"ok"`
+	ExitCode   int      `json:"exit_code"`
+	DurationMS float64  `json:"duration_ms"`
+	Error      *Error   `json:"error"`
+	Attempts   int      `json:"attempts"`
+	Ping       string   `json:"ping,omitempty"`
+	Warnings   []string `json:"warnings,omitempty"`
 }
 
 // NDJSONSink writes each event as one JSON line the moment it is recorded.
@@ -55,7 +56,7 @@ func (s *NDJSONSink) Event(l *Log, a *Attempt, e Event) {
 // Verdict writes the final line for l.
 func (s *NDJSONSink) Verdict(l *Log) error {
 	v := NDJSONVerdict{Type: "verdict", Schema: l.Schema, Target: l.Target, OK: l.OK, ExitCode: l.ExitCode,
-		DurationMS: l.DurationMS, Error: l.Error, Attempts: len(l.Attempts), Ping: l.Ping}
+		DurationMS: l.DurationMS, Error: l.Error, Attempts: len(l.Attempts), Ping: l.Ping, Warnings: l.Warnings}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.enc.Encode(v)

@@ -1,0 +1,348 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/pgprobe/pgprobe/statelog"
+)
+
+// The server side's record (pgprobe listen): one statelog.Session per
+// client connection. SessionTimeline renders one for a terminal,
+// SessionJSON as one indented document (-o json: a stream of documents, one
+// per client, which jq reads as such), SessionNDJSON as one compact line
+// (-o ndjson: one line per client). Everything a client sent is untrusted
+// and shown escaped.
+
+// SessionJSON writes s as one indented JSON document.
+func SessionJSON(w io.Writer, s *statelog.Session) error {
+	if s == nil {
+		return fmt.Errorf("report: nil session")
+	}
+	return writeJSON(w, s)
+}
+
+// SessionNDJSON writes s as one JSON document on one line.
+func SessionNDJSON(w io.Writer, s *statelog.Session) error {
+	if s == nil {
+		return fmt.Errorf("report: nil session")
+	}
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(s)
+}
+
+// SessionTimeline writes the human rendering of s: a header (client,
+// address reached, outcome), a row per server step (elapsed, the server
+// function, step, duration, bar, detail), then what the client asked for
+// and sent: SSL, TLS (with what its ClientHello offered), the startup
+// parameters, authentication, a cancel request, and the error if any.
+func SessionTimeline(w io.Writer, s *statelog.Session, o Options) error {
+	if s == nil {
+		return fmt.Errorf("report: nil session")
+	}
+	st := &sessionTimeline{s: s, o: o, p: newPalette(o.Color)}
+	st.render()
+	_, err := io.WriteString(w, st.b.String())
+	return err
+}
+
+type sessionTimeline struct {
+	s *statelog.Session
+	o Options
+	p *palette
+	b strings.Builder
+}
+
+func (t *sessionTimeline) line(parts ...string) {
+	t.b.WriteString(strings.TrimRight(strings.Join(parts, ""), " "))
+	t.b.WriteByte('\n')
+}
+
+var outcomeWords = map[string]string{
+	statelog.OutcomeReady:        "startup completed",
+	statelog.OutcomeRefused:      "refused with a FATAL error",
+	statelog.OutcomeCancel:       "cancel request",
+	statelog.OutcomeClientClosed: "the client left",
+	statelog.OutcomeDropped:      "connection dropped",
+}
+
+func (t *sessionTimeline) render() {
+	s := t.s
+	verdict := orDefault(outcomeWords[s.Outcome], clean(s.Outcome))
+	var v string
+	switch {
+	case s.Error != nil:
+		v = t.p.bad.Sprint(markFail + " " + verdict)
+	case s.Outcome == statelog.OutcomeRefused:
+		v = t.p.warn.Sprint(markOK + " " + verdict + " (as configured)")
+	default:
+		v = t.p.ok.Sprint(markOK + " " + verdict)
+	}
+	t.line(t.p.bold.Sprint(fmt.Sprintf("client %d: %s → %s", s.Index, clean(s.Client), clean(s.Listen))), "  ", v, "  ",
+		t.p.dim.Sprintf("%s, %s", fmtMS(s.DurationMS), clean(s.Network)))
+	t.events()
+	t.sslBlock()
+	if s.TLS != nil {
+		t.tlsBlock()
+	}
+	if s.Startup != nil {
+		t.startupBlock()
+	}
+	if s.Auth != nil {
+		t.authBlock()
+	}
+	if s.Cancel != nil {
+		t.block("cancel")
+		m := "no session of this server has that pid and key"
+		if s.Cancel.Matched {
+			m = "a session of this server"
+		}
+		t.kv(4, "backend pid", strconv.FormatUint(uint64(s.Cancel.BackendPID), 10)+" ("+m+")")
+	}
+	if e := s.Error; e != nil {
+		lead := markFail + " " + clean(e.Class) + ": "
+		ls := lines(e.Message)
+		first := ""
+		if len(ls) > 0 {
+			first, ls = ls[0], ls[1:]
+		}
+		t.line(t.p.bad.Sprint(lead + first))
+		for _, l := range ls {
+			t.line("  ", t.p.bad.Sprint(l))
+		}
+		if e.Detail != "" {
+			t.line("  ", "DETAIL:  "+clean(e.Detail))
+		}
+		if e.SQLState != "" {
+			t.line("  ", t.p.dim.Sprint("SQLSTATE "+clean(e.SQLState)))
+		}
+	}
+}
+
+func (t *sessionTimeline) events() {
+	evs := t.s.Events
+	if len(evs) == 0 {
+		return
+	}
+	elW, stateW, stepW, durW := len("elapsed"), len("server"), len("step"), len("took")
+	maxDur := 0.0
+	for _, e := range evs {
+		elW = max(elW, width(fmtMS(e.ElapsedMS)))
+		durW = max(durW, width(fmtMS(e.DurationMS)))
+		stateW = max(stateW, width(clean(e.State)))
+		stepW = max(stepW, width(clean(e.Step)))
+		maxDur = math.Max(maxDur, e.DurationMS)
+	}
+	barW := min(max(t.o.width()-(2+elW+2+stateW+2+stepW+2+durW+2), 10), 30)
+	t.line(t.p.dim.Sprint("  " + padLeft("elapsed", elW) + "  " + padRight("server", stateW) + "  " +
+		padRight("step", stepW) + "  " + padLeft("took", durW) + "  " + padRight("", barW) + "  detail"))
+	tl := &timeline{p: t.p}
+	for _, e := range evs {
+		mark := "  "
+		detail := clean(e.Detail)
+		if e.Error != nil {
+			mark = t.p.bad.Sprint(markFail) + " "
+			if detail == "" {
+				if ls := lines(e.Error.Message); len(ls) > 0 {
+					detail = ls[0]
+				}
+			}
+			detail = t.p.bad.Sprint(detail)
+		}
+		eighths := 0
+		if maxDur > 0 && e.DurationMS > 0 {
+			eighths = max(int(math.Round(e.DurationMS/maxDur*float64(barW*8))), 1)
+		}
+		bar := strings.Repeat("█", eighths/8) + partialBlocks[eighths%8]
+		pad := strings.Repeat(" ", barW-width(bar))
+		if bar != "" {
+			c := tl.stepColor(e.Step)
+			if e.Error != nil {
+				c = t.p.bad
+			}
+			bar = c.Sprint(bar)
+		}
+		t.line(mark, t.p.num.Sprint(padLeft(fmtMS(e.ElapsedMS), elW)), "  ",
+			t.p.state.Sprint(padRight(clean(e.State), stateW)), "  ",
+			t.p.step.Sprint(padRight(clean(e.Step), stepW)), "  ",
+			padLeft(fmtMS(e.DurationMS), durW), "  ", bar+pad, "  ", detail)
+		if e.Error != nil {
+			indent := strings.Repeat(" ", 2+elW+2)
+			for _, l := range lines(e.Error.Message) {
+				t.line(indent, t.p.bad.Sprint(l))
+			}
+			if e.Error.SQLState != "" {
+				t.line(indent, t.p.dim.Sprint("SQLSTATE "+clean(e.Error.SQLState)))
+			}
+		}
+	}
+}
+
+func (t *sessionTimeline) block(name string) { t.line("  ", t.p.bold.Sprint(name)) }
+
+func (t *sessionTimeline) kv(indent int, label, value string) {
+	t.line(strings.Repeat(" ", indent), t.p.dim.Sprint(padRight(label, labelW-(indent-4))), value)
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func (t *sessionTimeline) sslBlock() {
+	s := t.s
+	t.block("encryption")
+	ssl := yesNo(s.SSLRequest)
+	if s.SSLResponse != nil {
+		ssl += ", answered " + strconv.QuoteToASCII(*s.SSLResponse)
+	}
+	t.kv(4, "SSLRequest", ssl)
+	if s.GSSRequest {
+		gss := "yes"
+		if s.GSSResponse != nil {
+			gss += ", answered " + strconv.QuoteToASCII(*s.GSSResponse)
+		}
+		t.kv(4, "GSSENCRequest", gss)
+	}
+	if s.DirectTLS {
+		t.kv(4, "direct TLS", "yes (sslnegotiation=direct)")
+	}
+	if s.UnencryptedAfterSSLRequest > 0 {
+		t.kv(4, "unencrypted", t.p.bad.Sprintf("%d bytes sent after SSLRequest, before TLS", s.UnencryptedAfterSSLRequest))
+	}
+	var mode string
+	switch {
+	case s.TLS != nil && s.TLS.Version != "":
+		mode = "TLS in use"
+	case s.SSLRequest && s.SSLResponse != nil && *s.SSLResponse == "N" && s.Startup != nil:
+		mode = "plaintext after 'N': the client allows it (sslmode=prefer, allow or disable)"
+	case !s.SSLRequest && !s.DirectTLS && s.Startup != nil && s.Network == "tcp":
+		mode = t.p.warn.Sprint("plaintext: the client did not ask for SSL (sslmode=disable, or allow)")
+	}
+	if mode != "" {
+		t.kv(4, "connection", mode)
+	}
+}
+
+func (t *sessionTimeline) tlsBlock() {
+	x := t.s.TLS
+	t.block("TLS")
+	if x.Version != "" {
+		t.kv(4, "version", clean(x.Version))
+	}
+	if x.Cipher != "" {
+		t.kv(4, "cipher", clean(x.Cipher))
+	}
+	t.kv(4, "SNI", orNone(x.SNI))
+	t.kv(4, "ALPN", orNone(x.ALPN))
+	t.kv(4, "ALPN offered", joinClean(x.ALPNOffered))
+	t.kv(4, "versions offered", joinClean(x.VersionsOffered))
+	if t.o.Verbose || len(x.CiphersOffered) <= 6 {
+		t.kv(4, "ciphers offered", joinClean(x.CiphersOffered))
+	} else {
+		t.kv(4, "ciphers offered", fmt.Sprintf("%d (-v shows them)", len(x.CiphersOffered)))
+	}
+	if t.o.Verbose && len(x.GroupsOffered) > 0 {
+		t.kv(4, "groups offered", joinClean(x.GroupsOffered))
+	}
+}
+
+func joinClean(list []string) string {
+	if len(list) == 0 {
+		return "none"
+	}
+	out := make([]string, len(list))
+	for i, s := range list {
+		out[i] = clean(s)
+	}
+	return strings.Join(out, ", ")
+}
+
+var sessionParamOrder = []string{"user", "database", "application_name", "options", "replication", "client_encoding"}
+
+func (t *sessionTimeline) startupBlock() {
+	x := t.s.Startup
+	t.block("startup")
+	t.kv(4, "protocol", clean(x.ProtocolVersion))
+	seen := map[string]bool{}
+	var names []string
+	for _, k := range sessionParamOrder {
+		if _, ok := x.Parameters[k]; ok {
+			names = append(names, k)
+			seen[k] = true
+		}
+	}
+	var rest []string
+	for k := range x.Parameters {
+		if !seen[k] {
+			rest = append(rest, k)
+		}
+	}
+	sort.Strings(rest)
+	names = append(names, rest...)
+	w := labelW
+	for _, k := range names {
+		w = max(w, width(clean(k))+1)
+	}
+	for _, k := range names {
+		t.line("    ", t.p.dim.Sprint(padRight(clean(k), w)), strconv.QuoteToASCII(x.Parameters[k]))
+	}
+}
+
+func (t *sessionTimeline) authBlock() {
+	x := t.s.Auth
+	t.block("auth")
+	m := orNone(x.Method)
+	switch x.Method {
+	case "md5":
+		m += t.p.warn.Sprint(" (MD5 passwords are deprecated; prefer scram-sha-256)")
+	case "password":
+		if t.s.TLS == nil || t.s.TLS.Version == "" {
+			m += t.p.bad.Sprint(" (the password crossed the network unencrypted)")
+		}
+	}
+	t.kv(4, "method", m)
+	if len(x.Mechanisms) > 0 {
+		t.kv(4, "offered", joinClean(x.Mechanisms))
+	}
+	if x.Mechanism != "" {
+		t.kv(4, "client chose", clean(x.Mechanism))
+	}
+	if x.Method != "trust" {
+		pw := "no"
+		if x.PasswordReceived {
+			pw = "yes (never recorded)"
+		}
+		t.kv(4, "password sent", pw)
+		switch {
+		case x.PasswordVerified == nil:
+			if x.PasswordReceived {
+				t.kv(4, "password checked", "no: pgprobe has no password to check it against")
+			}
+		case *x.PasswordVerified:
+			t.kv(4, "password checked", t.p.ok.Sprint("matches"))
+		default:
+			t.kv(4, "password checked", t.p.bad.Sprint("does not match"))
+		}
+	}
+	if strings.HasPrefix(x.Method, "scram") {
+		cb := "no"
+		switch {
+		case x.ChannelBinding:
+			cb = t.p.ok.Sprint("yes") + " (tls-server-end-point, verified)"
+		case x.ChannelBindingFlag == "y":
+			cb = "no (the client could, but thought the server could not)"
+		case x.ChannelBindingFlag == "n":
+			cb = "no (the client does not bind: no TLS, or channel_binding=disable)"
+		}
+		t.kv(4, "channel binding", cb)
+	}
+}
