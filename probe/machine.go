@@ -216,6 +216,9 @@ func (m *Machine) stepNeeded() {
 	m.status = ConnectionStarted
 }
 
+// maxUnixPath is sizeof(sun_path) - 1 on Linux, libpq's limit.
+const maxUnixPath = 107
+
 // resolveHost turns the current host into addresses (one Step, state
 // CONNECTION_NEEDED), as the try_next_host branch of PQconnectPoll does.
 func (m *Machine) resolveHost() {
@@ -253,6 +256,12 @@ func (m *Machine) resolveHost() {
 		path := fmt.Sprintf("%s/.s.PGSQL.%d", strings.TrimRight(h.Host, "/"), port)
 		if strings.HasPrefix(h.Host, "@") {
 			path = fmt.Sprintf("%s/.s.PGSQL.%d", h.Host, port)
+		}
+		if len(path) > maxUnixPath {
+			e := newError(statelog.ClassUsage, fmt.Sprintf("Unix-domain socket path \"%s\" is too long (maximum %d bytes)", path, maxUnixPath))
+			m.record(StepResolve, began, "", e, nil)
+			m.att.Error, m.lastErr, m.tryNextHost = e, e, true
+			return
 		}
 		m.addrs = []address{{network: "unix", addr: path}}
 		m.record(StepResolve, began, "Unix-domain socket "+path, nil, map[string]any{"addresses": []string{path}})

@@ -1044,11 +1044,9 @@ func (h *srvConn) scramAuth(auth *statelog.SessionAuth) bool {
 		h.fatal(SrvClientAuthentication, t, "08P01", "invalid SCRAM response (nonce mismatch)", "", "", statelog.ClassProtocol)
 		return false
 	default:
-		reason := "the exchange did not complete"
-		if err != nil {
-			reason = err.Error()
-		}
-		h.fatal(SrvClientAuthentication, t, "08P01", "malformed SCRAM message", reason, "", statelog.ClassProtocol)
+		// xdg-go's parse errors quote the field they choke on, which may be
+		// the proof: say nothing more than PostgreSQL does.
+		h.fatal(SrvClientAuthentication, t, "08P01", "malformed SCRAM message", "The client-final-message could not be parsed.", "", statelog.ClassProtocol)
 		return false
 	}
 }

@@ -813,3 +813,43 @@ func TestSelfSignedCertificate(t *testing.T) {
 		t.Errorf("named host: %v", got)
 	}
 }
+
+func TestServerSCRAMProofNeverRecorded(t *testing.T) {
+	for name, final := range map[string]string{
+		"nonce mismatch": "c=biws,r=not-the-nonce,p=c2VjcmV0LXByb29mLXZhbHVl",
+		"malformed":      "c=biws,r=x,p=!!secret-proof-value!!",
+	} {
+		t.Run(name, func(t *testing.T) {
+			ts := startServer(t, ServerConfig{Password: "pw"})
+			c := rawClient(t, ts)
+			mustSend(t, c, &pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30, Parameters: map[string]string{"user": "ivan"}})
+			fe := pgproto3.NewFrontend(c, c)
+			if m, err := fe.Receive(); err != nil {
+				t.Fatal(err)
+			} else if _, ok := m.(*pgproto3.AuthenticationSASL); !ok {
+				t.Fatalf("%#v", m)
+			}
+			mustSend(t, c, &pgproto3.SASLInitialResponse{AuthMechanism: "SCRAM-SHA-256", Data: []byte("n,,n=,r=clientnonce")})
+			if m, err := fe.Receive(); err != nil {
+				t.Fatal(err)
+			} else if _, ok := m.(*pgproto3.AuthenticationSASLContinue); !ok {
+				t.Fatalf("%#v", m)
+			}
+			mustSend(t, c, &pgproto3.SASLResponse{Data: []byte(final)})
+			m, err := fe.Receive()
+			if er, ok := m.(*pgproto3.ErrorResponse); err != nil || !ok || er.Severity != "FATAL" {
+				t.Fatalf("%#v %v", m, err)
+			}
+			s := ts.next(t)
+			out := renderSession(t, s)
+			for _, secret := range []string{"c2VjcmV0LXByb29mLXZhbHVl", "secret-proof-value"} {
+				if strings.Contains(out, secret) {
+					t.Errorf("the proof is in the record:\n%s", out)
+				}
+			}
+			if !s.Auth.PasswordReceived || s.Error == nil {
+				t.Errorf("auth %+v error %+v", s.Auth, s.Error)
+			}
+		})
+	}
+}

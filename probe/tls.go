@@ -273,7 +273,11 @@ func tlsHandshakeError(err error, ts *tlsSetup, minV, maxV string) string {
 		if i := strings.Index(msg, "tls: "); i >= 0 {
 			reason = msg[i+5:]
 		}
-		out := "SSL error: tlsv1 alert " + openSSLAlertName(reason)
+		prefix := "tlsv1 alert "
+		if reason == "certificate required" {
+			prefix = "tlsv13 alert " // an alert only TLS 1.3 has, as OpenSSL names it
+		}
+		out := "SSL error: " + prefix + openSSLAlertName(reason)
 		if strings.Contains(reason, "protocol version") {
 			out += fmt.Sprintf("\nThis may indicate that the server does not support any SSL protocol version between %s and %s.", minV, maxV)
 		}
