@@ -573,16 +573,27 @@ func TestServerErrorsAndAdvice(t *testing.T) {
 
 func TestTooManyConnections(t *testing.T) {
 	c := pgtest.Start(t, pgtest.Options{HBA: hba, Roles: roles, Conf: []string{"max_connections = 3", "superuser_reserved_connections = 2"}})
-	// One ordinary backend fills the only non-reserved slot.
-	hold := pgtest.RunPsqlBackground(t, conn(c, "user=trustuser", "dbname=postgres"), "select pg_sleep(30)")
-	defer hold()
-	var r result
-	for i := 0; i < 50; i++ {
-		r = pgprobe(t, nil, "-o", "json", conn(c, "user=trustuser", "dbname=postgres"))
-		if r.code != 0 {
-			break
+	// One ordinary backend fills the only non-reserved slot. Right after
+	// start-up the slot can still be busy for a moment, so the holder is
+	// retried until the server shows it.
+	held := false
+	for try := 0; try < 5 && !held; try++ {
+		stop := pgtest.RunPsqlBackground(t, conn(c, "user=trustuser", "dbname=postgres"), "select pg_sleep(60)")
+		for i := 0; i < 100; i++ {
+			if strings.TrimSpace(c.Psql(t, "select count(*) from pg_stat_activity where usename = 'trustuser'")) == "1" {
+				held = true
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if !held {
+			stop()
 		}
 	}
+	if !held {
+		t.Fatalf("no psql could hold the connection slot:\n%s", c.Log(t))
+	}
+	r := pgprobe(t, nil, "-o", "json", conn(c, "user=trustuser", "dbname=postgres"))
 	mustCode(t, r, 1)
 	mustEqual(t, r, "error.sqlstate", "53300")
 	if advice, _ := get(r.doc, "error.advice").(string); !strings.Contains(advice, "max_connections") {

@@ -11,7 +11,7 @@ _pgprobe() {
     if [[ "$cur" == -* ]]; then
         COMPREPLY=($(compgen -W "--color --dbname --host --min-cert-days --min-tls-version --output --password --ping --port --timeout --username --verbose -U -W -d -h -o -p -t -v" -- "$cur"))
     elif [[ $COMP_CWORD -eq 1 ]]; then
-        COMPREPLY=($(compgen -W "settings completion" -- "$cur"))
+        COMPREPLY=($(compgen -W "settings listen demo completion" -- "$cur"))
     fi
 }
 complete -F _pgprobe pgprobe

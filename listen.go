@@ -1,0 +1,409 @@
+package main
+
+// pgprobe listen and pgprobe demo: the server side (probe.Server) wired to
+// the command line. No protocol or rendering logic lives here.
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/pgprobe/pgprobe/probe"
+	"github.com/pgprobe/pgprobe/probe/conninfo"
+	"github.com/pgprobe/pgprobe/report"
+	"github.com/pgprobe/pgprobe/statelog"
+	"github.com/urfave/cli/v2"
+)
+
+var listenFormats = []string{"timeline", "json", "ndjson"}
+
+func listenFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "addr", Value: "127.0.0.1:5432", Usage: "TCP address to listen on, `HOST:PORT` (port 0 picks a free one)"},
+		&cli.StringFlag{Name: "unix", Usage: "also listen on a Unix socket in `DIR` (DIR/.s.PGSQL.PORT, PORT from --addr)"},
+		&cli.StringFlag{Name: "ssl", Value: "on", Usage: "answer SSLRequest with 'S' and accept TLS (`on`), or with 'N' (off)"},
+		&cli.StringFlag{Name: "cert", Usage: "server certificate `FILE` (PEM); default: a self-signed one made at start for the addresses listened on"},
+		&cli.StringFlag{Name: "key", Usage: "private key `FILE` (PEM) of --cert"},
+		&cli.BoolFlag{Name: "direct-ssl", Usage: "also accept PostgreSQL 17 direct TLS (sslnegotiation=direct; ALPN \"postgresql\" required)"},
+		&cli.StringFlag{Name: "auth", Value: probe.AuthSCRAMSHA256, Usage: "authentication to ask for: trust, password, md5 or scram-sha-256 (`METHOD`); any password is accepted and never shown"},
+		&cli.StringFlag{Name: "then", Value: probe.ThenError, Usage: "after authentication: error (a FATAL error saying this is pgprobe) or ok (complete the startup; queries get an error) (`WHAT`)"},
+		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "timeline", Usage: "output `FORMAT` per client: timeline, json (one document per client) or ndjson (one line per client)"},
+		&cli.StringFlag{Name: "color", Value: "auto", Usage: "colour `WHEN`: auto, always or never (NO_COLOR is honoured)"},
+		&cli.IntFlag{Name: "count", Usage: "stop after `N` client connections (0: run until interrupted)"},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "show every cipher and group the client offered"},
+	}
+}
+
+func listenCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:  "listen",
+		Usage: "the server side: answer clients as ProcessStartupPacket does and record what they send",
+		Description: "Point an application at pgprobe instead of the database to see which sslmode, SNI, ALPN, TLS versions, " +
+			"startup parameters (user, database, application_name, …) and authentication it really uses. " +
+			"pgprobe answers SSLRequest, GSSENCRequest, CancelRequest and the startup message as PostgreSQL does, " +
+			"asks for the chosen authentication (accepting any password, never recording it), then ends with a FATAL error " +
+			"(--then error) or completes the startup (--then ok) so that the client connects. " +
+			"One record per client connection is printed when the connection ends. " +
+			"Exit status: 0 when stopped (--count reached, or SIGINT), 2 when it cannot listen, 3 for bad flags.",
+		Flags:  listenFlags(),
+		Action: func(c *cli.Context) error { return listenAction(c, e) },
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return usageErr("%s", err)
+		},
+	}
+}
+
+func demoFlags() []cli.Flag {
+	var out []cli.Flag
+	for _, f := range probeFlags() {
+		switch f.Names()[0] {
+		case "output", "color", "verbose":
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func demoCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:  "demo",
+		Usage: "probe a built-in server on loopback: works with no database at all",
+		Description: "Starts pgprobe's own server on a free loopback port (SSL on, a generated certificate, SCRAM-SHA-256 " +
+			"with a generated password), probes it as libpq would with sslmode=require, and prints the record " +
+			"(with the timeline, also what the server saw). It reads no PG* variable and no file of your home directory. " +
+			"The exit status is the probe's.",
+		Flags:  demoFlags(),
+		Action: func(c *cli.Context) error { return demoAction(c, e) },
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return usageErr("%s", err)
+		},
+	}
+}
+
+// listenConfig turns the flags into a server configuration.
+func listenConfig(c *cli.Context) (probe.ServerConfig, error) {
+	cfg := probe.ServerConfig{Auth: c.String("auth"), Then: c.String("then"), DirectSSL: c.Bool("direct-ssl")}
+	switch strings.ToLower(c.String("ssl")) {
+	case "on", "true", "yes", "1":
+		cfg.SSL = true
+	case "off", "false", "no", "0":
+	default:
+		return cfg, usageErr("invalid --ssl %q: use on or off", c.String("ssl"))
+	}
+	switch cfg.Auth {
+	case probe.AuthTrust, probe.AuthPassword, probe.AuthMD5, probe.AuthSCRAMSHA256:
+	default:
+		return cfg, usageErr("invalid --auth %q: use trust, password, md5 or scram-sha-256", cfg.Auth)
+	}
+	if cfg.Then != probe.ThenError && cfg.Then != probe.ThenOK {
+		return cfg, usageErr("invalid --then %q: use error or ok", cfg.Then)
+	}
+	if cfg.DirectSSL && !cfg.SSL {
+		return cfg, usageErr("--direct-ssl needs --ssl on")
+	}
+	certFile, keyFile := c.String("cert"), c.String("key")
+	switch {
+	case (certFile == "") != (keyFile == ""):
+		return cfg, usageErr("--cert and --key go together")
+	case certFile != "" && !cfg.SSL:
+		return cfg, usageErr("--cert and --key need --ssl on")
+	case certFile != "":
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return cfg, usageErr("could not load the certificate: %s", err)
+		}
+		cfg.Certificate = &cert
+	}
+	return cfg, nil
+}
+
+func listenAction(c *cli.Context, e *env) error {
+	if c.NArg() > 0 {
+		return usageErr("listen takes no arguments, got %q", c.Args().First())
+	}
+	output := c.String("output")
+	if !contains(listenFormats, output) {
+		return usageErr("invalid --output %q for listen: use one of %s", output, strings.Join(listenFormats, ", "))
+	}
+	colorOn, err := report.ColorEnabled(c.String("color"), e.stdout, func(k string) string { v, _ := e.getenv(k); return v })
+	if err != nil {
+		return usageErr("%s", err)
+	}
+	count := c.Int("count")
+	if count < 0 {
+		return usageErr("invalid --count %d: give 0 or more", count)
+	}
+	cfg, err := listenConfig(c)
+	if err != nil {
+		return err
+	}
+	addr := c.String("addr")
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return usageErr("invalid --addr %q: give HOST:PORT", addr)
+	}
+
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return &exitError{code: statelog.ExitNoAnswer, msg: "could not listen: " + err.Error()}
+	}
+	listeners := []net.Listener{ln}
+	port := ln.Addr().(*net.TCPAddr).Port
+	if dir := c.String("unix"); dir != "" {
+		uln, err := listenUnix(filepath.Join(dir, ".s.PGSQL."+strconv.Itoa(port)))
+		if err != nil {
+			ln.Close()
+			return &exitError{code: statelog.ExitNoAnswer, msg: "could not listen: " + err.Error()}
+		}
+		listeners = append(listeners, uln)
+	}
+	if cfg.SSL && cfg.Certificate == nil {
+		hostname, _ := os.Hostname()
+		cfg.CertificateHosts = probe.CertificateHosts(ln.Addr().String(), hostname)
+	}
+
+	sessions := make(chan *statelog.Session)
+	stop := make(chan struct{})
+	cfg.OnSession = func(s *statelog.Session) {
+		select {
+		case sessions <- s:
+		case <-stop:
+		}
+	}
+	srv, err := probe.NewServer(cfg)
+	if err != nil {
+		for _, l := range listeners {
+			l.Close()
+		}
+		return usageErr("%s", err)
+	}
+	served := make(chan error, len(listeners))
+	for _, l := range listeners {
+		go func(l net.Listener) { served <- srv.Serve(l) }(l)
+	}
+	fmt.Fprintln(e.stderr, listenBanner(listeners, cfg, srv))
+
+	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stopSignals()
+	opts := report.Options{Color: colorOn, Verbose: c.Bool("verbose")}
+	n := 0
+	var failure error
+	show := func(s *statelog.Session) {
+		if failure != nil {
+			return
+		}
+		var err error
+		switch output {
+		case "json":
+			err = report.SessionJSON(e.stdout, s)
+		case "ndjson":
+			err = report.SessionNDJSON(e.stdout, s)
+		default:
+			if n > 0 {
+				fmt.Fprintln(e.stdout)
+			}
+			err = report.SessionTimeline(e.stdout, s, opts)
+		}
+		if err != nil {
+			failure = &exitError{code: statelog.ExitNoAnswer, msg: "could not write the report: " + err.Error()}
+		}
+		n++
+	}
+loop:
+	for {
+		select {
+		case s := <-sessions:
+			show(s)
+			if failure != nil || (count > 0 && n >= count) {
+				break loop
+			}
+		case err := <-served:
+			if err != nil && !errors.Is(err, probe.ErrServerClosed) {
+				failure = &exitError{code: statelog.ExitNoAnswer, msg: "stopped listening: " + err.Error()}
+				break loop
+			}
+		case <-ctx.Done():
+			// Print what the clients still connected saw, then stop.
+			closed := make(chan struct{})
+			go func() { srv.Close(); close(closed) }()
+			for {
+				select {
+				case s := <-sessions:
+					show(s)
+				case <-closed:
+					close(stop)
+					return failure
+				}
+			}
+		}
+	}
+	close(stop)
+	srv.Close()
+	return failure
+}
+
+// listenUnix listens on a socket path, replacing a stale socket file (one
+// nobody accepts on) as the postmaster does with its lock file.
+func listenUnix(path string) (net.Listener, error) {
+	ln, err := net.Listen("unix", path)
+	if err == nil {
+		return ln, nil
+	}
+	if _, statErr := os.Stat(path); statErr != nil {
+		return nil, err
+	}
+	if c, dialErr := net.DialTimeout("unix", path, time.Second); dialErr == nil {
+		c.Close()
+		return nil, fmt.Errorf("%s: another server is listening there", path)
+	}
+	if rmErr := os.Remove(path); rmErr != nil {
+		return nil, err
+	}
+	return net.Listen("unix", path)
+}
+
+func listenBanner(lns []net.Listener, cfg probe.ServerConfig, srv *probe.Server) string {
+	var where []string
+	for _, l := range lns {
+		where = append(where, l.Addr().String())
+	}
+	ssl := "SSL off"
+	if cfg.SSL {
+		ssl = "SSL on"
+		if cert := srv.Certificate(); cert != nil {
+			sum := sha256.Sum256(cert.Raw)
+			names := append(append([]string{}, cert.DNSNames...), ipStrings(cert.IPAddresses)...)
+			kind := "certificate " + cert.Subject.CommonName
+			if cfg.CertificateHosts != nil {
+				kind = "self-signed certificate"
+			}
+			ssl += fmt.Sprintf(" (%s for %s, sha256 %s)", kind, strings.Join(names, ", "), hex.EncodeToString(sum[:8]))
+		}
+		if cfg.DirectSSL {
+			ssl += ", direct TLS accepted"
+		}
+	}
+	return fmt.Sprintf("pgprobe listen: listening on %s; %s; auth %s; then %s. Point a client here; interrupt (^C) to stop.",
+		strings.Join(where, " and "), ssl, cfg.Auth, cfg.Then)
+}
+
+func ipStrings(ips []net.IP) []string {
+	out := make([]string, len(ips))
+	for i, ip := range ips {
+		out[i] = ip.String()
+	}
+	return out
+}
+
+func demoAction(c *cli.Context, e *env) error {
+	if c.NArg() > 0 {
+		return usageErr("demo takes no arguments, got %q", c.Args().First())
+	}
+	output := c.String("output")
+	if !contains(outputFormats, output) {
+		return usageErr("invalid --output %q: use one of %s", output, strings.Join(outputFormats, ", "))
+	}
+	colorOn, err := report.ColorEnabled(c.String("color"), e.stdout, func(k string) string { v, _ := e.getenv(k); return v })
+	if err != nil {
+		return usageErr("%s", err)
+	}
+	fail := func(what string, err error) error {
+		return &exitError{code: statelog.ExitNoAnswer, msg: "demo: " + what + ": " + err.Error()}
+	}
+
+	var pwb [18]byte
+	if _, err := rand.Read(pwb[:]); err != nil {
+		return fail("making a password", err)
+	}
+	password := base64.RawURLEncoding.EncodeToString(pwb[:])
+	sessions := make(chan *statelog.Session, 4)
+	srv, err := probe.NewServer(probe.ServerConfig{SSL: true, CertificateHosts: []string{"localhost", "127.0.0.1", "::1"},
+		Auth: probe.AuthSCRAMSHA256, Password: password, Then: probe.ThenOK, Timeout: 30 * time.Second,
+		OnSession: func(s *statelog.Session) {
+			select {
+			case sessions <- s:
+			default:
+			}
+		}})
+	if err != nil {
+		return fail("starting the server", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fail("listening on loopback", err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	defer func() {
+		srv.Close()
+		<-served
+	}()
+
+	// No PG* variable, no ~/.pgpass, no ~/.postgresql/root.crt: the demo
+	// behaves the same everywhere.
+	home, err := os.MkdirTemp("", "pgprobe-demo-")
+	if err != nil {
+		return fail("making a scratch home directory", err)
+	}
+	defer os.RemoveAll(home)
+	port := ln.Addr().(*net.TCPAddr).Port
+	target := fmt.Sprintf("host=localhost hostaddr=127.0.0.1 port=%d user=demo dbname=demo sslmode=require", port)
+	req := probe.Request{
+		Input: conninfo.Input{Target: target, HomeDir: home, OSUser: "demo",
+			Flags: map[string]string{"password": password}, FlagOrigin: map[string]string{"password": "pgprobe demo"},
+			Getenv: func(string) (string, bool) { return "", false }},
+		Timeout: 30 * time.Second,
+	}
+	var sink *statelog.NDJSONSink
+	if output == "ndjson" {
+		sink = statelog.NewNDJSONSink(e.stdout)
+		req.Sink = sink
+	}
+	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stopSignals()
+	l := probe.Probe(ctx, req)
+	report.Annotate(l)
+
+	var seen *statelog.Session
+	select {
+	case seen = <-sessions:
+	case <-time.After(5 * time.Second):
+	}
+
+	opts := report.Options{Color: colorOn, Verbose: c.Bool("verbose")}
+	switch output {
+	case "json":
+		err = report.JSON(e.stdout, l)
+	case "ndjson":
+		err = sink.Verdict(l)
+	case "table":
+		err = report.Table(e.stdout, []*statelog.Log{l}, opts)
+	default:
+		err = report.Timeline(e.stdout, l, opts)
+		if err == nil && seen != nil {
+			fmt.Fprintln(e.stdout)
+			fmt.Fprintln(e.stdout, "What the server saw (pgprobe listen records the same for any client):")
+			fmt.Fprintln(e.stdout)
+			err = report.SessionTimeline(e.stdout, seen, opts)
+		}
+	}
+	if err != nil {
+		return &exitError{code: statelog.ExitNoAnswer, msg: "could not write the report: " + err.Error()}
+	}
+	if l.ExitCode != 0 {
+		return &exitError{code: l.ExitCode}
+	}
+	return nil
+}
