@@ -7,14 +7,12 @@ import (
 	"fmt"
 	"net"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/pgprobe/pgprobe/probe/conninfo"
 	"github.com/pgprobe/pgprobe/statelog"
 	"github.com/xdg-go/scram"
-	"golang.org/x/sys/unix"
 )
 
 // Authentication request codes (src/include/libpq/protocol.h).
@@ -341,29 +339,6 @@ func scramError(err error) string {
 		return "error received from server in SCRAM exchange: " + strings.TrimPrefix(s, "server error: ")
 	}
 	return "malformed SCRAM message (" + s + ")"
-}
-
-// pendingBytes counts bytes already received on a raw socket without
-// consuming them (recv with MSG_PEEK|MSG_DONTWAIT): the CVE-2021-23222 check.
-func pendingBytes(c net.Conn) int {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return 0
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return 0
-	}
-	n := 0
-	buf := make([]byte, 256)
-	_ = rc.Read(func(fd uintptr) bool {
-		k, _, err := unix.Recvfrom(int(fd), buf, unix.MSG_PEEK|unix.MSG_DONTWAIT)
-		if err == nil && k > 0 {
-			n = k
-		}
-		return true
-	})
-	return n
 }
 
 func asDNSError(err error, target **net.DNSError) bool { return errors.As(err, target) }

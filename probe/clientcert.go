@@ -91,24 +91,27 @@ func (m *Machine) loadClientCert() (*tls.Certificate, string, error) {
 }
 
 func parseCertChain(data []byte) [][]byte {
-	var chain [][]byte
-	rest := data
-	for {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
-		if b.Type == "CERTIFICATE" {
-			chain = append(chain, b.Bytes)
-		}
-	}
+	chain := pemBlocks(data, "CERTIFICATE")
 	if len(chain) == 0 {
 		if _, err := x509.ParseCertificate(data); err == nil {
 			chain = append(chain, data)
 		}
 	}
 	return chain
+}
+
+// pemBlocks returns the contents of every PEM block of the given type.
+func pemBlocks(data []byte, typ string) [][]byte {
+	var out [][]byte
+	for rest := data; ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			return out
+		}
+		if b.Type == typ {
+			out = append(out, b.Bytes)
+		}
+	}
 }
 
 func publicKeysEqual(a, b crypto.PublicKey) bool {

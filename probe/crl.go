@@ -2,7 +2,6 @@ package probe
 
 import (
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -45,17 +44,9 @@ func (m *Machine) loadCRLs() []*x509.RevocationList {
 
 func parseCRLs(data []byte) []*x509.RevocationList {
 	var out []*x509.RevocationList
-	rest := data
-	for {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
-		if b.Type == "X509 CRL" {
-			if crl, err := x509.ParseRevocationList(b.Bytes); err == nil {
-				out = append(out, crl)
-			}
+	for _, der := range pemBlocks(data, "X509 CRL") {
+		if crl, err := x509.ParseRevocationList(der); err == nil {
+			out = append(out, crl)
 		}
 	}
 	if len(out) == 0 {

@@ -20,7 +20,6 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/pgprobe/pgprobe/statelog"
 	"github.com/xdg-go/scram"
-	"golang.org/x/sys/unix"
 )
 
 // srvConn is one client connection: a backend, from BackendInitialize to
@@ -582,7 +581,7 @@ func (h *srvConn) sslRequest(began time.Time) (bool, bool) {
 	// in PostgreSQL's input buffer, not in OpenSSL's (CVE-2021-23214).
 	extra := 0
 	if h.tc == nil {
-		extra = serverPendingBytes(h.raw)
+		extra = pendingBytes(h.raw)
 	}
 	t := time.Now()
 	a, ok := h.write(StepSSLResponse, t, []byte{answer})
@@ -641,29 +640,6 @@ func (h *srvConn) sslRequest(began time.Time) (bool, bool) {
 	}
 	h.lastAnswer = "S"
 	return true, true
-}
-
-// serverPendingBytes counts bytes received but not read (MSG_PEEK), up to
-// the 8 KiB PostgreSQL's input buffer holds.
-func serverPendingBytes(c net.Conn) int {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return 0
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return 0
-	}
-	n := 0
-	buf := make([]byte, 8192)
-	_ = rc.Read(func(fd uintptr) bool {
-		k, _, err := unix.Recvfrom(int(fd), buf, unix.MSG_PEEK|unix.MSG_DONTWAIT)
-		if err == nil && k > 0 {
-			n = k
-		}
-		return true
-	})
-	return n
 }
 
 func (h *srvConn) gssRequest(began time.Time) bool {

@@ -1,9 +1,12 @@
 package probe
 
 import (
+	"syscall"
+
 	"bufio"
 	"encoding/binary"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"io"
 	"net"
 
@@ -139,4 +142,29 @@ func indexByte(b []byte, c byte) int {
 		}
 	}
 	return -1
+}
+
+// pendingBytes counts bytes already received on a raw socket without
+// consuming them (recv with MSG_PEEK|MSG_DONTWAIT), up to 8 KiB (the size
+// of PostgreSQL's and libpq's input buffers): the check of CVE-2021-23222 on
+// the client and CVE-2021-23214 on the server.
+func pendingBytes(c net.Conn) int {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return 0
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	n := 0
+	buf := make([]byte, 8192)
+	_ = rc.Read(func(fd uintptr) bool {
+		k, _, err := unix.Recvfrom(int(fd), buf, unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		if err == nil && k > 0 {
+			n = k
+		}
+		return true
+	})
+	return n
 }
