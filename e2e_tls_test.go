@@ -291,3 +291,33 @@ func TestCRL(t *testing.T) {
 		})
 	}
 }
+
+func TestRootFileAndSNI(t *testing.T) {
+	c := sslServer(t)
+	home := t.TempDir()
+	// verify-full with no ~/.postgresql/root.crt: libpq's message and hint.
+	target := conn(c, "host=localhost", "user=trustuser", "dbname=postgres", "sslmode=verify-full")
+	r := pgprobe(t, map[string]string{"HOME": home}, "-o", "json", target)
+	mustCode(t, r, 2)
+	mustEqual(t, r, "error.class", "tls")
+	msg, _ := get(r.doc, "error.message").(string)
+	want := fmt.Sprintf("root certificate file \"%s/.postgresql/root.crt\" does not exist", home)
+	out, code := pgtest.RunPsql(t, target, "", "HOME="+home)
+	if code != 2 || !strings.Contains(msg, want) || !strings.Contains(out, want) {
+		t.Errorf("pgprobe %q\npsql (%d) %q\nwant %q", msg, code, out, want)
+	}
+	// sslsni: the host name is sent by default, not with sslsni=0, never for an IP.
+	for _, tc := range []struct{ kv, sni string }{
+		{"sslsni=1", "localhost"}, {"sslsni=0", ""},
+	} {
+		r = pgprobe(t, nil, "-o", "json", conn(c, "host=localhost", "user=trustuser", "dbname=postgres", "sslmode=require", tc.kv))
+		mustCode(t, r, 0)
+		mustEqual(t, r, fmt.Sprintf("attempts.%d.tls.sni", len(attempts(r))-1), tc.sni)
+	}
+	r = pgprobe(t, nil, "-o", "json", conn(c, "host=127.0.0.1", "user=trustuser", "dbname=postgres", "sslmode=require"))
+	mustEqual(t, r, "attempts.0.tls.sni", "")
+	// gssencmode=require: this build has no GSSAPI, as libpq without it.
+	r = pgprobe(t, nil, "-o", "json", conn(c, "user=trustuser", "gssencmode=require"))
+	mustCode(t, r, 3)
+	mustEqual(t, r, "error.message", `gssencmode value "require" invalid when GSSAPI support is not compiled in`)
+}
