@@ -15,7 +15,6 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/pgprobe/pgprobe/probe"
@@ -64,6 +63,9 @@ type env struct {
 	// noTTY makes -W read the password from stdin even when a terminal is
 	// there (tests).
 	noTTY bool
+	// progressTTY makes --wait show its progress on stderr as on a
+	// terminal (tests).
+	progressTTY bool
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -108,6 +110,9 @@ func probeFlags() []cli.Flag {
 	}
 }
 
+// rootFlags are the default command's flags: the probe's and runFlags.
+func rootFlags() []cli.Flag { return append(probeFlags(), runFlags()...) }
+
 func newApp(e *env) *cli.App {
 	cli.HelpFlag = &cli.BoolFlag{Name: "help", Aliases: []string{"?"}, Usage: "show help"}
 	cli.VersionFlag = &cli.BoolFlag{Name: "version", Aliases: []string{"V"}, Usage: "print the version"}
@@ -126,7 +131,7 @@ func newApp(e *env) *cli.App {
 		Writer:          e.stdout,
 		ErrWriter:       e.stderr,
 		HideHelpCommand: true,
-		Flags:           probeFlags(),
+		Flags:           rootFlags(),
 		ExitErrHandler:  func(*cli.Context, error) {},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usageErr("%s\nTry \"pgprobe --help\" for more information.", err)
@@ -242,7 +247,18 @@ func probeAction(c *cli.Context, e *env) error {
 			return usageErr("invalid --min-tls-version: %s", err)
 		}
 	}
+	ro, err := parseRunOpts(c)
+	if err != nil {
+		return err
+	}
 	targets := c.Args().Slice()
+	if f := c.String("targets-file"); f != "" {
+		more, err := readTargets(f, e.stdin)
+		if err != nil {
+			return usageErr("%s", err)
+		}
+		targets = append(targets, more...)
+	}
 	if len(targets) == 0 {
 		targets = []string{""}
 	} else if c.IsSet("dbname") && conninfo.IsConnString(c.String("dbname")) {
@@ -259,32 +275,29 @@ func probeAction(c *cli.Context, e *env) error {
 		}
 	}
 
+	if c.Bool("quiet") {
+		// Usage errors above still reach stderr; from here on, nothing.
+		q := *e
+		q.stdout, q.stderr = io.Discard, io.Discard
+		e = &q
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 
 	var sink *statelog.NDJSONSink
 	if output == "ndjson" {
 		sink = statelog.NewNDJSONSink(e.stdout)
+		ro.ndjson, ro.sink = true, sink
 	}
-	logs := make([]*statelog.Log, len(targets))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 16)
+	if ro.wait > 0 && len(targets) == 1 {
+		ro.progress = progressWriter(e)
+	}
+	reqs := make([]probe.Request, len(targets))
 	for i, t := range targets {
-		req := probe.Request{Input: input(c, e, t), Ping: c.Bool("ping"), Timeout: timeout, Password: password, Checks: checks}
-		req.Display = displayTarget(req.Input)
-		if sink != nil {
-			req.Sink = sink
-		}
-		wg.Add(1)
-		go func(i int, req probe.Request) {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			logs[i] = probe.Probe(ctx, req)
-			report.Annotate(logs[i])
-		}(i, req)
+		reqs[i] = probe.Request{Input: input(c, e, t), Ping: c.Bool("ping"), Timeout: timeout, Password: password, Checks: checks}
+		reqs[i].Display = displayTarget(reqs[i].Input)
 	}
-	wg.Wait()
+	logs := probeAll(ctx, reqs, ro)
 
 	code := 0
 	for _, l := range logs {
@@ -308,6 +321,12 @@ func probeAction(c *cli.Context, e *env) error {
 		}
 	case "table":
 		err = report.Table(e.stdout, logs, opts)
+		for _, l := range logs {
+			if err == nil && len(l.Stats) > 0 {
+				fmt.Fprintln(e.stdout)
+				err = renderStats(e.stdout, l, len(logs) > 1)
+			}
+		}
 	default:
 		for i, l := range logs {
 			if i > 0 {
@@ -315,6 +334,12 @@ func probeAction(c *cli.Context, e *env) error {
 			}
 			if err = report.Timeline(e.stdout, l, opts); err != nil {
 				break
+			}
+			if len(l.Stats) > 0 {
+				fmt.Fprintln(e.stdout)
+				if err = renderStats(e.stdout, l, len(logs) > 1); err != nil {
+					break
+				}
 			}
 		}
 	}

@@ -579,6 +579,12 @@ func (t *timeline) verdict() {
 	if meaning != "" {
 		meaning = ": " + meaning
 	}
+	switch {
+	case l.Tries > 1:
+		meaning += fmt.Sprintf(" (try %d of --wait)", l.Tries)
+	case l.Runs > 1:
+		meaning += fmt.Sprintf(" (the highest of %d runs)", l.Runs)
+	}
 	t.line(t.p.dim.Sprintf("exit %d%s", l.ExitCode, meaning))
 }
 

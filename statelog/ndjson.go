@@ -29,12 +29,18 @@ type NDJSONVerdict struct {
 	Attempts   int      `json:"attempts"`
 	Ping       string   `json:"ping,omitempty"`
 	Warnings   []string `json:"warnings,omitempty"`
+	// --wait and --count, as in the document.
+	Tries        int              `json:"tries,omitempty"`
+	Runs         int              `json:"runs,omitempty"`
+	RunExitCodes []int            `json:"run_exit_codes,omitempty"`
+	Stats        map[string]Stats `json:"stats,omitempty"`
 }
 
 // NDJSONSink writes each event as one JSON line the moment it is recorded.
 // It is safe for concurrent use by several probes (fleet mode).
 type NDJSONSink struct {
 	mu  sync.Mutex
+	w   io.Writer
 	enc *json.Encoder
 }
 
@@ -42,7 +48,7 @@ type NDJSONSink struct {
 func NewNDJSONSink(w io.Writer) *NDJSONSink {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
-	return &NDJSONSink{enc: enc}
+	return &NDJSONSink{w: w, enc: enc}
 }
 
 // Event implements Sink.
@@ -56,8 +62,19 @@ func (s *NDJSONSink) Event(l *Log, a *Attempt, e Event) {
 // Verdict writes the final line for l.
 func (s *NDJSONSink) Verdict(l *Log) error {
 	v := NDJSONVerdict{Type: "verdict", Schema: l.Schema, Target: l.Target, OK: l.OK, ExitCode: l.ExitCode,
-		DurationMS: l.DurationMS, Error: l.Error, Attempts: len(l.Attempts), Ping: l.Ping, Warnings: l.Warnings}
+		DurationMS: l.DurationMS, Error: l.Error, Attempts: len(l.Attempts), Ping: l.Ping, Warnings: l.Warnings,
+		Tries: l.Tries, Runs: l.Runs, RunExitCodes: l.RunExitCodes, Stats: l.Stats}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.enc.Encode(v)
+}
+
+// Raw writes already-encoded lines (a buffered probe's events) in one piece.
+func (s *NDJSONSink) Raw(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, _ = s.w.Write(b)
 }

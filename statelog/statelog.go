@@ -177,6 +177,16 @@ type Log struct {
 	// Warnings are what libpq would print as WARNING before connecting
 	// (a .pgpass file with group or world access, …).
 	Warnings []string `json:"warnings,omitempty"`
+	// Tries is how many times --wait probed the target; this record is the
+	// last try's. Zero (absent) without --wait.
+	Tries int `json:"tries,omitempty"`
+	// With -n/--count: Runs is how many times the target was probed,
+	// RunExitCodes each run's exit code in order, and Stats the timing of
+	// each step and of the whole probe over the runs; this record is the
+	// last run's. ExitCode is then the highest of the runs'.
+	Runs         int              `json:"runs,omitempty"`
+	RunExitCodes []int            `json:"run_exit_codes,omitempty"`
+	Stats        map[string]Stats `json:"stats,omitempty"`
 
 	mu    sync.Mutex
 	start time.Time

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestReadTargets(t *testing.T) {
+	body := "# fleet\n\nhost=a\n  postgresql://b/x  \n\t# indented comment\nhost=c port=1\n"
+	got, err := readTargets("-", strings.NewReader(body))
+	if want := []string{"host=a", "postgresql://b/x", "host=c port=1"}; err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("got %q, %v; want %q", got, err, want)
+	}
+	p := filepath.Join(t.TempDir(), "t")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got2, err := readTargets(p, nil); err != nil || !reflect.DeepEqual(got2, got) {
+		t.Errorf("from a file: %q, %v", got2, err)
+	}
+	if _, err := readTargets("-", strings.NewReader("# nothing\n\n")); err == nil {
+		t.Error("an empty list is an error")
+	}
+	if _, err := readTargets(filepath.Join(p, "missing"), nil); err == nil {
+		t.Error("a missing file is an error")
+	}
+	// On the command line both are usage errors (exit 3), and args come first.
+	r := pgprobe(t, map[string]string{"STDIN": "sslmode=bogus\n"}, "-o", "json", "--targets-file", "-", "host=127.0.0.1 port=1")
+	mustCode(t, r, 3)
+	mustEqual(t, r, "results.0.target", "host=127.0.0.1 port=1")
+	mustEqual(t, r, "results.1.target", "sslmode=bogus")
+	if r := pgprobe(t, nil, "--targets-file", "/nonexistent/targets"); r.code != 3 || !strings.Contains(r.stderr, "targets-file") {
+		t.Errorf("missing file: exit %d, %q", r.code, r.stderr)
+	}
+}

@@ -1,0 +1,75 @@
+package report
+
+import (
+	"io"
+	"sort"
+	"strconv"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/renderer"
+	"github.com/olekukonko/tablewriter/tw"
+	"github.com/pgprobe/pgprobe/statelog"
+)
+
+// StatsTable writes the per-step timing of repeated runs (-n/--count): one
+// row per step in the order the steps happen, then the total, with the
+// number of runs the step happened in and its min, p50, p95 and max in ms.
+// It writes nothing when l has no Stats.
+func StatsTable(w io.Writer, l *statelog.Log, order []string) error {
+	if l == nil || len(l.Stats) == 0 {
+		return nil
+	}
+	if order == nil {
+		order = StatsOrder(l)
+	}
+	t := tablewriter.NewTable(w,
+		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
+			Borders:  tw.BorderNone,
+			Settings: tw.Settings{Separators: tw.SeparatorsNone, Lines: tw.LinesNone},
+		})),
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithHeaderAlignment(tw.AlignLeft),
+		tablewriter.WithRowAutoWrap(tw.WrapNone),
+		tablewriter.WithRowAlignmentConfig(tw.CellAlignment{PerColumn: []tw.Align{
+			tw.AlignLeft, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight}}),
+	)
+	t.Header([]string{"STEP (" + strconv.Itoa(l.Runs) + " runs)", "RUNS", "MIN MS", "P50 MS", "P95 MS", "MAX MS"})
+	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
+	for _, step := range order {
+		s, ok := l.Stats[step]
+		if !ok {
+			continue
+		}
+		if err := t.Append(clean(step), strconv.Itoa(s.N), f(s.MinMS), f(s.P50MS), f(s.P95MS), f(s.MaxMS)); err != nil {
+			return err
+		}
+	}
+	return t.Render()
+}
+
+// StatsOrder lists the steps of l.Stats in the order they happen in l (the
+// last run), then any other step alphabetically, then the total.
+func StatsOrder(l *statelog.Log) []string {
+	var order []string
+	seen := map[string]bool{statelog.StatsTotal: true}
+	for _, a := range l.Attempts {
+		for _, e := range a.Events {
+			if _, ok := l.Stats[e.Step]; ok && !seen[e.Step] {
+				seen[e.Step] = true
+				order = append(order, e.Step)
+			}
+		}
+	}
+	var rest []string
+	for step := range l.Stats {
+		if !seen[step] {
+			rest = append(rest, step)
+		}
+	}
+	sort.Strings(rest)
+	order = append(order, rest...)
+	if _, ok := l.Stats[statelog.StatsTotal]; ok {
+		order = append(order, statelog.StatsTotal)
+	}
+	return order
+}
