@@ -228,3 +228,27 @@ func TestCommandLineForms(t *testing.T) {
 		t.Errorf("--ping timeline should say accepting connections:\n%s", r.stdout)
 	}
 }
+
+func TestRoundTrips(t *testing.T) {
+	c := sslServer(t)
+	cases := []struct {
+		kv   []string
+		want int
+	}{
+		// TCP handshake, startup → AuthenticationOk … ReadyForQuery.
+		{[]string{"user=trustuser", "sslmode=disable"}, 2},
+		// + SSLRequest → 'S', + the TLS 1.3 handshake (one flight each way).
+		{[]string{"user=trustuser", "sslmode=require"}, 4},
+		// + SASLInitialResponse → Continue, SASLResponse → Final.
+		{[]string{"user=scramuser", "password=" + scramPW, "sslmode=require"}, 6},
+	}
+	for _, tc := range cases {
+		r := pgprobe(t, nil, "-o", "json", conn(c, append([]string{"dbname=postgres"}, tc.kv...)...))
+		mustCode(t, r, 0)
+		mustEqual(t, r, "attempts.0.round_trips", tc.want)
+	}
+	r := pgprobe(t, nil, conn(c, "user=trustuser", "dbname=postgres", "sslmode=require"))
+	if !strings.Contains(r.stdout, "4 network round trips (sslnegotiation=direct would save 1") {
+		t.Errorf("the timeline should end each attempt with its round trips:\n%s", r.stdout)
+	}
+}

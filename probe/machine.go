@@ -95,6 +95,7 @@ type Machine struct {
 	saslMech           string
 	params             map[string]string
 	closing            bool
+	sent               bool // written since the last read: the next read is a round trip
 
 	lastErr *statelog.Error
 }
@@ -418,6 +419,7 @@ func (m *Machine) stepStarted() {
 	a := m.addrs[m.whichAddr]
 	m.att.Encryption = m.currentEnc().String()
 	m.attFresh = false
+	m.att.RoundTrips++ // the TCP handshake (or a Unix socket's connect)
 	m.resetConnState()
 	began := time.Now()
 	ctx, cancel := m.ioContext()
@@ -489,6 +491,7 @@ func (m *Machine) resetConnState() {
 	m.ts = nil
 	m.authReqReceived = false
 	m.clientFinishedAuth = false
+	m.sent = false
 	m.lastSQLState = ""
 	m.sasl = nil
 	m.saslMech = ""
@@ -586,7 +589,18 @@ func (m *Machine) startupParameters() map[string]string {
 
 func (m *Machine) send(msg pgproto3.FrontendMessage) error {
 	m.setDeadline()
+	m.sent = true
 	return m.w.send(msg)
+}
+
+// awaitReply counts a round trip when the client reads after it wrote:
+// round trips are counted by the protocol's exchanges, not by how the
+// kernel happens to split the bytes.
+func (m *Machine) awaitReply() {
+	if m.sent {
+		m.att.RoundTrips++
+		m.sent = false
+	}
 }
 
 func (m *Machine) sendFailed(step string, began time.Time, prefix string, err error) {
@@ -614,6 +628,7 @@ func (m *Machine) stepSSLStartup() {
 func (m *Machine) readSSLResponse() {
 	began := time.Now()
 	m.setDeadline()
+	m.awaitReply()
 	var b [1]byte
 	// Exactly one byte, straight from the socket: what follows belongs to TLS.
 	_, err := m.raw.Read(b[:])
@@ -712,6 +727,11 @@ func (m *Machine) tlsHandshake() {
 	}
 	m.tlsConn = tc
 	cs := tc.ConnectionState()
+	if cs.Version >= tls.VersionTLS13 {
+		m.att.RoundTrips++ // ClientHello → ServerHello … Finished
+	} else {
+		m.att.RoundTrips += 2 // TLS 1.2 needs a second flight before Finished
+	}
 	ts.info.Version = TLSVersionName(cs.Version)
 	ts.info.Cipher = tls.CipherSuiteName(cs.CipherSuite)
 	ts.info.ALPN = cs.NegotiatedProtocol
@@ -768,6 +788,7 @@ func (m *Machine) tlsHandshake() {
 func (m *Machine) stepAwaitingResponse() {
 	began := time.Now()
 	m.setDeadline()
+	m.awaitReply()
 	// One byte first, as libpq's pqGetc: a peer that is not PostgreSQL is
 	// recognised at once, not after waiting for a length that never comes.
 	typ, err := m.w.r.ReadByte()
@@ -915,6 +936,7 @@ func (m *Machine) serverError(er *pgproto3.ErrorResponse) *statelog.Error {
 func (m *Machine) stepAuthOK() {
 	began := time.Now()
 	m.setDeadline()
+	m.awaitReply()
 	typ, length, err := m.w.header()
 	if err != nil {
 		m.readFailed(StepReadyForQuery, began, err, "no ReadyForQuery after AuthenticationOk")

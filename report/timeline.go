@@ -246,6 +246,22 @@ func (t *timeline) attempt(i int, a *statelog.Attempt) {
 	if a.Server != nil {
 		t.serverBlock(a)
 	}
+	if a.RoundTrips > 0 {
+		t.line("  ", t.p.dim.Sprint(roundTripsLine(a)))
+	}
+}
+
+// roundTripsLine is the attempt's footer: how many times the client waited
+// for the server, and what PostgreSQL 17's direct TLS would save.
+func roundTripsLine(a *statelog.Attempt) string {
+	s := fmt.Sprintf("%d network round trips", a.RoundTrips)
+	if a.RoundTrips == 1 {
+		s = "1 network round trip"
+	}
+	if a.SSLResponse != nil && *a.SSLResponse == "S" && !a.Direct {
+		s += " (sslnegotiation=direct would save 1: no SSLRequest, needs a PostgreSQL 17 server)"
+	}
+	return s
 }
 
 func (t *timeline) event(r row) {
