@@ -107,6 +107,7 @@ func probeFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "show every ParameterStatus and more detail in the timeline"},
 		&cli.IntFlag{Name: "min-cert-days", Usage: "check: the server certificate must stay valid at least `N` more days (exit 4 otherwise)"},
 		&cli.StringFlag{Name: "min-tls-version", Usage: "check: the connection must use TLS `VERSION` 1.2 or 1.3 or newer (exit 4 otherwise)"},
+		&cli.Uint64Flag{Name: "seed", Usage: "seed `N` for load_balance_hosts=random's shuffles, to repeat a run (0 or unset: random)"},
 	}
 }
 
@@ -294,7 +295,7 @@ func probeAction(c *cli.Context, e *env) error {
 	}
 	reqs := make([]probe.Request, len(targets))
 	for i, t := range targets {
-		reqs[i] = probe.Request{Input: input(c, e, t), Ping: c.Bool("ping"), Timeout: timeout, Password: password, Checks: checks}
+		reqs[i] = probe.Request{Input: input(c, e, t), Ping: c.Bool("ping"), Timeout: timeout, Password: password, Checks: checks, Seed: c.Uint64("seed")}
 		reqs[i].Display = displayTarget(reqs[i].Input)
 	}
 	logs := probeAll(ctx, reqs, ro)
@@ -379,14 +380,19 @@ func settingsAction(c *cli.Context, e *env) error {
 	s, err := conninfo.Resolve(input(c, e, c.Args().First()))
 	if err != nil {
 		if output == "json" {
-			_ = report.SettingsJSON(e.stdout, nil, err)
+			_ = report.SettingsJSON(e.stdout, nil, err, nil)
 		}
 		return &exitError{code: statelog.ExitNoAttempt, msg: err.Error()}
 	}
+	home, _ := e.getenv("HOME")
+	explanations := probe.Explain(s, home)
 	if output == "json" {
-		return report.SettingsJSON(e.stdout, s, nil)
+		if explanations == nil {
+			explanations = []string{}
+		}
+		return report.SettingsJSON(e.stdout, s, nil, explanations)
 	}
-	return report.SettingsTable(e.stdout, s)
+	return report.SettingsTable(e.stdout, s, explanations)
 }
 
 func contains(list []string, s string) bool {

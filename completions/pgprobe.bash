@@ -9,7 +9,7 @@ _pgprobe() {
         completion) COMPREPLY=($(compgen -W "bash zsh fish powershell" -- "$cur")); return ;;
     esac
     if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W "--color --concurrency --count --dbname --host --min-cert-days --min-tls-version --output --password --ping --port --quiet --targets-file --timeout --username --verbose --wait -U -W -d -h -n -o -p -q -t -v" -- "$cur"))
+        COMPREPLY=($(compgen -W "--color --concurrency --count --dbname --host --min-cert-days --min-tls-version --output --password --ping --port --quiet --seed --targets-file --timeout --username --verbose --wait -U -W -d -h -n -o -p -q -t -v" -- "$cur"))
     elif [[ $COMP_CWORD -eq 1 ]]; then
         COMPREPLY=($(compgen -W "settings listen demo completion" -- "$cur"))
     fi

@@ -39,6 +39,9 @@ type Config struct {
 	// Log, when set, is written into instead of a new record (several
 	// machines, e.g. --wait retries, can share one sink).
 	Log *statelog.Log
+	// Seed drives load_balance_hosts=random's shuffles (--seed); 0 picks a
+	// random seed, which the record then shows.
+	Seed uint64
 }
 
 // address is one resolved address of a host.
@@ -66,6 +69,7 @@ type Machine struct {
 	tryNextAddr bool
 	port        int
 	pass2       bool // prefer-standby's second pass
+	lb          *loadBalance
 
 	connectTimeout time.Duration
 	addrDeadline   time.Time
@@ -95,6 +99,7 @@ type Machine struct {
 	saslMech           string
 	params             map[string]string
 	closing            bool
+	tgt                targetState
 	sent               bool // written since the last read: the next read is a round trip
 
 	lastErr *statelog.Error
@@ -132,6 +137,7 @@ func New(ctx context.Context, cfg Config) *Machine {
 		return m
 	}
 	m.hosts = hosts
+	m.initLoadBalance()
 	if v := cfg.Settings.Get("connect_timeout"); v != "" {
 		if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
 			m.connectTimeout = time.Duration(n) * time.Second
@@ -167,6 +173,10 @@ func (m *Machine) Step() bool {
 		m.stepAuthOK()
 	case ConnectionCheckTarget:
 		m.stepCheckTarget()
+	case ConnectionCheckWritable, ConnectionCheckStandby:
+		m.stepCheckQuery()
+	case ConnectionConsume:
+		m.stepConsume()
 	case ConnectionOK:
 		m.stepClose()
 	default:
@@ -284,13 +294,19 @@ func (m *Machine) resolveHost() {
 			m.att.Error, m.lastErr, m.tryNextHost = e, e, true
 			return
 		}
+		shuffled := m.shuffleAddrs(ips)
 		list := make([]string, 0, len(ips))
 		for _, ip := range ips {
 			m.addrs = append(m.addrs, address{network: "tcp", addr: net.JoinHostPort(ip, strconv.Itoa(port)), ip: ip})
 			list = append(list, ip)
 		}
 		detail := fmt.Sprintf("%s → %s", h.Host, strings.Join(list, ", "))
-		m.record(StepResolve, began, detail, nil, map[string]any{"addresses": list})
+		data := map[string]any{"addresses": list}
+		if shuffled {
+			detail += " (load_balance_hosts=random: addresses shuffled)"
+			data["shuffled"] = true
+		}
+		m.record(StepResolve, began, detail, nil, data)
 	}
 	m.att.HostAddr = m.addrs[0].ip
 	if m.addrs[0].network == "unix" {
@@ -299,6 +315,18 @@ func (m *Machine) resolveHost() {
 }
 
 func (m *Machine) hostReason() string {
+	r := m.hostReason1()
+	if m.lb != nil {
+		lb := fmt.Sprintf("load_balance_hosts=random (seed %d): host %d of the shuffled list", m.lb.seed, m.whichHost+1)
+		if r == "" {
+			return lb
+		}
+		return r + "; " + lb
+	}
+	return r
+}
+
+func (m *Machine) hostReason1() string {
 	switch {
 	case m.pass2 && m.whichHost == 0:
 		return "target_session_attrs=prefer-standby: no standby found, second pass accepts any server"
@@ -496,6 +524,7 @@ func (m *Machine) resetConnState() {
 	m.sasl = nil
 	m.saslMech = ""
 	m.params = map[string]string{}
+	m.tgt = targetState{}
 }
 
 func (m *Machine) closeConn() {
@@ -992,61 +1021,6 @@ func (m *Machine) serverInfo() *statelog.Server {
 	return m.att.Server
 }
 
-// ---- CONNECTION_CHECK_TARGET: target_session_attrs ----
-
-func (m *Machine) stepCheckTarget() {
-	began := time.Now()
-	want := m.settings.Get("target_session_attrs")
-	if want == "" {
-		want = "any"
-	}
-	if m.pass2 && want == "prefer-standby" {
-		want = "any"
-	}
-	hot, dtro := m.params["in_hot_standby"], m.params["default_transaction_read_only"]
-	var mismatch string
-	switch want {
-	case "read-write", "read-only":
-		readOnly := hot == "on" || dtro == "on"
-		if want == "read-write" && readOnly {
-			mismatch = "session is read-only"
-		}
-		if want == "read-only" && !readOnly {
-			mismatch = "session is not read-only"
-		}
-	case "primary", "standby", "prefer-standby":
-		standby := hot == "on"
-		if want == "primary" && standby {
-			mismatch = "server is in hot standby mode"
-		}
-		if want != "primary" && !standby {
-			mismatch = "server is not in hot standby mode"
-		}
-	}
-	detail := fmt.Sprintf("target_session_attrs=%s (in_hot_standby=%s, default_transaction_read_only=%s)", want, orUnknown(hot), orUnknown(dtro))
-	if mismatch != "" {
-		e := m.prefixed(newError(statelog.ClassTarget, mismatch))
-		m.record(StepCheckTarget, began, detail, e, nil)
-		_ = m.send(&pgproto3.Terminate{})
-		m.closeConn()
-		m.att.Error, m.lastErr = e, e
-		m.tryNextHost = true
-		m.status = ConnectionNeeded
-		return
-	}
-	m.record(StepCheckTarget, began, detail, nil, nil)
-	m.att.OK = true
-	m.status = ConnectionOK
-	m.closing = true
-}
-
-func orUnknown(s string) string {
-	if s == "" {
-		return "unknown"
-	}
-	return s
-}
-
 // ---- CONNECTION_OK: say goodbye ----
 
 func (m *Machine) stepClose() {
@@ -1196,6 +1170,11 @@ func (m *Machine) finishFailed() {
 	e := m.lastErr
 	if e == nil {
 		e = newError(statelog.ClassUsage, "no host to connect to")
+	}
+	if e.Class == statelog.ClassTarget && e.Detail == "" {
+		c := *e
+		c.Detail = fmt.Sprintf("no server fits target_session_attrs=%s (%d host(s) tried)", m.settings.Get("target_session_attrs"), len(m.hosts))
+		e = &c
 	}
 	m.status = ConnectionBad
 	m.finish(e)

@@ -23,6 +23,8 @@ type Request struct {
 	// Display names the target in the record when Input.Target is empty
 	// (a target given by -h/-p/-U/-d); it must hold no password.
 	Display string
+	// Seed seeds load_balance_hosts=random's shuffles (0: a random seed).
+	Seed uint64
 }
 
 // Probe resolves the settings and walks the state machine once. Invalid
@@ -59,7 +61,7 @@ func Probe(ctx context.Context, req Request) *statelog.Log {
 		s.Set("connect_timeout", conninfo.Value{Value: "3", Source: conninfo.SourceDefault, Origin: "pg_isready's -t default"})
 	}
 	m := New(ctx, Config{Settings: s, Target: target, Ping: req.Ping, Timeout: req.Timeout,
-		HomeDir: req.Input.HomeDir, Getenv: req.Input.Getenv, Sink: req.Sink, Dial: req.Dial, Resolver: req.Resolver})
+		HomeDir: req.Input.HomeDir, Getenv: req.Input.Getenv, Sink: req.Sink, Dial: req.Dial, Resolver: req.Resolver, Seed: req.Seed})
 	m.Log().Warnings = s.Warnings()
 	for m.Step() {
 	}

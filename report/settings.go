@@ -23,7 +23,10 @@ type SettingsDoc struct {
 	Schema   string                  `json:"schema"`
 	Settings map[string]SettingValue `json:"settings"`
 	Warnings []string                `json:"warnings,omitempty"`
-	Error    *statelog.Error         `json:"error,omitempty"`
+	// Explanations say in words what libpq will do with these settings
+	// (probe.Explain); null when the settings did not resolve.
+	Explanations []string        `json:"explanations"`
+	Error        *statelog.Error `json:"error,omitempty"`
 }
 
 const redacted = "****"
@@ -42,9 +45,10 @@ func settingRows(s *conninfo.Settings) []conninfo.KeywordValue {
 	return rows
 }
 
-// SettingsJSON writes every libpq keyword with its value and source, or the
-// usage error that stopped the settings from resolving.
-func SettingsJSON(w io.Writer, s *conninfo.Settings, err error) error {
+// SettingsJSON writes every libpq keyword with its value and source, and
+// the explanations (an empty list when there are none), or the usage error
+// that stopped the settings from resolving.
+func SettingsJSON(w io.Writer, s *conninfo.Settings, err error, explanations []string) error {
 	doc := SettingsDoc{Schema: statelog.Schema}
 	if err != nil {
 		doc.Error = &statelog.Error{Class: statelog.ClassUsage, Message: err.Error()}
@@ -54,6 +58,7 @@ func SettingsJSON(w io.Writer, s *conninfo.Settings, err error) error {
 			doc.Settings[r.Keyword.Name] = SettingValue{Value: r.Value.Value, Source: string(r.Value.Source), Origin: r.Value.Origin}
 		}
 		doc.Warnings = s.Warnings()
+		doc.Explanations = explanations
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -62,8 +67,8 @@ func SettingsJSON(w io.Writer, s *conninfo.Settings, err error) error {
 }
 
 // SettingsTable prints the keywords that have a value, in libpq's order,
-// with where each came from.
-func SettingsTable(w io.Writer, s *conninfo.Settings) error {
+// with where each came from, then the explanations, one "- " line each.
+func SettingsTable(w io.Writer, s *conninfo.Settings, explanations []string) error {
 	t := tablewriter.NewTable(w,
 		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{Borders: tw.BorderNone, Settings: tw.Settings{Separators: tw.SeparatorsNone, Lines: tw.LinesNone}})),
 		tablewriter.WithHeaderAutoFormat(tw.Off),
@@ -84,6 +89,16 @@ func SettingsTable(w io.Writer, s *conninfo.Settings) error {
 	for _, warn := range s.Warnings() {
 		if _, err := io.WriteString(w, warn+"\n"); err != nil {
 			return err
+		}
+	}
+	if len(explanations) > 0 {
+		if _, err := io.WriteString(w, "\nWhat libpq will do:\n"); err != nil {
+			return err
+		}
+		for _, x := range explanations {
+			if _, err := io.WriteString(w, "  - "+clean(x)+"\n"); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

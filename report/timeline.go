@@ -224,6 +224,9 @@ func (t *timeline) attempt(i int, a *statelog.Attempt) {
 	if a.Encryption != "" {
 		parts = append(parts, "encryption "+clean(a.Encryption))
 	}
+	if a.Role != "" {
+		parts = append(parts, clean(a.Role)) // target_session_attrs: primary or standby
+	}
 	title := fmt.Sprintf("attempt %d/%d", i+1, len(t.l.Attempts))
 	t.line(t.p.head.Sprint(title), "  ", strings.Join(parts, ", "))
 	if a.Reason != "" {

@@ -160,6 +160,7 @@ type Attempt struct {
 	Direct     bool   `json:"direct_tls,omitempty"` // sslnegotiation=direct: TLS without SSLRequest
 	LocalAddr  string `json:"local_addr,omitempty"` // the client's address once connected
 	Reason     string `json:"reason,omitempty"`     // why this attempt was made (fallback, next address…)
+	Role       string `json:"role,omitempty"`       // "primary" or "standby" when the server told (in_hot_standby, pg_is_in_recovery())
 	// RoundTrips counts the protocol's exchanges in which the client waited
 	// for the server: the TCP handshake, SSLRequest, the TLS handshake (one
 	// for TLS 1.3, two for 1.2), the startup message, each authentication

@@ -207,7 +207,7 @@ func (c *Cluster) writeHBA(t testing.TB, lines []string) {
 		lines = DefaultHBA
 	}
 	var b strings.Builder
-	b.WriteString("# pg_hba.conf written by pgtest.\n# Cluster.Psql runs SQL as the superuser through this line:\nlocal all postgres trust\n# The test's lines:\n")
+	b.WriteString("# pg_hba.conf written by pgtest.\n# Cluster.Psql runs SQL as the superuser through this line:\nlocal all postgres trust\n# StartStandby's pg_basebackup and walreceiver use this one:\nlocal replication postgres trust\n# The test's lines:\n")
 	for _, l := range lines {
 		b.WriteString(l + "\n")
 	}
