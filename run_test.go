@@ -210,7 +210,7 @@ func TestFleet(t *testing.T) {
 		t.Fatalf("%d table lines, want 101:\n%s", len(lines), r.stdout)
 	}
 	header := strings.Fields(lines[0])
-	if strings.Join(header, " ") != "TARGET VERDICT ADDRESS TLS AUTH SERVER TOTAL MS ERROR" {
+	if strings.Join(header, " ") != "TARGET VERDICT ADDRESS TLS AUTH SERVER ROLE TOTAL MS ERROR" {
 		t.Errorf("header %q", lines[0])
 	}
 	classCode := map[string]int{"usage": 3, "connect": 2, "auth": 1, "-": 0}

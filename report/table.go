@@ -36,7 +36,7 @@ func Table(w io.Writer, logs []*statelog.Log, o Options) error {
 		tablewriter.WithRowAlignmentConfig(tw.CellAlignment{PerColumn: []tw.Align{
 			tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignRight, tw.AlignLeft}}),
 	)
-	t.Header([]string{"TARGET", "VERDICT", "ADDRESS", "TLS", "AUTH", "SERVER", "TOTAL MS", "ERROR"})
+	t.Header([]string{"TARGET", "VERDICT", "ADDRESS", "TLS", "AUTH", "SERVER", "ROLE", "TOTAL MS", "ERROR"})
 	for _, l := range sorted {
 		a := usedAttempt(l)
 		verdict := verdictWord(l)
@@ -48,7 +48,7 @@ func Table(w io.Writer, logs []*statelog.Log, o Options) error {
 		default:
 			verdict = p.bad.Sprint(verdict)
 		}
-		addr, tlsv, auth, server := "-", "-", "-", "-"
+		addr, tlsv, auth, server, role := "-", "-", "-", "-", "-"
 		if a != nil {
 			addr = address(a)
 			if a.TLS != nil && a.TLS.Version != "" {
@@ -56,6 +56,9 @@ func Table(w io.Writer, logs []*statelog.Log, o Options) error {
 			}
 			if a.Auth != nil && a.Auth.Method != "" {
 				auth = clean(a.Auth.Method)
+			}
+			if a.Role != "" {
+				role = clean(a.Role)
 			}
 			if a.Server != nil {
 				if v := strings.Fields(a.Server.Parameters["server_version"]); len(v) > 0 {
@@ -71,7 +74,7 @@ func Table(w io.Writer, logs []*statelog.Log, o Options) error {
 		if target == "" {
 			target = "(defaults)"
 		}
-		if err := t.Append(clean(target), verdict, addr, tlsv, auth, server,
+		if err := t.Append(clean(target), verdict, addr, tlsv, auth, server, role,
 			strconv.FormatFloat(l.DurationMS, 'f', 1, 64), class); err != nil {
 			return err
 		}
