@@ -25,6 +25,24 @@ func Annotate(l *statelog.Log) {
 		}
 	}
 	fill(l.Error, attemptOf(l, l.Error))
+	if l.Error == nil {
+		for _, a := range l.Attempts {
+			if a == nil || !a.OK {
+				continue
+			}
+			if name := Pooler(nil, a); name != "" {
+				w := poolerWarning(name)
+				seen := false
+				for _, x := range l.Warnings {
+					seen = seen || x == w
+				}
+				if !seen {
+					l.Warnings = append(l.Warnings, w)
+				}
+				break
+			}
+		}
+	}
 }
 
 func fill(e *statelog.Error, a *statelog.Attempt) {
@@ -144,6 +162,14 @@ func Advise(e *statelog.Error, a *statelog.Attempt) string {
 	if e == nil {
 		return ""
 	}
+	s := advise(e, a)
+	if p := poolerOf(e, a); p != nil {
+		return advisePooler(p, s)
+	}
+	return s
+}
+
+func advise(e *statelog.Error, a *statelog.Attempt) string {
 	w := whereOf(e, a)
 	msg := core(e.Message)
 	switch {
@@ -375,8 +401,12 @@ func adviseSQLState(e *statelog.Error, msg string, w where) string {
 			return "The server is a standby with hot_standby = off, so it accepts no connections. Set hot_standby = on on the standby (restart), or connect to the primary."
 		case strings.Contains(msg, "shutting down"):
 			return "The server is shutting down. Wait for it to come back (`pg_isready` or `pgprobe --ping` in a loop) and check the server log for why it stopped."
+		case strings.Contains(msg, "starting up"):
+			return "The server is starting up and does not accept connections yet. Wait until it does (`pgprobe --ping` or `pg_isready` tells when; `pgprobe --wait 60s` retries until then); if it lasts, check the server log: it may be replaying WAL after a crash."
+		case strings.Contains(msg, "recovery mode"), strings.Contains(msg, "not yet accepting"):
+			return "The server is in recovery (crash recovery, or a standby that has not reached a consistent state) and does not accept connections yet. Wait (`pgprobe --wait 60s`), watch the server log for the replay progress, and connect to the primary in the meantime; a standby needs hot_standby = on to accept read-only connections."
 		}
-		return "The server is running but not yet accepting connections (starting up or in recovery). Wait and retry (`pgprobe --ping` tells when it accepts connections); if it lasts, check the server log for the progress of recovery."
+		return "The server is running but not yet accepting connections (starting up or in recovery). Wait and retry (`pgprobe --wait 60s` retries until it accepts connections); if it lasts, check the server log for the progress of recovery."
 	case "42501":
 		d := firstQuoted(msg)
 		return fmt.Sprintf("The user lacks the CONNECT privilege on database %q. Grant it: `GRANT CONNECT ON DATABASE \"%s\" TO …`.", d, d)
@@ -386,9 +416,20 @@ func adviseSQLState(e *statelog.Error, msg string, w where) string {
 			return fmt.Sprintf("Connections to database %q are disabled. Re-enable them with `ALTER DATABASE \"%s\" ALLOW_CONNECTIONS true`.", d, d)
 		}
 	case "0A000":
-		return "The server does not support the protocol version the client asked for. Check the server's version and any pooler in between, or lower max_protocol_version."
+		if strings.Contains(msg, "protocol") {
+			return "The server does not support the protocol version the client asked for (" + msg + "). Set max_protocol_version=3.0 (or lower it to what the server supports), or upgrade the server or the pooler in between."
+		}
+		return "The server does not support a feature the client asked for at startup. Check the connection options (replication=, options=, max_protocol_version) against the server's version and any pooler in between."
 	case "42704", "22023":
-		return "A startup parameter was rejected. Check options=, application_name and the PG* environment variables (PGOPTIONS, PGDATESTYLE, PGTZ) for a misspelt or unsupported setting."
+		p, name := firstQuoted(msg), "the parameter named above"
+		if p != "" {
+			name = strconv.Quote(p)
+		} else {
+			p = "NAME"
+		}
+		return fmt.Sprintf("The server rejected the startup parameter %s. Remove or fix it where it was set: options= (-c %s=…), PGOPTIONS, or the PG* environment variables (PGDATESTYLE, PGTZ); `pgprobe settings` shows where each value came from. A parameter that only a newer server knows needs that server version.", name, p)
+	case "08P01":
+		return "The server says the client broke the protocol during startup (" + msg + "): a client library bug, an unsupported startup option, or a proxy in between rewriting or injecting bytes. Check the server log, try without any pooler or proxy in between, and update the client library."
 	}
 	return ""
 }

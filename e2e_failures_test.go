@@ -1,0 +1,308 @@
+package main
+
+// Every failure class and startup SQLSTATE, provoked against a real
+// PostgreSQL 15 where it can be and against the project's scripted test
+// server where PostgreSQL cannot be made to (57P03 forms, 42704, 08P01,
+// 0A000, poolers): each checks the exit code, error.class, that the advice
+// names the fix, that psql fails too, and, where pg_isready applies, that
+// --ping agrees with it.
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/pgprobe/pgprobe/probe"
+	"github.com/pgprobe/pgprobe/probe/pgtest"
+)
+
+// testServer runs the project's test server on a loopback port until the
+// test ends.
+func testServer(t *testing.T, cfg probe.ServerConfig) int {
+	t.Helper()
+	s, err := probe.NewServer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(ln)
+	t.Cleanup(func() { s.Close() })
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func fatalResponse(code, msg, detail string) *pgproto3.ErrorResponse {
+	return &pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: code, Message: msg, Detail: detail}
+}
+
+func encodeMsg(t *testing.T, m pgproto3.BackendMessage) []byte {
+	t.Helper()
+	b, err := m.Encode(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// preAuthError answers the startup message with a FATAL ErrorResponse and
+// closes, as PostgreSQL's ProcessStartupPacket does for 57P03 or 0A000.
+func preAuthError(t *testing.T, code, msg, detail string) int {
+	t.Helper()
+	b := encodeMsg(t, fatalResponse(code, msg, detail))
+	return testServer(t, probe.ServerConfig{Timeout: 10 * time.Second, Script: func(int) *probe.Script {
+		return &probe.Script{Actions: []probe.Action{{Step: "auth_request", Nth: 1, Replace: b, Close: true}}}
+	}})
+}
+
+// postAuthError authenticates (trust) and then fails with a FATAL, as
+// InitPostgres does for a bad startup parameter.
+func postAuthError(t *testing.T, code, msg string) int {
+	t.Helper()
+	return testServer(t, probe.ServerConfig{Auth: probe.AuthTrust, Timeout: 10 * time.Second, Script: func(int) *probe.Script {
+		return &probe.Script{ThenError: fatalResponse(code, msg, "")}
+	}})
+}
+
+func hostsHasBothLocalhosts() (bool, string) {
+	b, err := os.ReadFile("/etc/hosts")
+	if err != nil {
+		return false, "cannot read /etc/hosts: " + err.Error()
+	}
+	var v4, v6 bool
+	for _, line := range strings.Split(string(b), "\n") {
+		if i := strings.IndexByte(line, '#'); i >= 0 {
+			line = line[:i]
+		}
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		for _, name := range f[1:] {
+			if name == "localhost" {
+				v4 = v4 || f[0] == "127.0.0.1"
+				v6 = v6 || f[0] == "::1"
+			}
+		}
+	}
+	if !v4 || !v6 {
+		return false, fmt.Sprintf("/etc/hosts does not map localhost to both 127.0.0.1 (%v) and ::1 (%v)", v4, v6)
+	}
+	return true, ""
+}
+
+func TestFailureClassesAndAdvice(t *testing.T) {
+	c := sslServer(t)
+	p := plainServer(t)
+	refused := pgtest.FreePort(t)
+	silent := silentPeer(t)
+	garbage := scripted(t, "HTTP/1.1 400 Bad Request\r\n\r\n")
+	other := pgtest.NewCA(t, "Some Other CA")
+	otherCA := pgtest.WriteFile(t, t.TempDir(), "other.crt", other.CertPEM, 0o644)
+
+	type tc struct {
+		name     string
+		target   func(t *testing.T) string
+		args     []string
+		code     int
+		class    string
+		sqlstate string
+		advice   []string // each must appear in error.advice
+		psql     bool     // psql must fail on the same target
+		isready  int      // pg_isready's exit code on the same target; -1: not compared
+		skip     func() string
+	}
+	fixed := func(s string) func(*testing.T) string { return func(*testing.T) string { return s } }
+	cases := []tc{
+		{name: "name resolution", target: fixed("host=nosuch.invalid port=5432 user=x"),
+			code: 2, class: "dns", advice: []string{"getent hosts nosuch.invalid", "hostaddr="}, psql: true, isready: 2},
+		{name: "refused", target: fixed(fmt.Sprintf("host=127.0.0.1 port=%d user=x", refused)),
+			code: 2, class: "connect", advice: []string{"listen_addresses", "pg_isready -h 127.0.0.1"}, psql: true, isready: 2},
+		{name: "timeout waiting for SSLRequest answer", target: fixed(fmt.Sprintf("host=127.0.0.1 port=%d user=x", silent)), args: []string{"-t", "1"},
+			code: 2, class: "timeout", advice: []string{"no answer to SSLRequest", "-t/--timeout"}, isready: -1},
+		{name: "SSL refused", target: fixed(conn(p, "user=scramuser", "dbname=postgres", "sslmode=require")),
+			code: 2, class: "ssl", advice: []string{"ssl = on", "ssl_cert_file", "sslmode=prefer"}, psql: true, isready: 2},
+		{name: "certificate untrusted", target: fixed(fmt.Sprintf("host=127.0.0.1 port=%d user=scramuser dbname=postgres sslmode=verify-full sslrootcert=%s", c.Port, otherCA)),
+			code: 2, class: "tls", advice: []string{"sslrootcert="}, psql: true, isready: 2},
+		{name: "host-name mismatch", target: fixed(fmt.Sprintf("host=wrong.example hostaddr=127.0.0.1 port=%d user=trustuser dbname=postgres sslmode=verify-full sslrootcert=%s", c.Port, c.CAFile)),
+			code: 2, class: "tls", advice: []string{"subjectAltName DNS:wrong.example", "verify-ca"}, psql: true, isready: 2},
+		{name: "TLS alert: no common version", target: func(t *testing.T) string {
+			t13 := pgtest.Start(t, pgtest.Options{SSL: true, HBA: hba, Roles: roles, Conf: []string{"ssl_min_protocol_version = 'TLSv1.3'"}})
+			return conn(t13, "user=trustuser", "dbname=postgres", "sslmode=require", "ssl_max_protocol_version=TLSv1.2")
+		}, code: 2, class: "tls", advice: []string{"ssl_min_protocol_version", "ssl_max_protocol_version"}, psql: true, isready: 2},
+		{name: "protocol violation", target: fixed(fmt.Sprintf("host=127.0.0.1 port=%d user=x sslmode=prefer", garbage)),
+			code: 2, class: "protocol", advice: []string{"not to another service", "pg_isready -h 127.0.0.1"}, psql: true, isready: -1},
+		{name: "28000 no encryption", target: fixed(conn(c, "user=nohba", "dbname=postgres", "sslmode=disable")),
+			code: 1, class: "auth", sqlstate: "28000", advice: []string{"`hostnossl postgres nohba 127.0.0.1/32 scram-sha-256`", "`host …`", "pg_reload_conf()"}, psql: true, isready: 0},
+		{name: "28000 SSL encryption", target: fixed(conn(c, "user=nohba", "dbname=postgres", "sslmode=require")),
+			code: 1, class: "auth", sqlstate: "28000", advice: []string{"`hostssl postgres nohba 127.0.0.1/32 scram-sha-256`", "pg_reload_conf()"}, psql: true, isready: 0},
+		{name: "28P01", target: fixed(conn(c, "user=scramuser", "dbname=postgres", "password=wrong")),
+			code: 1, class: "auth", sqlstate: "28P01", advice: []string{"~/.pgpass", `\password scramuser`}, psql: true, isready: 0},
+		{name: "3D000", target: fixed(conn(c, "user=trustuser", "dbname=nosuchdb")),
+			code: 1, class: "server", sqlstate: "3D000", advice: []string{"createdb -h 127.0.0.1", "nosuchdb"}, psql: true, isready: 0},
+		{name: "53300 max_connections", target: func(t *testing.T) string {
+			m := pgtest.Start(t, pgtest.Options{HBA: hba, Roles: roles, Conf: []string{"max_connections = 3", "superuser_reserved_connections = 2"}})
+			target := conn(m, "user=trustuser", "dbname=postgres")
+			// Fill the only ordinary slot (see TestTooManyConnections).
+			for try := 0; try < 50; try++ {
+				pgtest.RunPsqlBackground(t, target, "select pg_sleep(60)")
+				time.Sleep(200 * time.Millisecond)
+				if r := pgprobe(t, nil, "-o", "json", target); r.code != 0 {
+					break
+				}
+			}
+			return target
+		}, code: 1, class: "server", sqlstate: "53300", advice: []string{"max_connections", "pg_stat_activity"}, psql: true, isready: 0},
+		{name: "57P03 starting up", target: func(t *testing.T) string {
+			return fmt.Sprintf("host=127.0.0.1 port=%d user=x dbname=postgres", preAuthError(t, "57P03", "the database system is starting up", ""))
+		}, code: 1, class: "server", sqlstate: "57P03", advice: []string{"starting up", "pgprobe --wait"}, psql: true, isready: 1},
+		{name: "57P03 shutting down", target: func(t *testing.T) string {
+			return fmt.Sprintf("host=127.0.0.1 port=%d user=x dbname=postgres", preAuthError(t, "57P03", "the database system is shutting down", ""))
+		}, code: 1, class: "server", sqlstate: "57P03", advice: []string{"shutting down", "server log"}, psql: true, isready: 1},
+		{name: "57P03 recovery mode", target: func(t *testing.T) string {
+			return fmt.Sprintf("host=127.0.0.1 port=%d user=x dbname=postgres", preAuthError(t, "57P03", "the database system is in recovery mode", ""))
+		}, code: 1, class: "server", sqlstate: "57P03", advice: []string{"recovery", "primary", "hot_standby"}, psql: true, isready: 1},
+		{name: "57P03 hot standby off", target: func(t *testing.T) string {
+			return fmt.Sprintf("host=127.0.0.1 port=%d user=x dbname=postgres", preAuthError(t, "57P03", "the database system is not accepting connections", "Hot standby mode is disabled."))
+		}, code: 1, class: "server", sqlstate: "57P03", advice: []string{"hot_standby = on"}, psql: true, isready: 1},
+		{name: "42704 unknown startup parameter", target: func(t *testing.T) string {
+			return fmt.Sprintf("host=127.0.0.1 port=%d user=x dbname=postgres", postAuthError(t, "42704", `unrecognized configuration parameter "nosuch_setting"`))
+		}, code: 1, class: "server", sqlstate: "42704", advice: []string{`"nosuch_setting"`, "PGOPTIONS", "options="}, psql: true, isready: -1},
+		{name: "08P01 protocol violation reported by the server", target: func(t *testing.T) string {
+			return fmt.Sprintf("host=127.0.0.1 port=%d user=x dbname=postgres", preAuthError(t, "08P01", "invalid startup packet layout: expected terminator as last byte", ""))
+		}, code: 1, class: "server", sqlstate: "08P01", advice: []string{"invalid startup packet layout", "proxy", "client library"}, psql: true, isready: 0},
+		{name: "0A000 unsupported protocol", target: func(t *testing.T) string {
+			return fmt.Sprintf("host=127.0.0.1 port=%d user=x dbname=postgres", preAuthError(t, "0A000", "unsupported frontend protocol 3.0: server supports 2.0 to 2.0", ""))
+		}, code: 1, class: "server", sqlstate: "0A000", advice: []string{"max_protocol_version"}, psql: true, isready: 0},
+		{name: "localhost resolves to ::1 and 127.0.0.1", skip: func() string {
+			if ok, why := hostsHasBothLocalhosts(); !ok {
+				return why + ": cannot show the two addresses of localhost giving different results"
+			}
+			return ""
+		}, target: func(t *testing.T) string {
+			// The server listens on 127.0.0.1 only: ::1 is refused,
+			// 127.0.0.1 accepts.
+			return fmt.Sprintf("host=localhost port=%d user=trustuser dbname=postgres", c.Port)
+		}, code: 0, isready: 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.skip != nil {
+				if why := tc.skip(); why != "" {
+					t.Skip(why)
+				}
+			}
+			target := tc.target(t)
+			r := pgprobe(t, nil, append(append([]string{"-o", "json"}, tc.args...), target)...)
+			mustCode(t, r, tc.code)
+			if tc.code == 0 {
+				// Only the localhost row succeeds: its two addresses
+				// must both have been tried, with different results.
+				var ok, failed bool
+				addrs := map[string]bool{}
+				for i := range attempts(r) {
+					addrs[fmt.Sprint(get(r.doc, fmt.Sprintf("attempts.%d.hostaddr", i)))] = true
+					if get(r.doc, fmt.Sprintf("attempts.%d.ok", i)) == true {
+						ok = true
+					} else {
+						failed = true
+					}
+				}
+				if !addrs["::1"] || !addrs["127.0.0.1"] || !ok || !failed {
+					t.Errorf("want ::1 failing and 127.0.0.1 succeeding, got %v ok=%v failed=%v\n%s", addrs, ok, failed, r.stdout)
+				}
+			} else {
+				mustEqual(t, r, "error.class", tc.class)
+				if tc.sqlstate != "" {
+					mustEqual(t, r, "error.sqlstate", tc.sqlstate)
+				}
+				advice, _ := get(r.doc, "error.advice").(string)
+				for _, want := range tc.advice {
+					if !strings.Contains(advice, want) {
+						t.Errorf("advice should contain %q:\n%s", want, advice)
+					}
+				}
+				if strings.Contains(advice, "pooler or proxy, not from PostgreSQL") {
+					t.Errorf("advice wrongly blames a pooler:\n%s", advice)
+				}
+			}
+			if tc.psql {
+				if out, code := pgtest.RunPsql(t, target, ""); code == 0 {
+					t.Errorf("psql connected where pgprobe failed: %s", out)
+				}
+			}
+			if tc.isready >= 0 {
+				_, got := pgtest.RunPgIsready(t, []string{"-d", target})
+				if got != tc.isready {
+					t.Errorf("pg_isready exit %d, want %d", got, tc.isready)
+				}
+				rp := pgprobe(t, nil, "--ping", "-o", "json", target)
+				if rp.code != got {
+					t.Errorf("pgprobe --ping exit %d, pg_isready %d\n%s", rp.code, got, rp.stdout)
+				}
+			}
+		})
+	}
+}
+
+// TestPoolerRecognition: errors and ParameterStatus values that only a
+// pooler or proxy sends make the advice say that the database behind it
+// was not proven.
+func TestPoolerRecognition(t *testing.T) {
+	errorCases := []struct {
+		name, pooler, code, msg string
+		preAuth                 bool
+		fix                     string
+	}{
+		{"PgBouncer max_client_conn", "PgBouncer", "08P01", "no more connections allowed (max_client_conn)", true, "max_client_conn"},
+		{"PgBouncer cannot connect", "PgBouncer", "08P01", "pgbouncer cannot connect to server", false, "[databases]"},
+		{"Supavisor tenant", "Supavisor", "XX000", "(ENOTFOUND) tenant/user postgres.abcdefghij not found", true, "USER.PROJECT_REF"},
+		{"Neon endpoint", "Neon's proxy", "08P01", "Endpoint ID is not specified. Either please upgrade the postgres client library (libpq) for SNI support or pass the endpoint ID (first part of the domain name) as a parameter: '?options=endpoint%3D<endpoint-id>'. See more at https://neon.tech/sni", true, "options=endpoint%3DENDPOINT_ID"},
+		{"RDS Proxy", "RDS Proxy", "28000", "This RDS Proxy has no credentials for the role postgres. Check the credentials for this role and try again.", false, "Secrets Manager"},
+		{"pgcat", "pgcat", "08P01", `No pool configured for database: "app", user: "x"`, true, "pgcat.toml"},
+	}
+	for _, tc := range errorCases {
+		t.Run(tc.name, func(t *testing.T) {
+			var port int
+			if tc.preAuth {
+				port = preAuthError(t, tc.code, tc.msg, "")
+			} else {
+				port = postAuthError(t, tc.code, tc.msg)
+			}
+			target := fmt.Sprintf("host=127.0.0.1 port=%d user=x dbname=app", port)
+			r := pgprobe(t, nil, "-o", "json", target)
+			mustCode(t, r, 1)
+			mustEqual(t, r, "error.sqlstate", tc.code)
+			advice, _ := get(r.doc, "error.advice").(string)
+			for _, want := range []string{tc.pooler, "pooler or proxy", "not proven", tc.fix} {
+				if !strings.Contains(advice, want) {
+					t.Errorf("advice should contain %q:\n%s", want, advice)
+				}
+			}
+		})
+	}
+	t.Run("PgBouncer server_version on success", func(t *testing.T) {
+		port := testServer(t, probe.ServerConfig{Auth: probe.AuthTrust, Then: probe.ThenOK, ServerVersion: "1.22.1/bouncer", Timeout: 10 * time.Second})
+		r := pgprobe(t, nil, "-o", "json", fmt.Sprintf("host=127.0.0.1 port=%d user=x dbname=pgbouncer", port))
+		mustCode(t, r, 0)
+		if w := fmt.Sprint(get(r.doc, "warnings")); !strings.Contains(w, "PgBouncer") || !strings.Contains(w, "not that the database behind it is up") {
+			t.Errorf("warnings should say PgBouncer answered and the database was not proven: %s", w)
+		}
+		// The timeline shows it too.
+		r = pgprobe(t, nil, fmt.Sprintf("host=127.0.0.1 port=%d user=x dbname=pgbouncer", port))
+		if !strings.Contains(r.stdout+r.stderr, "PgBouncer") {
+			t.Errorf("the timeline should name PgBouncer:\n%s%s", r.stdout, r.stderr)
+		}
+	})
+	t.Run("plain PostgreSQL is no pooler", func(t *testing.T) {
+		port := testServer(t, probe.ServerConfig{Auth: probe.AuthTrust, Then: probe.ThenOK, Timeout: 10 * time.Second})
+		r := pgprobe(t, nil, "-o", "json", fmt.Sprintf("host=127.0.0.1 port=%d user=x dbname=neondb", port))
+		mustCode(t, r, 0)
+		mustEqual(t, r, "warnings", nil)
+	})
+}
