@@ -98,6 +98,7 @@ type Machine struct {
 	sasl               *scram.ClientConversation
 	saslMech           string
 	params             map[string]string
+	paramMsgs          int // ParameterStatus messages on this connection
 	closing            bool
 	tgt                targetState
 	sent               bool // written since the last read: the next read is a round trip
@@ -524,6 +525,7 @@ func (m *Machine) resetConnState() {
 	m.sasl = nil
 	m.saslMech = ""
 	m.params = map[string]string{}
+	m.paramMsgs = 0
 	m.tgt = targetState{}
 }
 
@@ -991,9 +993,20 @@ func (m *Machine) stepAuthOK() {
 	}
 	switch v := msg.(type) {
 	case *pgproto3.ParameterStatus:
-		m.params[v.Name] = v.Value
-		m.serverInfo().Parameters[v.Name] = v.Value
-		m.record(StepParameter, began, v.Name+" = "+v.Value, nil, map[string]any{"name": v.Name, "value": v.Value})
+		// A hostile server can send ParameterStatus without end: record
+		// the first maxParameterEvents, then one event saying the rest are
+		// only counted, so that the record stays bounded.
+		m.paramMsgs++
+		if _, known := m.params[v.Name]; known || len(m.params) < maxParameterEvents {
+			m.params[v.Name] = v.Value
+			m.serverInfo().Parameters[v.Name] = v.Value
+		}
+		switch {
+		case m.paramMsgs <= maxParameterEvents:
+			m.record(StepParameter, began, v.Name+" = "+v.Value, nil, map[string]any{"name": v.Name, "value": v.Value})
+		case m.paramMsgs == maxParameterEvents+1:
+			m.record(StepParameter, began, fmt.Sprintf("more than %d ParameterStatus messages: the rest are not recorded", maxParameterEvents), nil, map[string]any{"truncated": true})
+		}
 	case *pgproto3.BackendKeyData:
 		m.serverInfo().BackendPID = v.ProcessID
 		m.record(StepBackendKeyData, began, fmt.Sprintf("backend pid %d", v.ProcessID), nil, map[string]any{"pid": v.ProcessID})
@@ -1013,6 +1026,10 @@ func (m *Machine) stepAuthOK() {
 		m.bad(e)
 	}
 }
+
+// maxParameterEvents bounds the parameter_status events (and distinct
+// parameters) recorded per connection; PostgreSQL sends about 15.
+const maxParameterEvents = 1000
 
 func (m *Machine) serverInfo() *statelog.Server {
 	if m.att.Server == nil {

@@ -36,3 +36,15 @@ fi
 
 go vet ./...
 go test -race -count=1 ./...
+
+# A short fuzz run of every fuzz target (go test takes one -fuzz pattern per
+# package and invocation). FUZZTIME=0 skips it; the default keeps the four
+# targets of today under about a minute in all.
+fuzztime=${FUZZTIME:-10s}
+if [[ $fuzztime != 0 ]]; then
+	while IFS=: read -r file name; do
+		pkg=./$(dirname "$file")
+		echo "test.sh: fuzzing $name in $pkg for $fuzztime" >&2
+		go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" "$pkg"
+	done < <(grep -rHo --include='*_test.go' -E '^func Fuzz[A-Za-z0-9_]+' . | sed -E 's|^\./||; s|:func |:|' | sort)
+fi
