@@ -5,8 +5,6 @@ import (
 	"sort"
 	"strconv"
 
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/renderer"
 	"github.com/olekukonko/tablewriter/tw"
 	"github.com/pgprobe/pgprobe/statelog"
 )
@@ -22,17 +20,7 @@ func StatsTable(w io.Writer, l *statelog.Log, order []string) error {
 	if order == nil {
 		order = StatsOrder(l)
 	}
-	t := tablewriter.NewTable(w,
-		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
-			Borders:  tw.BorderNone,
-			Settings: tw.Settings{Separators: tw.SeparatorsNone, Lines: tw.LinesNone},
-		})),
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithHeaderAlignment(tw.AlignLeft),
-		tablewriter.WithRowAutoWrap(tw.WrapNone),
-		tablewriter.WithRowAlignmentConfig(tw.CellAlignment{PerColumn: []tw.Align{
-			tw.AlignLeft, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight}}),
-	)
+	t := plainTable(w, []tw.Align{tw.AlignLeft, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight})
 	t.Header([]string{"STEP (" + strconv.Itoa(l.Runs) + " runs)", "RUNS", "MIN MS", "P50 MS", "P95 MS", "MAX MS"})
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
 	for _, step := range order {

@@ -25,17 +25,7 @@ func Table(w io.Writer, logs []*statelog.Log, o Options) error {
 	}
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].ExitCode > sorted[j].ExitCode })
 
-	t := tablewriter.NewTable(w,
-		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
-			Borders:  tw.BorderNone,
-			Settings: tw.Settings{Separators: tw.SeparatorsNone, Lines: tw.LinesNone},
-		})),
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithHeaderAlignment(tw.AlignLeft),
-		tablewriter.WithRowAutoWrap(tw.WrapNone),
-		tablewriter.WithRowAlignmentConfig(tw.CellAlignment{PerColumn: []tw.Align{
-			tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignRight, tw.AlignLeft}}),
-	)
+	t := plainTable(w, []tw.Align{tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignRight, tw.AlignLeft})
 	t.Header([]string{"TARGET", "VERDICT", "ADDRESS", "TLS", "AUTH", "SERVER", "ROLE", "TOTAL MS", "ERROR"})
 	for _, l := range sorted {
 		a := usedAttempt(l)
@@ -123,4 +113,19 @@ func address(a *statelog.Attempt) string {
 		return "[" + clean(a.HostAddr) + "]:" + strconv.Itoa(a.Port)
 	}
 	return clean(a.HostAddr) + ":" + strconv.Itoa(a.Port)
+}
+
+// plainTable is the borderless table every tabular output uses (the fleet
+// summary, the --count statistics), one alignment per column.
+func plainTable(w io.Writer, aligns []tw.Align) *tablewriter.Table {
+	return tablewriter.NewTable(w,
+		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
+			Borders:  tw.BorderNone,
+			Settings: tw.Settings{Separators: tw.SeparatorsNone, Lines: tw.LinesNone},
+		})),
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithHeaderAlignment(tw.AlignLeft),
+		tablewriter.WithRowAutoWrap(tw.WrapNone),
+		tablewriter.WithRowAlignmentConfig(tw.CellAlignment{PerColumn: aligns}),
+	)
 }
