@@ -73,17 +73,22 @@ func parseConnString(s string) ([]param, *Error) {
 	return parseKeyValue(s)
 }
 
+// translateRequireSSL is libpq's handling of the deprecated requiressl
+// keyword, in both syntaxes: "1…" means sslmode=require, anything else prefer.
+func translateRequireSSL(keyword, value string) (string, string) {
+	if keyword != "requiressl" {
+		return keyword, value
+	}
+	if strings.HasPrefix(value, "1") {
+		return "sslmode", "require"
+	}
+	return "sslmode", "prefer"
+}
+
 // storeParam is conninfo_storeval for the key=value form: it translates the
 // deprecated requiressl and rejects unknown keywords.
 func storeParam(out []param, keyword, value, origin string) ([]param, *Error) {
-	if keyword == "requiressl" {
-		keyword = "sslmode"
-		if strings.HasPrefix(value, "1") {
-			value = "require"
-		} else {
-			value = "prefer"
-		}
-	}
+	keyword, value = translateRequireSSL(keyword, value)
 	if _, ok := LookupKeyword(keyword); !ok {
 		return nil, errorf("invalid connection option \"%s\"", keyword)
 	}
@@ -361,14 +366,7 @@ func parseURIParams(params string) ([]param, *Error) {
 		if keyword == "ssl" && value == "true" {
 			keyword, value = "sslmode", "require"
 		}
-		if keyword == "requiressl" {
-			keyword = "sslmode"
-			if strings.HasPrefix(value, "1") {
-				value = "require"
-			} else {
-				value = "prefer"
-			}
-		}
+		keyword, value = translateRequireSSL(keyword, value)
 		if _, ok := LookupKeyword(keyword); !ok {
 			return nil, errorf("invalid URI query parameter: \"%s\"", keyword)
 		}
