@@ -10,7 +10,6 @@ package main
 import (
 	"fmt"
 	"net"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -69,33 +68,6 @@ func postAuthError(t *testing.T, code, msg string) int {
 	}})
 }
 
-func hostsHasBothLocalhosts() (bool, string) {
-	b, err := os.ReadFile("/etc/hosts")
-	if err != nil {
-		return false, "cannot read /etc/hosts: " + err.Error()
-	}
-	var v4, v6 bool
-	for _, line := range strings.Split(string(b), "\n") {
-		if i := strings.IndexByte(line, '#'); i >= 0 {
-			line = line[:i]
-		}
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		for _, name := range f[1:] {
-			if name == "localhost" {
-				v4 = v4 || f[0] == "127.0.0.1"
-				v6 = v6 || f[0] == "::1"
-			}
-		}
-	}
-	if !v4 || !v6 {
-		return false, fmt.Sprintf("/etc/hosts does not map localhost to both 127.0.0.1 (%v) and ::1 (%v)", v4, v6)
-	}
-	return true, ""
-}
-
 func TestFailureClassesAndAdvice(t *testing.T) {
 	c := sslServer(t)
 	p := plainServer(t)
@@ -115,7 +87,6 @@ func TestFailureClassesAndAdvice(t *testing.T) {
 		advice   []string // each must appear in error.advice
 		psql     bool     // psql must fail on the same target
 		isready  int      // pg_isready's exit code on the same target; -1: not compared
-		skip     func() string
 	}
 	fixed := func(s string) func(*testing.T) string { return func(*testing.T) string { return s } }
 	cases := []tc{
@@ -179,57 +150,24 @@ func TestFailureClassesAndAdvice(t *testing.T) {
 		{name: "0A000 unsupported protocol", target: func(t *testing.T) string {
 			return fmt.Sprintf("host=127.0.0.1 port=%d user=x dbname=postgres", preAuthError(t, "0A000", "unsupported frontend protocol 3.0: server supports 2.0 to 2.0", ""))
 		}, code: 1, class: "server", sqlstate: "0A000", advice: []string{"max_protocol_version"}, psql: true, isready: 0},
-		{name: "localhost resolves to ::1 and 127.0.0.1", skip: func() string {
-			if ok, why := hostsHasBothLocalhosts(); !ok {
-				return why + ": cannot show the two addresses of localhost giving different results"
-			}
-			return ""
-		}, target: func(t *testing.T) string {
-			// The server listens on 127.0.0.1 only: ::1 is refused,
-			// 127.0.0.1 accepts.
-			return fmt.Sprintf("host=localhost port=%d user=trustuser dbname=postgres", c.Port)
-		}, code: 0, isready: 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.skip != nil {
-				if why := tc.skip(); why != "" {
-					t.Skip(why)
-				}
-			}
 			target := tc.target(t)
 			r := pgprobe(t, nil, append(append([]string{"-o", "json"}, tc.args...), target)...)
 			mustCode(t, r, tc.code)
-			if tc.code == 0 {
-				// Only the localhost row succeeds: its two addresses
-				// must both have been tried, with different results.
-				var ok, failed bool
-				addrs := map[string]bool{}
-				for i := range attempts(r) {
-					addrs[fmt.Sprint(get(r.doc, fmt.Sprintf("attempts.%d.hostaddr", i)))] = true
-					if get(r.doc, fmt.Sprintf("attempts.%d.ok", i)) == true {
-						ok = true
-					} else {
-						failed = true
-					}
+			mustEqual(t, r, "error.class", tc.class)
+			if tc.sqlstate != "" {
+				mustEqual(t, r, "error.sqlstate", tc.sqlstate)
+			}
+			advice, _ := get(r.doc, "error.advice").(string)
+			for _, want := range tc.advice {
+				if !strings.Contains(advice, want) {
+					t.Errorf("advice should contain %q:\n%s", want, advice)
 				}
-				if !addrs["::1"] || !addrs["127.0.0.1"] || !ok || !failed {
-					t.Errorf("want ::1 failing and 127.0.0.1 succeeding, got %v ok=%v failed=%v\n%s", addrs, ok, failed, r.stdout)
-				}
-			} else {
-				mustEqual(t, r, "error.class", tc.class)
-				if tc.sqlstate != "" {
-					mustEqual(t, r, "error.sqlstate", tc.sqlstate)
-				}
-				advice, _ := get(r.doc, "error.advice").(string)
-				for _, want := range tc.advice {
-					if !strings.Contains(advice, want) {
-						t.Errorf("advice should contain %q:\n%s", want, advice)
-					}
-				}
-				if strings.Contains(advice, "pooler or proxy, not from PostgreSQL") {
-					t.Errorf("advice wrongly blames a pooler:\n%s", advice)
-				}
+			}
+			if strings.Contains(advice, "pooler or proxy, not from PostgreSQL") {
+				t.Errorf("advice wrongly blames a pooler:\n%s", advice)
 			}
 			if tc.psql {
 				if out, code := pgtest.RunPsql(t, target, ""); code == 0 {

@@ -2,6 +2,12 @@ module github.com/pgprobe/pgprobe
 
 go 1.26.0
 
+// libpq orders a name's addresses with glibc's getaddrinfo (RFC 3484 rules,
+// /etc/gai.conf, nsswitch.conf); Go's own resolver sorts them differently
+// (no IPv4 prefix rule), so pgprobe asks getaddrinfo too, to try the
+// addresses in libpq's order. Builds without cgo fall back to Go's resolver.
+godebug netdns=cgo
+
 require (
 	github.com/fatih/color v1.19.0
 	github.com/google/go-cmp v0.7.0

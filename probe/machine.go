@@ -65,6 +65,7 @@ type Machine struct {
 	whichHost   int
 	addrs       []address
 	whichAddr   int
+	resolved    []string // the addresses a host name resolved to, for each attempt's record
 	tryNextHost bool
 	tryNextAddr bool
 	port        int
@@ -235,7 +236,7 @@ const maxUnixPath = 107
 // CONNECTION_NEEDED), as the try_next_host branch of PQconnectPoll does.
 func (m *Machine) resolveHost() {
 	h := m.hosts[m.whichHost]
-	m.addrs, m.whichAddr = nil, 0
+	m.addrs, m.whichAddr, m.resolved = nil, 0, nil
 	m.encOrder = nil
 	// connect_timeout restarts with each host and address; getaddrinfo is
 	// not bounded by it (only -t bounds the lookup).
@@ -308,6 +309,8 @@ func (m *Machine) resolveHost() {
 			data["shuffled"] = true
 		}
 		m.record(StepResolve, began, detail, nil, data)
+		m.resolved = list
+		m.att.Addresses = list
 	}
 	m.att.HostAddr = m.addrs[0].ip
 	if m.addrs[0].network == "unix" {
@@ -435,6 +438,7 @@ func (m *Machine) newAttempt() {
 	m.att = m.log.AddAttempt(&statelog.Attempt{Host: displayHost(h), Port: m.port, SSLMode: m.settings.Get("sslmode"), Reason: m.reason})
 	m.att.Network = a.network
 	m.att.HostAddr = a.ip
+	m.att.Addresses = m.resolved
 	if a.network == "unix" {
 		m.att.HostAddr = a.addr
 	}

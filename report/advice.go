@@ -15,6 +15,11 @@ func Annotate(l *statelog.Log) {
 	if l == nil {
 		return
 	}
+	// The final error first: it may be the same *Error as its attempt's,
+	// and only the final one gets the note on addresses never tried.
+	if last := attemptOf(l, l.Error); l.Error != nil && l.Error.Advice == "" {
+		l.Error.Advice = Advise(l.Error, last) + untriedAddresses(l.Error, last)
+	}
 	for _, a := range l.Attempts {
 		if a == nil {
 			continue
@@ -24,25 +29,31 @@ func Annotate(l *statelog.Log) {
 			fill(a.Events[i].Error, a)
 		}
 	}
-	fill(l.Error, attemptOf(l, l.Error))
 	if l.Error == nil {
 		for _, a := range l.Attempts {
 			if a == nil || !a.OK {
 				continue
 			}
+			addWarning(l, failedFirst(l, a))
 			if name := Pooler(nil, a); name != "" {
-				w := poolerWarning(name)
-				seen := false
-				for _, x := range l.Warnings {
-					seen = seen || x == w
-				}
-				if !seen {
-					l.Warnings = append(l.Warnings, w)
-				}
-				break
+				addWarning(l, poolerWarning(name))
 			}
+			break
 		}
 	}
+}
+
+// addWarning appends w to the record's warnings once.
+func addWarning(l *statelog.Log, w string) {
+	if w == "" {
+		return
+	}
+	for _, x := range l.Warnings {
+		if x == w {
+			return
+		}
+	}
+	l.Warnings = append(l.Warnings, w)
 }
 
 func fill(e *statelog.Error, a *statelog.Attempt) {
@@ -254,7 +265,10 @@ func adviseConnect(e *statelog.Error, msg string, w where) string {
 		return fmt.Sprintf("There is no PostgreSQL socket at %s: the server is not running, or its unix_socket_directories or port differ (Debian uses /var/run/postgresql, a source build /tmp). Point host= at the right directory, or use -h localhost; test with %s.", w.hostport(), w.isready())
 	case errno == "EACCES" || strings.Contains(low, "permission denied"):
 		return fmt.Sprintf("The operating system refused access to %s. Check the permissions of the socket directory and unix_socket_permissions / unix_socket_group in postgresql.conf.", w.hostport())
-	case errno == "EHOSTUNREACH" || errno == "ENETUNREACH" || strings.Contains(low, "no route to host") || strings.Contains(low, "network is unreachable"):
+	case errno == "EHOSTUNREACH" || errno == "ENETUNREACH" || errno == "EADDRNOTAVAIL" || errno == "EAFNOSUPPORT" || strings.Contains(low, "no route to host") || strings.Contains(low, "network is unreachable"):
+		if s := adviseIPv6Only(w); s != "" {
+			return s
+		}
 		return fmt.Sprintf("The network has no route to %s: a firewall rejected the packets, the host is down, or the client has no route to that network (VPN down, IPv6 address without IPv6 connectivity). Check routing and firewalls, or connect to another address with hostaddr=; test with %s.", w.hostport(), w.isready())
 	case errno == "ETIMEDOUT" || strings.Contains(low, "timed out"):
 		return fmt.Sprintf("The TCP connection to %s timed out in the kernel: packets are dropped on the way (firewall, security group) or the host is down. Test with %s.", w.hostport(), w.isready())
@@ -262,6 +276,74 @@ func adviseConnect(e *statelog.Error, msg string, w where) string {
 		return "The server closed the connection without an error message: it may have crashed or been restarted, a pooler or proxy in front of it dropped the connection, or a firewall reset it. Check the server log at this moment and any proxy between client and server."
 	}
 	return fmt.Sprintf("The connection to %s failed at the socket level. Check that the server is running and reachable (%s) and the firewall between client and server.", w.hostport(), w.isready())
+}
+
+// adviseIPv6Only explains the IPv6-only name on an IPv4-only network: every
+// address of the name is IPv6 and this machine has no route to them.
+func adviseIPv6Only(w where) string {
+	if w.a == nil || len(w.a.Addresses) == 0 || !isIPv6(w.addr) {
+		return ""
+	}
+	for _, ip := range w.a.Addresses {
+		if !isIPv6(ip) {
+			return ""
+		}
+	}
+	return fmt.Sprintf("%s resolves only to IPv6 addresses (%s), and this machine has no route to them: the network here looks IPv4-only. Connect to an IPv4 address of the server (hostaddr=, or a name with an A record), or give this machine IPv6 connectivity; `getent ahosts %s` shows what the name resolves to, `ip -6 route` the IPv6 routes.", w.host, strings.Join(w.a.Addresses, ", "), w.host)
+}
+
+func isIPv6(s string) bool {
+	return strings.Contains(s, ":")
+}
+
+// untriedAddresses is the note for a final error from a server that answered
+// at one address of a name while other addresses of it were never tried:
+// libpq stops at the first server that answers, even with an error.
+func untriedAddresses(e *statelog.Error, a *statelog.Attempt) string {
+	if e == nil || a == nil || e.SQLState == "" || e.SQLState == "57P03" || len(a.Addresses) < 2 {
+		return ""
+	}
+	for i, ip := range a.Addresses {
+		if ip != a.HostAddr {
+			continue
+		}
+		rest := a.Addresses[i+1:]
+		if len(rest) == 0 {
+			return ""
+		}
+		return fmt.Sprintf(" Note: %s also resolves to %s, which libpq did not try: it stops at the first server that answers, even with an error, and the same server may answer differently there (a pg_hba.conf line matches one address family: 127.0.0.1/32 does not cover ::1/128). Compare with host=%s.", a.Host, strings.Join(rest, ", "), rest[0])
+	}
+	return ""
+}
+
+// failedFirst is the warning for a success reached only after other
+// addresses of the same name failed: each connection pays for those tries.
+func failedFirst(l *statelog.Log, ok *statelog.Attempt) string {
+	if ok == nil || len(ok.Addresses) < 2 {
+		return ""
+	}
+	var failed []string
+	seen := map[string]bool{}
+	for _, a := range l.Attempts {
+		if a == nil || a == ok || a.Host != ok.Host || a.HostAddr == ok.HostAddr || a.Error == nil || seen[a.HostAddr] {
+			continue
+		}
+		seen[a.HostAddr] = true
+		failed = append(failed, fmt.Sprintf("%s failed (%s)", a.HostAddr, strings.TrimSpace(firstLine(core(a.Error.Message)))))
+	}
+	if len(failed) == 0 {
+		return ""
+	}
+	fix := "Make the server listen on every address the name resolves to (listen_addresses, firewall), or correct the name's records"
+	if ok.Host == "localhost" {
+		fix = "Make the server listen on both (listen_addresses = 'localhost' covers ::1 and 127.0.0.1; a restart is needed)"
+	}
+	return fmt.Sprintf("%s resolves to %s, and %s before %s answered: every connection by this name pays for that. %s, or connect with host=%s.", ok.Host, strings.Join(ok.Addresses, ", "), strings.Join(failed, ", "), ok.HostAddr, fix, ok.HostAddr)
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }
 
 func adviseSSL(e *statelog.Error, msg string, w where) string {

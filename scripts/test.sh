@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # Debian keeps initdb and pg_ctl off PATH.
-export PATH="$PATH:/usr/lib/postgresql/15/bin:/usr/local/go/bin"
+export PATH="$PATH:/usr/lib/postgresql/15/bin:/usr/local/go/bin:/usr/sbin:/sbin"
 
 missing() {
 	local c
@@ -17,6 +17,9 @@ missing() {
 packages=()
 missing initdb pg_ctl postgres psql pg_isready && packages+=(postgresql-15 postgresql-client-15)
 missing gcc && packages+=(gcc libc6-dev) # go test -race needs cgo
+# The network-layout tests run clients in namespaces (probe/pgtest/sandbox.go).
+missing unshare mount && packages+=(util-linux mount)
+missing ip && packages+=(iproute2)
 if ((${#packages[@]})); then
 	echo "test.sh: installing ${packages[*]}" >&2
 	sudo=()

@@ -159,8 +159,11 @@ type Attempt struct {
 	Encryption string `json:"encryption"`           // ssl or plaintext: what this try asked for
 	Direct     bool   `json:"direct_tls,omitempty"` // sslnegotiation=direct: TLS without SSLRequest
 	LocalAddr  string `json:"local_addr,omitempty"` // the client's address once connected
-	Reason     string `json:"reason,omitempty"`     // why this attempt was made (fallback, next address…)
-	Role       string `json:"role,omitempty"`       // "primary" or "standby" when the server told (in_hot_standby, pg_is_in_recovery())
+	// Addresses is every address the host name resolved to, in the order
+	// libpq tries them (getaddrinfo's); absent for hostaddr and sockets.
+	Addresses []string `json:"addresses,omitempty"`
+	Reason    string   `json:"reason,omitempty"` // why this attempt was made (fallback, next address…)
+	Role      string   `json:"role,omitempty"`   // "primary" or "standby" when the server told (in_hot_standby, pg_is_in_recovery())
 	// RoundTrips counts the protocol's exchanges in which the client waited
 	// for the server: the TCP handshake, SSLRequest, the TLS handshake (one
 	// for TLS 1.3, two for 1.2), the startup message, each authentication

@@ -207,15 +207,21 @@ func PsqlEnv(t testing.TB, extra ...string) []string {
 // stderr and its exit code. A run longer than ClientTimeout fails the test.
 func RunClient(t testing.TB, name string, args []string, env ...string) (output string, code int) {
 	t.Helper()
-	path := ClientPath(t, name)
+	return runClient(t, exec.Command(ClientPath(t, name), args...), env...)
+}
+
+// runClient runs cmd in PsqlEnv(t, env...), with no stdin and a limit of
+// ClientTimeout, and returns its combined output and exit code.
+func runClient(t testing.TB, cmd *exec.Cmd, env ...string) (output string, code int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), ClientTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, path, args...)
-	cmd.Env = PsqlEnv(t, env...)
-	cmd.WaitDelay = 5 * time.Second
-	out, err := cmd.CombinedOutput()
+	run := exec.CommandContext(ctx, cmd.Path, cmd.Args[1:]...)
+	run.Env = PsqlEnv(t, env...)
+	run.WaitDelay = 5 * time.Second
+	out, err := run.CombinedOutput()
 	if ctx.Err() != nil {
-		t.Fatalf("pgtest: %s %q did not finish within %v; output:\n%s", name, args, ClientTimeout, out)
+		t.Fatalf("pgtest: %q did not finish within %v; output:\n%s", cmd.Args, ClientTimeout, out)
 	}
 	var ee *exec.ExitError
 	switch {
@@ -224,7 +230,7 @@ func RunClient(t testing.TB, name string, args []string, env ...string) (output 
 	case errors.As(err, &ee) && ee.Exited():
 		return string(out), ee.ExitCode()
 	default:
-		t.Fatalf("pgtest: running %s %q: %v; output:\n%s", path, args, err, out)
+		t.Fatalf("pgtest: running %q: %v; output:\n%s", cmd.Args, err, out)
 		return "", -1
 	}
 }
