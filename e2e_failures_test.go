@@ -114,6 +114,10 @@ func TestFailureClassesAndAdvice(t *testing.T) {
 			code: 1, class: "auth", sqlstate: "28000", advice: []string{"`hostssl postgres nohba 127.0.0.1/32 scram-sha-256`", "pg_reload_conf()"}, psql: true, isready: 0},
 		{name: "28P01", target: fixed(conn(c, "user=scramuser", "dbname=postgres", "password=wrong")),
 			code: 1, class: "auth", sqlstate: "28P01", advice: []string{"~/.pgpass", `\password scramuser`}, psql: true, isready: 0},
+		{name: "28000 unknown user", target: func(t *testing.T) string {
+			all := pgtest.Start(t, pgtest.Options{HBA: []string{"host all all 127.0.0.1/32 trust"}})
+			return fmt.Sprintf("host=127.0.0.1 port=%d user=nosuchuser dbname=postgres", all.Port)
+		}, code: 1, class: "auth", sqlstate: "28000", advice: []string{`no role "nosuchuser"`, `CREATE ROLE "nosuchuser" LOGIN`}, psql: true, isready: 0},
 		{name: "3D000", target: fixed(conn(c, "user=trustuser", "dbname=nosuchdb")),
 			code: 1, class: "server", sqlstate: "3D000", advice: []string{"createdb -h 127.0.0.1", "nosuchdb"}, psql: true, isready: 0},
 		{name: "53300 max_connections", target: func(t *testing.T) string {
