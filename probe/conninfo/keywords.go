@@ -2,6 +2,18 @@ package conninfo
 
 // Keywords is libpq's PQconninfoOptions in libpq's order (PostgreSQL 18),
 // each with the environment variable libpq falls back to and its default.
+// Checked against src/interfaces/libpq/fe-connect.c of postgres/postgres
+// branch REL_18_STABLE at commit 79a506228bef41339ba64d27a47e7756dc1fd8db
+// (2026-06-05): names, environment variables, compiled-in defaults and the
+// display characters ("*" = Secret, "D" = Debug). One exception: servicefile
+// is not in libpq 18's table; it came with libpq 19 (master, commit
+// 092f3c63ef "libpq: Add "servicefile" connection option", 2025-07-13) and
+// is kept because service.go implements it. libpq 19 also adds oauth_ca_file
+// (PGOAUTHCAFILE), which is not listed here.
+//
+// scram_client_key and scram_server_key are "D" in libpq, not "*"; pgprobe
+// still treats them as secrets (they are key material equivalent to the
+// password) and never shows them.
 //
 // Default is the value libpq ends up with when nothing sets the keyword: the
 // compiled-in default of the options table, or the one pqConnectOptions2
@@ -19,7 +31,7 @@ package conninfo
 // GSSAPI rejects it (see validate.go).
 var Keywords = []Keyword{
 	{Name: "service", EnvVar: "PGSERVICE"},
-	{Name: "servicefile", EnvVar: "PGSERVICEFILE"}, // PG18
+	{Name: "servicefile", EnvVar: "PGSERVICEFILE"}, // libpq 19, not 18 (see above)
 	{Name: "user", EnvVar: "PGUSER"},
 	{Name: "password", EnvVar: "PGPASSWORD", Secret: true},
 	{Name: "passfile", EnvVar: "PGPASSFILE"},
@@ -43,7 +55,6 @@ var Keywords = []Keyword{
 	{Name: "sslcompression", EnvVar: "PGSSLCOMPRESSION", Default: "0"},
 	{Name: "sslcert", EnvVar: "PGSSLCERT"},
 	{Name: "sslkey", EnvVar: "PGSSLKEY"},
-	{Name: "sslkeylogfile", Debug: true},                             // PG18
 	{Name: "sslcertmode", EnvVar: "PGSSLCERTMODE", Default: "allow"}, // PG16
 	{Name: "sslpassword", Secret: true},
 	{Name: "sslrootcert", EnvVar: "PGSSLROOTCERT"},
@@ -69,6 +80,7 @@ var Keywords = []Keyword{
 	{Name: "oauth_client_id"},                                                      // PG18
 	{Name: "oauth_client_secret", Secret: true},                                    // PG18
 	{Name: "oauth_scope"},                                                          // PG18
+	{Name: "sslkeylogfile", Debug: true},                                           // PG18: last in libpq's table
 }
 
 var keywordIndex = func() map[string]int {

@@ -264,8 +264,9 @@ func checkScramKey(vals map[string]Value, keyword, which string) *Error {
 	return nil
 }
 
-// protocolVersion parses min/max_protocol_version (PG18): "3.0", "3.2" or
-// "latest" (3.2), the values libpq 18 documents.
+// protocolVersion is libpq 18's pqParseProtocolVersion: exactly "latest"
+// (3.2), "3.0" or "3.2" (3.1 never existed); anything else fails with
+// `invalid %s value: "%s"`.
 func protocolVersion(v string) (int, bool) {
 	switch v {
 	case "3.0":
@@ -276,14 +277,23 @@ func protocolVersion(v string) (int, bool) {
 	return 0, false
 }
 
+// checkProtocolVersions is the end of libpq 18's pqConnectOptions2
+// (REL_18_STABLE 79a506228b): min_protocol_version defaults to 3.0;
+// max_protocol_version, when not set, is 3.0 unless min_protocol_version is
+// above 3.0, then "latest".
 func checkProtocolVersions(vals map[string]Value) *Error {
-	minP, maxP := 3<<16, 3<<16 // libpq 18 defaults: 3.0 and 3.0
+	const v30, latest = 3 << 16, 3<<16 | 2
+	minP := v30
 	if v, ok := vals["min_protocol_version"]; ok {
 		p, valid := protocolVersion(v.Value)
 		if !valid {
 			return errorf("invalid %s value: \"%s\"", "min_protocol_version", v.Value)
 		}
 		minP = p
+	}
+	maxP := v30
+	if minP > v30 {
+		maxP = latest
 	}
 	if v, ok := vals["max_protocol_version"]; ok {
 		p, valid := protocolVersion(v.Value)

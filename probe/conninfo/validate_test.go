@@ -91,12 +91,26 @@ func TestValidation(t *testing.T) {
 		// load_balance_hosts.
 		{target: "load_balance_hosts=random"},
 		{target: "load_balance_hosts=round-robin", err: `invalid load_balance_hosts value: "round-robin"`},
-		// min/max_protocol_version (PG18).
+		// min/max_protocol_version: libpq 18's pqParseProtocolVersion and the
+		// end of pqConnectOptions2 (postgres/postgres REL_18_STABLE,
+		// src/interfaces/libpq/fe-connect.c, commit 79a506228b).
 		{target: "min_protocol_version=3.0 max_protocol_version=3.2"},
 		{target: "max_protocol_version=latest"},
-		{target: "min_protocol_version=3.1", err: `invalid min_protocol_version value: "3.1"`},
+		{target: "max_protocol_version=3.0"},
+		{target: "min_protocol_version=3.2 max_protocol_version=latest"},
+		{target: "min_protocol_version=3.1", err: `invalid min_protocol_version value: "3.1"`}, // 3.1 never existed
 		{target: "max_protocol_version=4", err: `invalid max_protocol_version value: "4"`},
-		{target: "min_protocol_version=latest", err: `"min_protocol_version" is greater than "max_protocol_version"`},
+		{target: "max_protocol_version=3", err: `invalid max_protocol_version value: "3"`},
+		{target: "min_protocol_version=Latest", err: `invalid min_protocol_version value: "Latest"`}, // strcmp: case matters
+		{target: "min_protocol_version=", err: `invalid min_protocol_version value: ""`},
+		{env: []string{"PGMAXPROTOCOLVERSION", "3.3"}, err: `invalid max_protocol_version value: "3.3"`},
+		// An unset max is 3.0, or latest when the min is above 3.0.
+		{target: "min_protocol_version=latest"},
+		{target: "min_protocol_version=3.2"},
+		{env: []string{"PGMINPROTOCOLVERSION", "3.2"}},
+		{target: "min_protocol_version=latest max_protocol_version=3.0", err: `"min_protocol_version" is greater than "max_protocol_version"`},
+		{target: "min_protocol_version=3.2 max_protocol_version=3.0", err: `"min_protocol_version" is greater than "max_protocol_version"`},
+		{target: "min_protocol_version=bad max_protocol_version=worse", err: `invalid min_protocol_version value: "bad"`},
 		// Integer options.
 		{target: "connect_timeout=10 keepalives=1 keepalives_idle=-1 keepalives_interval=' 5 ' keepalives_count=+3 tcp_user_timeout=0"},
 		{target: "connect_timeout=x", err: `invalid integer value "x" for connection option "connect_timeout"`},
