@@ -138,13 +138,6 @@ func Resolve(in Input) (*Settings, error) {
 		s.home = homeDir(s.getenv)
 	}
 	s.osUser = in.OSUser
-	if s.osUser == "" {
-		if u, err := user.Current(); err == nil {
-			s.osUser = u.Username
-		} else {
-			s.osUserErr = err.Error()
-		}
-	}
 
 	// libpq sees C strings: anything after a NUL byte is not there.
 	flags := make(map[string]string, len(in.Flags))
@@ -234,7 +227,7 @@ func Resolve(in Input) (*Settings, error) {
 			s.vals[k.Name] = Value{Value: k.Default, Source: SourceDefault}
 			continue
 		}
-		if k.Name == "user" && s.osUser != "" {
+		if k.Name == "user" && s.lookupOSUser() != "" {
 			s.vals[k.Name] = Value{Value: s.osUser, Source: SourceDefault, Origin: "OS user"}
 		}
 	}
@@ -277,4 +270,17 @@ func (s *Settings) defaultPassfile() string {
 		return ""
 	}
 	return s.home + "/.pgpass" // snprintf("%s/%s"), as libpq builds it
+}
+
+// lookupOSUser returns the OS user name, looked up only when a default user
+// is needed, as libpq does: the lookup reads nsswitch.conf and /etc/passwd.
+func (s *Settings) lookupOSUser() string {
+	if s.osUser == "" && s.osUserErr == "" {
+		if u, err := user.Current(); err == nil {
+			s.osUser = u.Username
+		} else {
+			s.osUserErr = err.Error()
+		}
+	}
+	return s.osUser
 }

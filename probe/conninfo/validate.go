@@ -19,7 +19,7 @@ func (s *Settings) connectOptions2() *Error {
 
 	// user: the OS user when not given or empty.
 	if s.vals["user"].Value == "" {
-		if s.osUser == "" {
+		if s.lookupOSUser() == "" {
 			return errorf("could not look up local user ID %d: %s", os.Geteuid(), s.osUserErr)
 		}
 		s.vals["user"] = Value{Value: s.osUser, Source: SourceDefault, Origin: "OS user"}
