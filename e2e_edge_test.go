@@ -237,18 +237,26 @@ func TestRoundTrips(t *testing.T) {
 	}{
 		// TCP handshake, startup → AuthenticationOk … ReadyForQuery.
 		{[]string{"user=trustuser", "sslmode=disable"}, 2},
-		// + SSLRequest → 'S', + the TLS 1.3 handshake (one flight each way).
-		{[]string{"user=trustuser", "sslmode=require"}, 4},
+		// + SSLRequest → 'S', + the TLS 1.3 handshake: one flight each way,
+		// and one more because PostgreSQL 15 offers only its ssl_ecdh_curve
+		// (prime256v1) and asks for a P-256 key share (HelloRetryRequest),
+		// as it does of OpenSSL's client in psql.
+		{[]string{"user=trustuser", "sslmode=require"}, 5},
 		// + SASLInitialResponse → Continue, SASLResponse → Final.
-		{[]string{"user=scramuser", "password=" + scramPW, "sslmode=require"}, 6},
+		{[]string{"user=scramuser", "password=" + scramPW, "sslmode=require"}, 7},
 	}
 	for _, tc := range cases {
 		r := pgprobe(t, nil, "-o", "json", conn(c, append([]string{"dbname=postgres"}, tc.kv...)...))
 		mustCode(t, r, 0)
 		mustEqual(t, r, "attempts.0.round_trips", tc.want)
+		if get(r.doc, "attempts.0.tls") != nil {
+			mustEqual(t, r, "attempts.0.tls.hello_retry_request", true)
+			mustEqual(t, r, "attempts.0.tls.key_exchange", "P-256")
+		}
 	}
 	r := pgprobe(t, nil, conn(c, "user=trustuser", "dbname=postgres", "sslmode=require"))
-	if !strings.Contains(r.stdout, "4 network round trips (sslnegotiation=direct would save 1") {
+	if !strings.Contains(r.stdout, "5 network round trips (sslnegotiation=direct would save 1") ||
+		!strings.Contains(r.stdout, "the server asked again for a P-256 key share: one more round trip") {
 		t.Errorf("the timeline should end each attempt with its round trips:\n%s", r.stdout)
 	}
 }

@@ -767,6 +767,11 @@ func (m *Machine) tlsHandshake() {
 	} else {
 		m.att.RoundTrips += 2 // TLS 1.2 needs a second flight before Finished
 	}
+	if cs.HelloRetryRequest {
+		m.att.RoundTrips++ // the server wanted another key share: a second ClientHello
+	}
+	ts.info.KeyExchange = groupName(cs.CurveID)
+	ts.info.HelloRetryRequest = cs.HelloRetryRequest
 	ts.info.Version = TLSVersionName(cs.Version)
 	ts.info.Cipher = tls.CipherSuiteName(cs.CipherSuite)
 	ts.info.ALPN = cs.NegotiatedProtocol
@@ -797,6 +802,9 @@ func (m *Machine) tlsHandshake() {
 	}
 	ts.info.Verified = ts.verifyChain
 	detail := fmt.Sprintf("%s %s", ts.info.Version, ts.info.Cipher)
+	if cs.HelloRetryRequest {
+		detail += fmt.Sprintf(" (the server asked again for a %s key share: one more round trip)", ts.info.KeyExchange)
+	}
 	if m.att.Direct {
 		detail = "direct TLS (no SSLRequest), ALPN postgresql, " + detail
 	}
@@ -828,7 +836,11 @@ func (m *Machine) stepAwaitingResponse() {
 	// recognised at once, not after waiting for a length that never comes.
 	typ, err := m.w.r.ReadByte()
 	if err != nil {
-		m.readFailed(StepAuthRequest, began, err, "no answer to the startup message")
+		waiting := "no answer to the startup message"
+		if m.authReqReceived {
+			waiting = "no answer to the authentication response"
+		}
+		m.readFailed(StepAuthRequest, began, err, waiting)
 		return
 	}
 	switch typ {
@@ -881,16 +893,17 @@ func (m *Machine) oldStyleError(began time.Time, length int) {
 	for i := 0; i < 4; i++ {
 		lb[3-i] = byte(length >> (8 * i))
 	}
-	text := append([]byte{}, lb[:]...)
-	for len(text) < 30000 && indexByte(text, 0) < 0 {
-		b, err := m.w.r.ReadByte()
-		if err != nil {
-			break
-		}
-		text = append(text, b)
-	}
+	text := append(make([]byte, 0, 256), lb[:]...)
 	if i := indexByte(text, 0); i >= 0 {
 		text = text[:i]
+	} else {
+		for len(text) < 30000 {
+			b, err := m.w.r.ReadByte()
+			if err != nil || b == 0 {
+				break
+			}
+			text = append(text, b)
+		}
 	}
 	e := m.prefixed(newError(statelog.ClassServer, strings.TrimRight(string(text), "\n")))
 	m.record(StepErrorResponse, began, "an old-style (protocol 2) error message", e, nil)

@@ -344,3 +344,19 @@ func rootPool(data []byte) (*x509.CertPool, []*x509.Certificate, int) {
 	}
 	return pool, inter, n
 }
+
+// groupName names a TLS key-exchange group as OpenSSL and PostgreSQL's
+// ssl_ecdh_curve / ssl_groups do ("P-256" is prime256v1).
+func groupName(id tls.CurveID) string {
+	switch id {
+	case 0:
+		return ""
+	case tls.CurveP256:
+		return "P-256"
+	case tls.CurveP384:
+		return "P-384"
+	case tls.CurveP521:
+		return "P-521"
+	}
+	return id.String() // X25519, X25519MLKEM768, …
+}

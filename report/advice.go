@@ -229,7 +229,11 @@ func adviseDNS(msg string, w where) string {
 
 func adviseTimeout(e *statelog.Error, w where) string {
 	var what, cause string
-	switch e.Step {
+	step := e.Step
+	if step == "auth_request" && sentAuthResponse(w.a) {
+		step = "auth_response" // the wait was for the answer to it
+	}
+	switch step {
 	case "resolve":
 		what, cause = "name resolution of "+w.host, "the DNS server is slow or unreachable; check /etc/resolv.conf or use hostaddr="
 	case "connect":
@@ -250,6 +254,19 @@ func adviseTimeout(e *statelog.Error, w where) string {
 		what, cause = "a step that was waiting", "the server or the network is slow"
 	}
 	return fmt.Sprintf("The deadline passed while waiting (%s). Likely cause: %s. If the server is just slow, raise -t/--timeout or connect_timeout.", what, cause)
+}
+
+// sentAuthResponse: the attempt got as far as answering an authentication request.
+func sentAuthResponse(a *statelog.Attempt) bool {
+	if a == nil {
+		return false
+	}
+	for _, ev := range a.Events {
+		if ev.Step == "auth_response" {
+			return true
+		}
+	}
+	return false
 }
 
 func adviseConnect(e *statelog.Error, msg string, w where) string {

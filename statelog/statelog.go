@@ -120,6 +120,12 @@ type TLS struct {
 	ClientCertificate   string `json:"client_certificate,omitempty"`
 	ClientCertRequested bool   `json:"client_cert_requested"`
 	ClientCertSent      bool   `json:"client_cert_sent"`
+	// KeyExchange is the group agreed on (X25519MLKEM768, X25519, P256…);
+	// HelloRetryRequest says the server asked for another key share, which
+	// costs a round trip (PostgreSQL before 18 offers only ssl_ecdh_curve,
+	// prime256v1 by default).
+	KeyExchange       string `json:"key_exchange,omitempty"`
+	HelloRetryRequest bool   `json:"hello_retry_request,omitempty"`
 }
 
 // Auth is the authentication the server asked for. It never holds a secret.
