@@ -15,6 +15,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pgprobe/pgprobe/probe"
@@ -118,9 +119,15 @@ func probeFlags() []cli.Flag {
 // rootFlags are the default command's flags: the probe's and runFlags.
 func rootFlags() []cli.Flag { return append(probeFlags(), runFlags()...) }
 
-func newApp(e *env) *cli.App {
+// setGlobalFlags replaces urfave/cli's package-wide -h and -v (pgprobe's
+// -h is psql's host) once, so that apps may be built concurrently.
+var setGlobalFlags = sync.OnceFunc(func() {
 	cli.HelpFlag = &cli.BoolFlag{Name: "help", Aliases: []string{"?"}, Usage: "show help"}
 	cli.VersionFlag = &cli.BoolFlag{Name: "version", Aliases: []string{"V"}, Usage: "print the version"}
+})
+
+func newApp(e *env) *cli.App {
+	setGlobalFlags()
 	app := &cli.App{
 		Name:      "pgprobe",
 		Usage:     "show every step of a PostgreSQL connection, and why it fails",
