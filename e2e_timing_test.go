@@ -184,18 +184,21 @@ func TestTimingInjectedLatency(t *testing.T) {
 			}
 			// The proxy may see one more exchange after the probe: the
 			// server's TLS close_notify answering Terminate.
-			for _, st := range append(baseline, delayed...) {
-				if strings.Join(st.steps, " ") != strings.Join(steps, " ") {
-					t.Fatalf("steps differ between runs:\n%v\n%v", steps, st.steps)
-				}
-				if n := len(st.exchanges); n != exchanges && n != exchanges+1 {
-					t.Fatalf("the steps %v wait on %v round trips, but the proxy saw %d (flights down %v)", steps, waits, n, st.down)
-				}
-				// The record counts the TCP handshake too.
-				if st.rts != exchanges+1 {
-					t.Errorf("round_trips = %d, the proxy saw %d plus TCP", st.rts, exchanges)
+			validate := func(runs []stepTimes) {
+				for _, st := range runs {
+					if strings.Join(st.steps, " ") != strings.Join(steps, " ") {
+						t.Fatalf("steps differ between runs:\n%v\n%v", steps, st.steps)
+					}
+					if n := len(st.exchanges); n != exchanges && n != exchanges+1 {
+						t.Fatalf("the steps %v wait on %v round trips, but the proxy saw %d (flights down %v)", steps, waits, n, st.down)
+					}
+					// The record counts the TCP handshake too.
+					if st.rts != exchanges+1 {
+						t.Errorf("round_trips = %d, the proxy saw %d plus TCP", st.rts, exchanges)
+					}
 				}
 			}
+			validate(append(baseline, delayed...))
 
 			// A step's duration is pgprobe's own time, plus the server's
 			// (the proxy sees when each request reached the server and when
@@ -218,38 +221,70 @@ func TestTimingInjectedLatency(t *testing.T) {
 				}
 				return d
 			}
-			worstCausal, worstLow, worstHigh, worstNaive := math.Inf(1), math.Inf(1), math.Inf(1), 0.0
-			k := 0
-			for i, step := range steps {
-				baseMin, baseOwnMin, ownMin := math.Inf(1), math.Inf(1), math.Inf(1)
-				for _, b := range baseline {
-					baseMin = min(baseMin, b.ms[i])
-					baseOwnMin = min(baseOwnMin, own(b, i, k, waits[i]))
-				}
-				nominal := float64(waits[i]) * ms(timingRTT)
-				for r, d := range delayed {
-					o := own(d, i, k, waits[i])
-					ownMin = min(ownMin, o)
-					worstNaive = max(worstNaive, math.Abs(d.ms[i]-baseMin-nominal))
-					if waits[i] > 0 {
-						worstCausal = min(worstCausal, o+1)
-						if o < -1 {
-							t.Errorf("step %d (%s), run %d: %.3f ms, but the proxy and the server alone took %.3f ms of its %d round trip(s)",
-								i, step, r, d.ms[i], d.ms[i]-o, waits[i])
+			// evaluate judges the runs so far; it returns the accuracy
+			// failures, which more runs may cure (the fastest run of each
+			// side gets closer to the machine's floor), and reports the
+			// causality failures, which they may not.
+			evaluate := func(final bool) []string {
+				var failures []string
+				worstCausal, worstLow, worstHigh, worstNaive := math.Inf(1), math.Inf(1), math.Inf(1), 0.0
+				k := 0
+				for i, step := range steps {
+					baseMin, baseOwnMin, ownMin := math.Inf(1), math.Inf(1), math.Inf(1)
+					for _, b := range baseline {
+						baseMin = min(baseMin, b.ms[i])
+						baseOwnMin = min(baseOwnMin, own(b, i, k, waits[i]))
+					}
+					nominal := float64(waits[i]) * ms(timingRTT)
+					for r, d := range delayed {
+						o := own(d, i, k, waits[i])
+						ownMin = min(ownMin, o)
+						worstNaive = max(worstNaive, math.Abs(d.ms[i]-baseMin-nominal))
+						if waits[i] > 0 {
+							worstCausal = min(worstCausal, o+1)
+							if o < -1 {
+								t.Errorf("step %d (%s), run %d: %.3f ms, but the proxy and the server alone took %.3f ms of its %d round trip(s)",
+									i, step, r, d.ms[i], d.ms[i]-o, waits[i])
+							}
 						}
 					}
+					got := ownMin - baseOwnMin
+					lo, hi := -1.0, 1+0.05*nominal
+					worstLow, worstHigh = min(worstLow, got-lo), min(worstHigh, hi-got)
+					if got < lo || got > hi {
+						failures = append(failures, fmt.Sprintf("step %d (%s): pgprobe's own time %.3f ms with %.0f ms injected (%d round trips), %.3f ms without: off by %.3f ms, want -1…%.3f ms",
+							i, step, ownMin, nominal, waits[i], baseOwnMin, got, hi))
+					}
+					k += waits[i]
 				}
-				got := ownMin - baseOwnMin
-				lo, hi := -1.0, 1+0.05*nominal
-				worstLow, worstHigh = min(worstLow, got-lo), min(worstHigh, hi-got)
-				if got < lo || got > hi {
-					t.Errorf("step %d (%s): pgprobe's own time %.3f ms with %.0f ms injected (%d round trips), %.3f ms without: off by %.3f ms, want -1…%.3f ms",
-						i, step, ownMin, nominal, waits[i], baseOwnMin, got, hi)
+				if final || len(failures) == 0 {
+					t.Logf("%d rounds; worst margins (ms): causality %.3f, lower bound %.3f, upper bound %.3f; worst single run minus fastest baseline vs nominal injection %.3f",
+						len(delayed), worstCausal, worstLow, worstHigh, worstNaive)
 				}
-				k += waits[i]
+				return failures
 			}
-			t.Logf("worst margins (ms): causality %.3f, lower bound %.3f, upper bound %.3f; worst single run minus fastest baseline vs nominal injection %.3f",
-				worstCausal, worstLow, worstHigh, worstNaive)
+			// A burst of load can keep every run of one side off the
+			// floor: up to two more batches of rounds are taken before the
+			// accuracy is judged to fail.
+			for batch := 1; ; batch++ {
+				failures := evaluate(batch == 3)
+				if len(failures) == 0 {
+					break
+				}
+				if batch == 3 {
+					for _, f := range failures {
+						t.Error(f)
+					}
+					break
+				}
+				t.Logf("batch %d: %d step(s) off; taking %d more rounds", batch, len(failures), timingRounds)
+				n := len(baseline)
+				for range timingRounds {
+					baseline = append(baseline, probeTimes(t, base, target(base)))
+					delayed = append(delayed, probeTimes(t, slow, target(slow)))
+				}
+				validate(append(baseline[n:], delayed[n:]...))
+			}
 		})
 	}
 }
