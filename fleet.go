@@ -21,7 +21,7 @@ import (
 )
 
 // defaultConcurrency is how many targets a fleet probes at once.
-const defaultConcurrency = 16
+const defaultConcurrency = 256
 
 // runFlags are the flags that say how often and how many at once to probe.
 func runFlags() []cli.Flag {
@@ -101,23 +101,184 @@ func readTargets(path string, stdin io.Reader) ([]string, error) {
 	return out, nil
 }
 
-// probeAll probes every request, at most o.concurrency at once, and returns
-// the records in the order of reqs.
-func probeAll(ctx context.Context, reqs []probe.Request, o runOpts) []*statelog.Log {
-	logs := make([]*statelog.Log, len(reqs))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, o.concurrency)
+// probeEach probes every request, at most o.concurrency at once. Each
+// record goes through render in the goroutine that probed it, and emit gets
+// the rendered outcomes one at a time in the order of reqs, each as soon as
+// it and every earlier one are done. At most window targets are probed or
+// wait for an earlier one (window ≥ o.concurrency), so that what waits is
+// bounded when a slow target holds up the ones after it.
+func probeEach[T any](ctx context.Context, reqs []probe.Request, o runOpts, window int, render func(*statelog.Log) T, emit func(int, T)) {
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		next    int
+		pending = make([]*T, len(reqs))
+		sem     = make(chan struct{}, o.concurrency)
+		ahead   = make(chan struct{}, max(window, o.concurrency))
+	)
 	for i, req := range reqs {
-		wg.Add(1)
+		ahead <- struct{}{}
 		sem <- struct{}{}
+		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer func() { <-sem }()
-			logs[i] = probeTarget(ctx, req, o)
+			r := render(probeTarget(ctx, req, o))
+			<-sem
+			mu.Lock()
+			defer mu.Unlock()
+			pending[i] = &r
+			for next < len(pending) && pending[next] != nil {
+				emit(next, *pending[next])
+				pending[next] = nil
+				next++
+				<-ahead
+			}
 		}()
 	}
 	wg.Wait()
-	return logs
+}
+
+// fleetWindow: with -o json or the timeline, how many targets (times
+// --concurrency) may be probed ahead of the first one not yet written.
+const fleetWindow = 4
+
+// outcome is what remains of one target once it is rendered: its verdict
+// and its part of the report, never its whole record.
+type outcome struct {
+	ok   bool
+	code int
+	out  []byte     // its JSON document, timeline (with statistics) or NDJSON verdict line
+	row  report.Row // -o table
+	err  error
+}
+
+var resultEncoders = sync.Pool{New: func() any { return new(report.ResultEncoder) }}
+
+// probeAndReport probes reqs, at most o.concurrency at once, and writes the
+// report in output (one of outputFormats; "" writes nothing, for --quiet)
+// to w while the targets are probed: a fleet's memory is bounded by the
+// targets in flight, not by the fleet. It returns the highest exit code and
+// the first error writing the report (after which the probes still running
+// are cancelled).
+//
+// json: one target's document, or JSONStream's {schema, results, ok,
+// exit_code} for several, results in the order of reqs. timeline: each
+// target's timeline (and --count statistics) in that order. table: the
+// summary rows once all are done, then the statistics. ndjson: the events
+// stream through o.sink as they happen; the verdict lines come last.
+func probeAndReport(ctx context.Context, w io.Writer, reqs []probe.Request, o runOpts, output string, opts report.Options) (int, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	named := len(reqs) > 1
+	render := func(l *statelog.Log) outcome {
+		oc := outcome{ok: l.OK, code: l.ExitCode}
+		var b bytes.Buffer
+		switch output {
+		case "json":
+			if !named {
+				oc.err = report.JSON(&b, l)
+				break
+			}
+			enc := resultEncoders.Get().(*report.ResultEncoder)
+			doc, err := enc.Encode(l)
+			oc.out, oc.err = bytes.Clone(doc), err
+			resultEncoders.Put(enc)
+			return oc
+		case "ndjson":
+			oc.err = statelog.NewNDJSONSink(&b).Verdict(l)
+		case "table":
+			oc.row = report.RowOf(l)
+			if len(l.Stats) > 0 {
+				b.WriteString("\n")
+				oc.err = renderStats(&b, l, named)
+			}
+		case "":
+		default:
+			if oc.err = report.Timeline(&b, l, opts); oc.err == nil && len(l.Stats) > 0 {
+				b.WriteString("\n")
+				oc.err = renderStats(&b, l, named)
+			}
+		}
+		if b.Len() > 0 {
+			oc.out = b.Bytes()
+		}
+		return oc
+	}
+
+	var (
+		code   int
+		werr   error
+		stream *report.JSONStream
+		rows   []report.Row
+		later  [][]byte // table: statistics; ndjson: verdict lines
+		window = len(reqs)
+		fail   = func(err error) {
+			if werr == nil && err != nil {
+				werr = err
+				cancel()
+			}
+		}
+	)
+	switch output {
+	case "json":
+		window = fleetWindow * o.concurrency
+		if named {
+			stream = report.NewJSONStream(w)
+		}
+	case "table":
+		rows = make([]report.Row, 0, len(reqs))
+	case "ndjson", "":
+	default:
+		window = fleetWindow * o.concurrency
+	}
+	probeEach(ctx, reqs, o, window, render, func(i int, oc outcome) {
+		code = max(code, oc.code)
+		fail(oc.err)
+		switch {
+		case stream != nil:
+			if oc.err == nil {
+				stream.Add(oc.out, oc.ok, oc.code)
+				fail(stream.Err())
+			}
+		case output == "table":
+			rows = append(rows, oc.row)
+			if oc.out != nil {
+				later = append(later, oc.out)
+			}
+		case output == "ndjson":
+			later = append(later, oc.out)
+		case werr != nil || output == "":
+		case output == "json":
+			_, err := w.Write(oc.out)
+			fail(err)
+		default:
+			if i > 0 {
+				_, err := io.WriteString(w, "\n")
+				fail(err)
+			}
+			if werr == nil {
+				_, err := w.Write(oc.out)
+				fail(err)
+			}
+		}
+	})
+	switch {
+	case stream != nil:
+		fail(stream.Close())
+	case werr != nil:
+	case output == "table":
+		fail(report.TableRows(w, rows, opts))
+		fallthrough
+	case output == "ndjson":
+		// No probe is running: nothing else writes to w.
+		for _, b := range later {
+			if werr == nil {
+				_, err := w.Write(b)
+				fail(err)
+			}
+		}
+	}
+	return code, werr
 }
 
 // probeTarget probes one target once, or until it succeeds (--wait), or

@@ -317,61 +317,12 @@ func probeAction(c *cli.Context, e *env) error {
 		reqs[i] = probe.Request{Input: input(c, e, t), Ping: c.Bool("ping"), Timeout: timeout, Password: password, Checks: checks, Seed: c.Uint64("seed")}
 		reqs[i].Display = displayTarget(reqs[i].Input)
 	}
-	logs := probeAll(ctx, reqs, ro)
-
-	code := 0
-	for _, l := range logs {
-		if l.ExitCode > code {
-			code = l.ExitCode
-		}
-	}
-	if quiet {
-		// Rendering into io.Discard changes nothing but the time it takes
-		// (a few hundred microseconds in a fresh process, paging in the
-		// renderers): the exit code is the answer.
-		if code != 0 {
-			return &exitError{code: code}
-		}
-		return nil
-	}
 	opts := report.Options{Color: colorOn, Verbose: c.Bool("verbose")}
-	switch output {
-	case "json":
-		if len(logs) == 1 {
-			err = report.JSON(e.stdout, logs[0])
-		} else {
-			err = report.JSONMulti(e.stdout, logs)
-		}
-	case "ndjson":
-		for _, l := range logs {
-			if err = sink.Verdict(l); err != nil {
-				break
-			}
-		}
-	case "table":
-		err = report.Table(e.stdout, logs, opts)
-		for _, l := range logs {
-			if err == nil && len(l.Stats) > 0 {
-				fmt.Fprintln(e.stdout)
-				err = renderStats(e.stdout, l, len(logs) > 1)
-			}
-		}
-	default:
-		for i, l := range logs {
-			if i > 0 {
-				fmt.Fprintln(e.stdout)
-			}
-			if err = report.Timeline(e.stdout, l, opts); err != nil {
-				break
-			}
-			if len(l.Stats) > 0 {
-				fmt.Fprintln(e.stdout)
-				if err = renderStats(e.stdout, l, len(logs) > 1); err != nil {
-					break
-				}
-			}
-		}
+	if quiet {
+		// The exit code is the answer: render nothing at all.
+		output = ""
 	}
+	code, err := probeAndReport(ctx, e.stdout, reqs, ro, output, opts)
 	if err != nil {
 		return &exitError{code: statelog.ExitNoAnswer, msg: "could not write the report: " + err.Error()}
 	}

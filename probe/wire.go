@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 	"io"
 	"net"
+	"sync"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 )
@@ -144,10 +145,15 @@ func indexByte(b []byte, c byte) int {
 	return -1
 }
 
+var peekBufs = sync.Pool{New: func() any { return new([8192]byte) }}
+
 // pendingBytes counts bytes already received on a raw socket without
 // consuming them (recv with MSG_PEEK|MSG_DONTWAIT), up to 8 KiB (the size
 // of PostgreSQL's and libpq's input buffers): the check of CVE-2021-23222 on
 // the client and CVE-2021-23214 on the server.
+//
+// The peeked bytes are thrown away, so the buffer comes from a pool (a fleet
+// checks once per TLS target: 8 KiB of garbage each otherwise).
 func pendingBytes(c net.Conn) int {
 	sc, ok := c.(syscall.Conn)
 	if !ok {
@@ -158,9 +164,10 @@ func pendingBytes(c net.Conn) int {
 		return 0
 	}
 	n := 0
-	buf := make([]byte, 8192)
+	buf := peekBufs.Get().(*[8192]byte)
+	defer peekBufs.Put(buf)
 	_ = rc.Read(func(fd uintptr) bool {
-		k, _, err := unix.Recvfrom(int(fd), buf, unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		k, _, err := unix.Recvfrom(int(fd), buf[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
 		if err == nil && k > 0 {
 			n = k
 		}

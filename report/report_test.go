@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"strings"
@@ -399,3 +400,58 @@ func TestWrapKeepsBackticks(t *testing.T) {
 		t.Errorf("a backtick span was broken: %q", got)
 	}
 }
+
+// TestJSONStream: the streamed fleet document is JSONMulti's, byte for
+// byte; with no result it is still a document; a write error comes back.
+func TestJSONStream(t *testing.T) {
+	logs := []*statelog.Log{okTLSScram(), refused(), wrongPassword()}
+	var b bytes.Buffer
+	s := NewJSONStream(&b)
+	var enc ResultEncoder
+	for _, l := range logs {
+		doc, err := enc.Encode(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Add(doc, l.OK, l.ExitCode)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "json/multi", b.Bytes())
+	// Each result is exactly one target's document, indented one level.
+	var m struct {
+		Results []json.RawMessage `json:"results"`
+	}
+	if err := json.Unmarshal(b.Bytes(), &m); err != nil || len(m.Results) != 3 {
+		t.Fatalf("%v, %d results", err, len(m.Results))
+	}
+	one := render(t, func(b *bytes.Buffer) error { return JSON(b, refused()) })
+	var c1, c2 bytes.Buffer
+	if err := json.Compact(&c1, one); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Compact(&c2, m.Results[1]); err != nil {
+		t.Fatal(err)
+	}
+	if c1.String() != c2.String() {
+		t.Errorf("results[1] differs from the one-target document:\n%s\n%s", c1.String(), c2.String())
+	}
+
+	b.Reset()
+	if err := NewJSONStream(&b).Close(); err != nil {
+		t.Fatal(err)
+	}
+	if b.String() != "{\n  \"schema\": \"pgprobe/v1\",\n  \"results\": [],\n  \"ok\": true,\n  \"exit_code\": 0\n}\n" {
+		t.Errorf("empty fleet: %q", b.String())
+	}
+	s = NewJSONStream(failWriter{})
+	s.Add([]byte("{}"), false, 2)
+	if s.Err() == nil || s.Close() == nil {
+		t.Error("a write error was lost")
+	}
+}
+
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, errors.New("broken pipe") }

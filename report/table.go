@@ -16,56 +16,78 @@ import (
 // version, auth method, server version, total ms and error class. Failures
 // come first (the highest exit code first), otherwise the given order.
 func Table(w io.Writer, logs []*statelog.Log, o Options) error {
-	p := newPalette(o.Color)
-	sorted := make([]*statelog.Log, 0, len(logs))
+	rows := make([]Row, 0, len(logs))
 	for _, l := range logs {
 		if l != nil {
-			sorted = append(sorted, l)
+			rows = append(rows, RowOf(l))
 		}
 	}
-	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].ExitCode > sorted[j].ExitCode })
+	return TableRows(w, rows, o)
+}
+
+// Row is what the table shows of one target: a few strings instead of the
+// whole record, so that a fleet need not keep every target's events until
+// the table is written.
+type Row struct {
+	Target, Verdict, Address, TLS, Auth, Server, Role string
+	ExitCode                                          int
+	DurationMS                                        float64
+	Class                                             string
+}
+
+// RowOf is l's row in Table, not yet coloured.
+func RowOf(l *statelog.Log) Row {
+	r := Row{Verdict: verdictWord(l), ExitCode: l.ExitCode, DurationMS: l.DurationMS,
+		Address: "-", TLS: "-", Auth: "-", Server: "-", Role: "-", Class: "-"}
+	if a := usedAttempt(l); a != nil {
+		r.Address = address(a)
+		if a.TLS != nil && a.TLS.Version != "" {
+			r.TLS = clean(a.TLS.Version)
+		}
+		if a.Auth != nil && a.Auth.Method != "" {
+			r.Auth = clean(a.Auth.Method)
+		}
+		if a.Role != "" {
+			r.Role = clean(a.Role)
+		}
+		if a.Server != nil {
+			if v := strings.Fields(a.Server.Parameters["server_version"]); len(v) > 0 {
+				r.Server = clean(v[0])
+			}
+		}
+	}
+	if l.Error != nil && l.Error.Class != "" {
+		r.Class = clean(l.Error.Class)
+	}
+	r.Target = l.Target
+	if r.Target == "" {
+		r.Target = "(defaults)"
+	}
+	r.Target = clean(r.Target)
+	return r
+}
+
+// TableRows writes Table from rows made by RowOf, failures first (the
+// highest exit code first), otherwise the given order. It sorts rows in
+// place.
+func TableRows(w io.Writer, rows []Row, o Options) error {
+	p := newPalette(o.Color)
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].ExitCode > rows[j].ExitCode })
 
 	t := plainTable(w, []tw.Align{tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignRight, tw.AlignLeft})
 	t.Header([]string{"TARGET", "VERDICT", "ADDRESS", "TLS", "AUTH", "SERVER", "ROLE", "TOTAL MS", "ERROR"})
-	for _, l := range sorted {
-		a := usedAttempt(l)
-		verdict := verdictWord(l)
+	for _, r := range rows {
+		verdict := r.Verdict
 		switch {
-		case l.ExitCode == statelog.ExitOK:
+		case r.ExitCode == statelog.ExitOK:
 			verdict = p.ok.Sprint(verdict)
-		case l.ExitCode == statelog.ExitCheck:
+		case r.ExitCode == statelog.ExitCheck:
 			verdict = p.warn.Sprint(verdict)
 		default:
 			verdict = p.bad.Sprint(verdict)
 		}
-		addr, tlsv, auth, server, role := "-", "-", "-", "-", "-"
-		if a != nil {
-			addr = address(a)
-			if a.TLS != nil && a.TLS.Version != "" {
-				tlsv = clean(a.TLS.Version)
-			}
-			if a.Auth != nil && a.Auth.Method != "" {
-				auth = clean(a.Auth.Method)
-			}
-			if a.Role != "" {
-				role = clean(a.Role)
-			}
-			if a.Server != nil {
-				if v := strings.Fields(a.Server.Parameters["server_version"]); len(v) > 0 {
-					server = clean(v[0])
-				}
-			}
-		}
-		class := "-"
-		if l.Error != nil && l.Error.Class != "" {
-			class = clean(l.Error.Class)
-		}
-		target := l.Target
-		if target == "" {
-			target = "(defaults)"
-		}
-		if err := t.Append(clean(target), verdict, addr, tlsv, auth, server, role,
-			strconv.FormatFloat(l.DurationMS, 'f', 1, 64), class); err != nil {
+		if err := t.Append(r.Target, verdict, r.Address, r.TLS, r.Auth, r.Server, r.Role,
+			strconv.FormatFloat(r.DurationMS, 'f', 1, 64), r.Class); err != nil {
 			return err
 		}
 	}
