@@ -21,7 +21,7 @@ import (
 
 // testServer runs the project's test server on a loopback port until the
 // test ends.
-func testServer(t *testing.T, cfg probe.ServerConfig) int {
+func testServer(t testing.TB, cfg probe.ServerConfig) int {
 	t.Helper()
 	s, err := probe.NewServer(cfg)
 	if err != nil {

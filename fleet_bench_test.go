@@ -48,17 +48,8 @@ var fleetConcurrency = []int{16, 64, 128, 256}
 // application_name differ).
 func fleetSetup(b *testing.B) (targetsFile string) {
 	b.Helper()
-	s, err := probe.NewServer(probe.ServerConfig{SSL: true, Auth: probe.AuthSCRAMSHA256, Password: fleetPW, Then: probe.ThenOK, Timeout: time.Minute})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	go s.Serve(ln)
-	b.Cleanup(func() { s.Close() })
-	p := pgtest.NewProxy(b, ln.Addr().String(), pgtest.ProxyOptions{Up: fleetOneWay, Down: fleetOneWay, HoldUp: pgtest.NoHold, HoldDown: pgtest.NoHold})
+	port := testServer(b, probe.ServerConfig{SSL: true, Auth: probe.AuthSCRAMSHA256, Password: fleetPW, Then: probe.ThenOK, Timeout: time.Minute})
+	p := pgtest.NewProxy(b, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), pgtest.ProxyOptions{Up: fleetOneWay, Down: fleetOneWay, HoldUp: pgtest.NoHold, HoldDown: pgtest.NoHold})
 	var sb strings.Builder
 	for i := range fleetTargets {
 		fmt.Fprintf(&sb, "host=127.0.0.1 port=%d user=fleet dbname=db%04d application_name=fleet-%04d sslmode=require password=%s\n", p.Port, i, i, fleetPW)
