@@ -447,6 +447,26 @@ func TestNoPasswordInOutput(t *testing.T) {
 			}
 		}
 	}
+	// A fleet of them: the streamed fleet report of each format.
+	var fleet []string
+	var secrets []string
+	for _, s := range sources {
+		if s.env == nil {
+			fleet = append(fleet, s.target)
+			secrets = append(secrets, s.secret, strings.ReplaceAll(s.secret, "Ω", "%CE%A9"))
+		}
+	}
+	if len(fleet) < 2 {
+		t.Fatalf("the fleet case needs several targets with a password in them, has %d", len(fleet))
+	}
+	for _, out := range []string{"timeline", "json", "ndjson", "table"} {
+		r := pgprobe(t, nil, append([]string{"-o", out, "-v"}, fleet...)...)
+		for _, leak := range secrets {
+			if strings.Contains(r.stdout+r.stderr, leak) {
+				t.Errorf("fleet -o %s: the password %q appears in the output:\n%s\n%s", out, leak, r.stdout, r.stderr)
+			}
+		}
+	}
 	// And pgprobe settings, which shows every value.
 	for _, s := range sources {
 		for _, out := range []string{"table", "json"} {
