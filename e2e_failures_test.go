@@ -2,8 +2,10 @@ package main
 
 // Every failure class and startup SQLSTATE, provoked against a real
 // PostgreSQL 15 where it can be and against the project's scripted test
-// server where PostgreSQL cannot be made to (57P03 forms, 42704, 08P01,
-// 0A000, poolers): each checks the exit code, error.class, that the advice
+// server where PostgreSQL cannot be made to: 57P03 "in recovery mode" (the
+// moment between a backend's crash and the restart of recovery, which no
+// test can hold), 08P01 and 0A000 (which take a client that breaks the
+// protocol) and poolers. Each checks the exit code, error.class, that the advice
 // names the fix, that psql fails too, and, where pg_isready applies, that
 // --ping agrees with it.
 
@@ -56,15 +58,6 @@ func preAuthError(t *testing.T, code, msg, detail string) int {
 	b := encodeMsg(t, fatalResponse(code, msg, detail))
 	return testServer(t, probe.ServerConfig{Timeout: 10 * time.Second, Script: func(int) *probe.Script {
 		return &probe.Script{Actions: []probe.Action{{Step: "auth_request", Nth: 1, Replace: b, Close: true}}}
-	}})
-}
-
-// postAuthError authenticates (trust) and then fails with a FATAL, as
-// InitPostgres does for a bad startup parameter.
-func postAuthError(t *testing.T, code, msg string) int {
-	t.Helper()
-	return testServer(t, probe.ServerConfig{Auth: probe.AuthTrust, Timeout: 10 * time.Second, Script: func(int) *probe.Script {
-		return &probe.Script{ThenError: fatalResponse(code, msg, "")}
 	}})
 }
 
@@ -134,20 +127,31 @@ func TestFailureClassesAndAdvice(t *testing.T) {
 			return target
 		}, code: 1, class: "server", sqlstate: "53300", advice: []string{"max_connections", "pg_stat_activity"}, psql: true, isready: 0},
 		{name: "57P03 starting up", target: func(t *testing.T) string {
-			return fmt.Sprintf("host=127.0.0.1 port=%d user=x dbname=postgres", preAuthError(t, "57P03", "the database system is starting up", ""))
+			s := pgtest.Start(t, pgtest.Options{HBA: hba, Roles: roles})
+			s.RestartRefusing(t, pgtest.StartingUp)
+			return conn(s, "user=trustuser", "dbname=postgres")
 		}, code: 1, class: "server", sqlstate: "57P03", advice: []string{"starting up", "pgprobe --wait"}, psql: true, isready: 1},
 		{name: "57P03 shutting down", target: func(t *testing.T) string {
-			return fmt.Sprintf("host=127.0.0.1 port=%d user=x dbname=postgres", preAuthError(t, "57P03", "the database system is shutting down", ""))
+			s := pgtest.Start(t, pgtest.Options{HBA: hba, Roles: roles})
+			target := conn(s, "user=trustuser", "dbname=postgres")
+			// A smart shutdown waits for this session, and turns new
+			// connections away meanwhile.
+			pgtest.RunPsqlBackground(t, target, "select pg_sleep(60)")
+			s.WaitSessions(t, 1)
+			s.BeginSmartShutdown(t)
+			return target
 		}, code: 1, class: "server", sqlstate: "57P03", advice: []string{"shutting down", "server log"}, psql: true, isready: 1},
 		{name: "57P03 recovery mode", target: func(t *testing.T) string {
 			return fmt.Sprintf("host=127.0.0.1 port=%d user=x dbname=postgres", preAuthError(t, "57P03", "the database system is in recovery mode", ""))
 		}, code: 1, class: "server", sqlstate: "57P03", advice: []string{"recovery", "primary", "hot_standby"}, psql: true, isready: 1},
 		{name: "57P03 hot standby off", target: func(t *testing.T) string {
-			return fmt.Sprintf("host=127.0.0.1 port=%d user=x dbname=postgres", preAuthError(t, "57P03", "the database system is not accepting connections", "Hot standby mode is disabled."))
+			s := pgtest.Start(t, pgtest.Options{HBA: hba, Roles: roles})
+			s.RestartRefusing(t, pgtest.HotStandbyOff)
+			return conn(s, "user=trustuser", "dbname=postgres")
 		}, code: 1, class: "server", sqlstate: "57P03", advice: []string{"hot_standby = on"}, psql: true, isready: 1},
 		{name: "42704 unknown startup parameter", target: func(t *testing.T) string {
-			return fmt.Sprintf("host=127.0.0.1 port=%d user=x dbname=postgres", postAuthError(t, "42704", `unrecognized configuration parameter "nosuch_setting"`))
-		}, code: 1, class: "server", sqlstate: "42704", advice: []string{`"nosuch_setting"`, "PGOPTIONS", "options="}, psql: true, isready: -1},
+			return conn(p, "user=trustuser", "dbname=postgres", "options=-c nosuch_setting=on")
+		}, code: 1, class: "server", sqlstate: "42704", advice: []string{`"nosuch_setting"`, "PGOPTIONS", "options="}, psql: true, isready: 0},
 		{name: "08P01 protocol violation reported by the server", target: func(t *testing.T) string {
 			return fmt.Sprintf("host=127.0.0.1 port=%d user=x dbname=postgres", preAuthError(t, "08P01", "invalid startup packet layout: expected terminator as last byte", ""))
 		}, code: 1, class: "server", sqlstate: "08P01", advice: []string{"invalid startup packet layout", "proxy", "client library"}, psql: true, isready: 0},

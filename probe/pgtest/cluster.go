@@ -281,6 +281,21 @@ func (c *Cluster) setupSQL(t testing.TB) string {
 // c.mu must be held.
 func (c *Cluster) start(t testing.TB, pickPort bool) {
 	t.Helper()
+	c.startUntil(t, pickPort, pmStatusReady)
+}
+
+// The states postmaster.pid records on its eighth line (PM_STATUS_* in
+// PostgreSQL's pidfile.h).
+const (
+	pmStatusStarting = "starting" // PM_STARTUP: the startup process has not begun recovery
+	pmStatusReady    = "ready"    // accepting connections
+	pmStatusStandby  = "standby"  // in recovery, not accepting connections (hot_standby = off)
+	pmStatusStopping = "stopping" // shutting down
+)
+
+// startUntil is start, waiting until the postmaster records status.
+func (c *Cluster) startUntil(t testing.TB, pickPort bool, status string) {
+	t.Helper()
 	for attempt := 1; ; attempt++ {
 		if pickPort {
 			c.Port = FreePort(t)
@@ -289,7 +304,7 @@ func (c *Cluster) start(t testing.TB, pickPort bool) {
 		off := c.logSize()
 		p, err := c.launch()
 		if err == nil {
-			err = p.waitReady(c.DataDir, startTimeout)
+			err = p.waitStatus(c.DataDir, status, startTimeout)
 		}
 		if err == nil {
 			c.proc = p
@@ -331,9 +346,9 @@ func (c *Cluster) launch() (*serverProc, error) {
 	return p, nil
 }
 
-// waitReady polls postmaster.pid until the postmaster records "ready", as
-// pg_ctl -w does, but every 5 ms.
-func (p *serverProc) waitReady(dataDir string, timeout time.Duration) error {
+// waitStatus polls postmaster.pid until the postmaster records status
+// ("ready", as pg_ctl -w does), but every 5 ms.
+func (p *serverProc) waitStatus(dataDir, status string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	pidFile := filepath.Join(dataDir, "postmaster.pid")
 	want := strconv.Itoa(p.cmd.Process.Pid)
@@ -345,13 +360,13 @@ func (p *serverProc) waitReady(dataDir string, timeout time.Duration) error {
 		}
 		if b, err := os.ReadFile(pidFile); err == nil {
 			lines := strings.Split(string(b), "\n")
-			if len(lines) > 7 && strings.TrimSpace(lines[0]) == want && strings.TrimSpace(lines[7]) == "ready" {
+			if len(lines) > 7 && strings.TrimSpace(lines[0]) == want && strings.TrimSpace(lines[7]) == status {
 				return nil
 			}
 		}
 		if time.Now().After(deadline) {
 			_ = p.stop(syscall.SIGQUIT, 5*time.Second)
-			return fmt.Errorf("not ready after %v", timeout)
+			return fmt.Errorf("postmaster.pid does not say %q after %v", status, timeout)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
