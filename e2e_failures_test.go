@@ -78,6 +78,7 @@ func TestFailureClassesAndAdvice(t *testing.T) {
 		class    string
 		sqlstate string
 		advice   []string // each must appear in error.advice
+		avoid    []string // none may appear in error.advice
 		psql     bool     // psql must fail on the same target
 		isready  int      // pg_isready's exit code on the same target; -1: not compared
 	}
@@ -107,6 +108,12 @@ func TestFailureClassesAndAdvice(t *testing.T) {
 			code: 1, class: "auth", sqlstate: "28000", advice: []string{"`hostssl postgres nohba 127.0.0.1/32 scram-sha-256`", "pg_reload_conf()"}, psql: true, isready: 0},
 		{name: "28P01", target: fixed(conn(c, "user=scramuser", "dbname=postgres", "password=wrong")),
 			code: 1, class: "auth", sqlstate: "28P01", advice: []string{"~/.pgpass", `\password scramuser`}, psql: true, isready: 0},
+		// libpq's last error is the retry's 28000, but the fix is the SSL
+		// attempt's password: the advice must say so, not open a
+		// hostnossl path.
+		{name: "28P01 over SSL, then sslmode=prefer's retry without SSL", target: fixed(conn(c, "user=sslonly", "dbname=postgres", "sslmode=prefer", "password=wrong")),
+			code: 1, class: "auth", sqlstate: "28000", advice: []string{"sslmode=prefer's retry without SSL", `password authentication failed for user "sslonly"`, `\password sslonly`},
+			avoid: []string{"No line in pg_hba.conf"}, psql: true, isready: 0},
 		{name: "28000 unknown user", target: func(t *testing.T) string {
 			all := pgtest.Start(t, pgtest.Options{HBA: []string{"host all all 127.0.0.1/32 trust"}})
 			return fmt.Sprintf("host=127.0.0.1 port=%d user=nosuchuser dbname=postgres", all.Port)
@@ -172,6 +179,11 @@ func TestFailureClassesAndAdvice(t *testing.T) {
 			for _, want := range tc.advice {
 				if !strings.Contains(advice, want) {
 					t.Errorf("advice should contain %q:\n%s", want, advice)
+				}
+			}
+			for _, bad := range tc.avoid {
+				if strings.Contains(advice, bad) {
+					t.Errorf("advice should not contain %q:\n%s", bad, advice)
 				}
 			}
 			if strings.Contains(advice, "pooler or proxy, not from PostgreSQL") {

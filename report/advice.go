@@ -18,7 +18,11 @@ func Annotate(l *statelog.Log) {
 	// The final error first: it may be the same *Error as its attempt's,
 	// and only the final one gets the note on addresses never tried.
 	if last := attemptOf(l, l.Error); l.Error != nil && l.Error.Advice == "" {
-		l.Error.Advice = Advise(l.Error, last) + untriedAddresses(l.Error, last)
+		if fb := sslOnlyRetry(l, last); fb != "" {
+			l.Error.Advice = fb + untriedAddresses(l.Error, last)
+		} else {
+			l.Error.Advice = Advise(l.Error, last) + untriedAddresses(l.Error, last)
+		}
 	}
 	for _, a := range l.Attempts {
 		if a == nil {
