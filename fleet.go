@@ -45,6 +45,22 @@ type runOpts struct {
 	sink   *statelog.NDJSONSink
 	// progress, when set, receives --wait's one-line progress (a terminal).
 	progress io.Writer
+	// usageErrs, when set (--quiet), receives each target's settings error
+	// (exit 3): a mistake in a connection string is a usage error, which
+	// --quiet does not hide.
+	usageErrs *lockedWriter
+}
+
+// lockedWriter serialises writes from the probes' goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) printf(format string, a ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprintf(l.w, format, a...)
 }
 
 func parseRunOpts(c *cli.Context) (runOpts, error) {
@@ -193,6 +209,13 @@ func probeAndReport(ctx context.Context, w io.Writer, reqs []probe.Request, o ru
 				oc.err = renderStats(&b, l, named)
 			}
 		case "":
+			if o.usageErrs != nil && l.ExitCode == statelog.ExitNoAttempt && l.Error != nil {
+				if named {
+					o.usageErrs.printf("pgprobe: %s: %s\n", l.Target, l.Error.Message)
+				} else {
+					o.usageErrs.printf("pgprobe: %s\n", l.Error.Message)
+				}
+			}
 		default:
 			if oc.err = report.Timeline(&b, l, opts); oc.err == nil && len(l.Stats) > 0 {
 				b.WriteString("\n")

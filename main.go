@@ -290,6 +290,7 @@ func probeAction(c *cli.Context, e *env) error {
 	quiet := c.Bool("quiet")
 	if quiet {
 		// Usage errors above still reach stderr; from here on, nothing.
+		ro.usageErrs = &lockedWriter{w: e.stderr}
 		q := *e
 		q.stdout, q.stderr = io.Discard, io.Discard
 		e = &q

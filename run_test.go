@@ -52,18 +52,22 @@ func refusedPort(t *testing.T) int {
 func TestQuiet(t *testing.T) {
 	c := plainServer(t)
 	for _, tc := range []struct {
-		args []string
-		code int
+		args   []string
+		code   int
+		stderr string // "": nothing; else what stderr must be
 	}{
-		{[]string{"-q", conn(c, "user=trustuser", "dbname=postgres")}, 0},
-		{[]string{conn(c, "user=nohba", "dbname=postgres"), "--quiet", "-o", "json"}, 1},
-		{[]string{"-q", "--ping", fmt.Sprintf("host=127.0.0.1 port=%d", refusedPort(t))}, 2},
-		{[]string{"-q", "-o", "ndjson", "sslmode=bogus"}, 3},
-		{[]string{"-q", "-o", "table", conn(c, "user=trustuser", "dbname=postgres"), "sslmode=bogus"}, 3},
+		{[]string{"-q", conn(c, "user=trustuser", "dbname=postgres")}, 0, ""},
+		{[]string{conn(c, "user=nohba", "dbname=postgres"), "--quiet", "-o", "json"}, 1, ""},
+		{[]string{"-q", "--ping", fmt.Sprintf("host=127.0.0.1 port=%d", refusedPort(t))}, 2, ""},
+		// A mistake in a connection string is a usage error: -q does not
+		// hide it, or a CI step with a typo in its URL fails in silence.
+		{[]string{"-q", "-o", "ndjson", "sslmode=bogus"}, 3, "pgprobe: invalid sslmode value: \"bogus\"\n"},
+		{[]string{"-q", "--wait", "5s", "postgresql://h:99999/d"}, 3, "pgprobe: invalid port number: \"99999\"\n"},
+		{[]string{"-q", "-o", "table", conn(c, "user=trustuser", "dbname=postgres"), "sslmode=bogus"}, 3, "pgprobe: sslmode=bogus: invalid sslmode value: \"bogus\"\n"},
 	} {
 		r := pgprobe(t, nil, tc.args...)
-		if r.code != tc.code || r.stdout != "" || r.stderr != "" {
-			t.Errorf("%q: exit %d (want %d), stdout %q, stderr %q", tc.args, r.code, tc.code, r.stdout, r.stderr)
+		if r.code != tc.code || r.stdout != "" || r.stderr != tc.stderr {
+			t.Errorf("%q: exit %d (want %d), stdout %q, stderr %q (want %q)", tc.args, r.code, tc.code, r.stdout, r.stderr, tc.stderr)
 		}
 	}
 	// Usage errors still say what is wrong, on stderr, with exit 3.
