@@ -121,11 +121,12 @@ func parseKeyValue(s string) ([]param, *Error) {
 			i++
 		}
 		if i >= n || s[i] != '=' {
-			shown := name
 			if afterUnquotedSecret {
-				shown = redactedText
+				// libpq names the word, which may be the rest of a
+				// password with a space in it.
+				return nil, errorf("missing \"=\" after \"%s\" in connection info string (the word after a password is not shown: if the password has a space in it, quote it: password='…')", redactedText)
 			}
-			return nil, errorf("missing \"=\" after \"%s\" in connection info string", shown)
+			return nil, errorf("missing \"=\" after \"%s\" in connection info string", name)
 		}
 		i++ // past '='
 		for i < n && isSpace(s[i]) {

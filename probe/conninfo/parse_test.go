@@ -168,7 +168,7 @@ func TestParseKeyValue(t *testing.T) {
 		{in: `bogus=1 x`, err: `invalid connection option "bogus"`},
 		{in: "host=h\x00bogus=1", want: `host=h`},
 		// A word after an unquoted secret is part of the secret: not shown.
-		{in: `password=my secret`, err: `missing "=" after "****" in connection info string`},
+		{in: `password=my secret`, err: `missing "=" after "****" in connection info string (the word after a password is not shown: if the password has a space in it, quote it: password='…')`},
 		{in: `password='my secret' oops`, err: `missing "=" after "oops" in connection info string`},
 	}
 	for _, tt := range tests {
