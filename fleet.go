@@ -49,6 +49,8 @@ type runOpts struct {
 	// (exit 3): a mistake in a connection string is a usage error, which
 	// --quiet does not hide.
 	usageErrs *lockedWriter
+	// fleet: report as a fleet even for one target (--targets-file).
+	fleet bool
 }
 
 // lockedWriter serialises writes from the probes' goroutines.
@@ -185,7 +187,7 @@ var resultEncoders = sync.Pool{New: func() any { return new(report.ResultEncoder
 func probeAndReport(ctx context.Context, w io.Writer, reqs []probe.Request, o runOpts, output string, opts report.Options) (int, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	named := len(reqs) > 1
+	named := len(reqs) > 1 || o.fleet
 	render := func(l *statelog.Log) outcome {
 		oc := outcome{ok: l.OK, code: l.ExitCode}
 		var b bytes.Buffer
@@ -254,8 +256,12 @@ func probeAndReport(ctx context.Context, w io.Writer, reqs []probe.Request, o ru
 	default:
 		window = fleetWindow * o.concurrency
 	}
+	failed := 0
 	probeEach(ctx, reqs, o, window, render, func(i int, oc outcome) {
 		code = max(code, oc.code)
+		if !oc.ok {
+			failed++
+		}
 		fail(oc.err)
 		switch {
 		case stream != nil:
@@ -299,6 +305,9 @@ func probeAndReport(ctx context.Context, w io.Writer, reqs []probe.Request, o ru
 				_, err := w.Write(b)
 				fail(err)
 			}
+		}
+		if output == "ndjson" && named && werr == nil {
+			fail(statelog.NewNDJSONSink(w).FleetVerdict(statelog.NDJSONFleetVerdict{OK: failed == 0, ExitCode: code, Targets: len(reqs), Failed: failed}))
 		}
 	}
 	return code, werr

@@ -271,6 +271,9 @@ func probeAction(c *cli.Context, e *env) error {
 		}
 		targets = append(targets, more...)
 	}
+	// A targets file makes a fleet, whatever its length: a script reading
+	// .results must not get another shape when the file shrinks to a line.
+	ro.fleet = c.String("targets-file") != ""
 	if len(targets) == 0 {
 		targets = []string{""}
 	} else if c.IsSet("dbname") && conninfo.IsConnString(c.String("dbname")) {

@@ -248,7 +248,8 @@ func TestFleet(t *testing.T) {
 		t.Errorf("rows by error class %v", counts)
 	}
 
-	// NDJSON: every event names its target; one verdict per target, in order.
+	// NDJSON: every event names its target; one verdict per target, in
+	// order; then the fleet's verdict.
 	r = pgprobe(t, nil, append([]string{"-o", "ndjson"}, args...)...)
 	mustCode(t, r, 3)
 	given := map[string]bool{}
@@ -256,7 +257,13 @@ func TestFleet(t *testing.T) {
 		given[conninfo.Redact(tg)] = true
 	}
 	var verdicts []string
-	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+	ndjson := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	var fleet map[string]any
+	if err := json.Unmarshal([]byte(ndjson[len(ndjson)-1]), &fleet); err != nil ||
+		fleet["type"] != "fleet_verdict" || fleet["exit_code"] != 3.0 || fleet["ok"] != false || fleet["targets"] != 100.0 || fleet["failed"] != 56.0 {
+		t.Errorf("last NDJSON line should be the fleet's verdict (exit 3, 56 of 100 failed): %s", ndjson[len(ndjson)-1])
+	}
+	for _, line := range ndjson[:len(ndjson)-1] {
 		var ev map[string]any
 		if err := json.Unmarshal([]byte(line), &ev); err != nil {
 			t.Fatalf("not JSON: %s", line)
@@ -270,6 +277,18 @@ func TestFleet(t *testing.T) {
 	}
 	if len(verdicts) != 100 || verdicts[99] != conninfo.Redact(targets[99]) {
 		t.Errorf("%d verdict lines", len(verdicts))
+	}
+
+	// A targets file of one line is still a fleet: a script reading
+	// .results must not get another shape when the file shrinks.
+	one := filepath.Join(t.TempDir(), "one")
+	if err := os.WriteFile(one, []byte(refused+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = pgprobe(t, nil, "-o", "json", "--targets-file", one)
+	mustCode(t, r, 2)
+	if results, _ := get(r.doc, "results").([]any); len(results) != 1 || get(results[0], "target") != refused {
+		t.Errorf("one-line targets file: want {results: [one document]}, got %s", r.stdout)
 	}
 }
 

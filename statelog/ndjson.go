@@ -36,6 +36,25 @@ type NDJSONVerdict struct {
 	Stats        map[string]Stats `json:"stats,omitempty"`
 }
 
+// NDJSONFleetVerdict is a fleet's last NDJSON line, after each target's
+// verdict line: the verdict of the fleet's JSON document.
+type NDJSONFleetVerdict struct {
+	Type     string `json:"type"` // "fleet_verdict"
+	Schema   string `json:"schema"`
+	OK       bool   `json:"ok"`
+	ExitCode int    `json:"exit_code"`
+	Targets  int    `json:"targets"` // how many targets were probed
+	Failed   int    `json:"failed"`  // how many of them did not end with ok
+}
+
+// FleetVerdict writes a fleet's verdict line.
+func (s *NDJSONSink) FleetVerdict(v NDJSONFleetVerdict) error {
+	v.Type, v.Schema = "fleet_verdict", Schema
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.enc.Encode(v)
+}
+
 // NDJSONSink writes each event as one JSON line the moment it is recorded.
 // It is safe for concurrent use by several probes (fleet mode).
 type NDJSONSink struct {
