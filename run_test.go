@@ -108,7 +108,7 @@ func TestWaitUntilUp(t *testing.T) {
 	}
 	// Progress went to stderr, rewritten in place, and was cleared.
 	if !strings.Contains(r.stderr, "\rpgprobe: waiting") && !strings.Contains(r.stderr, "\r\x1b[Kpgprobe: waiting") ||
-		!strings.Contains(r.stderr, "try 1: connect") || !strings.HasSuffix(r.stderr, "\r\x1b[K") || strings.Contains(r.stderr, "\n") {
+		!strings.Contains(r.stderr, "try 1: connect: Connection refused") || !strings.HasSuffix(r.stderr, "\r\x1b[K") || strings.Contains(r.stderr, "\n") {
 		t.Errorf("progress on stderr: %q", r.stderr)
 	}
 	// Once up, --ping --wait returns at once.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pgprobe/pgprobe/probe"
+	"github.com/pgprobe/pgprobe/report"
 	"github.com/pgprobe/pgprobe/statelog"
 	"golang.org/x/term"
 )
@@ -29,6 +30,7 @@ func waitFor(ctx context.Context, req probe.Request, wait time.Duration,
 	start := time.Now()
 	deadline := start.Add(wait)
 	backoff := waitFirstBackoff
+	width := progressWidth(progress)
 	defer func() {
 		if progress != nil {
 			fmt.Fprint(progress, "\r\x1b[K")
@@ -45,7 +47,7 @@ func waitFor(ctx context.Context, req probe.Request, wait time.Duration,
 			return l
 		}
 		if progress != nil {
-			fmt.Fprint(progress, "\r\x1b[K"+progressLine(l, try, time.Since(start), wait))
+			fmt.Fprint(progress, "\r\x1b[K"+progressLine(l, try, time.Since(start), wait, width))
 		}
 		left := time.Until(deadline)
 		if left <= 0 {
@@ -65,17 +67,28 @@ func waitFor(ctx context.Context, req probe.Request, wait time.Duration,
 }
 
 // progressLine is the status shown while waiting: try, elapsed and the last
-// error, cut to fit a terminal line.
-func progressLine(l *statelog.Log, try int, elapsed, wait time.Duration) string {
+// error (its class and libpq's words without the "connection to server …
+// failed:" prefix, which would push them off the line), cut to width.
+func progressLine(l *statelog.Log, try int, elapsed, wait time.Duration, width int) string {
 	s := fmt.Sprintf("pgprobe: waiting %s/%s, try %d", elapsed.Round(100*time.Millisecond), wait, try)
 	if l.Error != nil {
-		s += ": " + l.Error.Class + ": " + l.Error.Message
+		s += ": " + l.Error.Class + ": " + report.Short(l.Error)
 	}
-	r := []rune(s)
-	if len(r) > 100 {
-		s = string(r[:99]) + "…"
+	if r := []rune(s); len(r) > width {
+		s = string(r[:width-1]) + "…"
 	}
 	return s
+}
+
+// progressWidth is the terminal's width, less one column so that the line
+// never wraps; 100 when it is unknown.
+func progressWidth(w io.Writer) int {
+	if f, ok := w.(*os.File); ok {
+		if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 20 {
+			return cols - 1
+		}
+	}
+	return 100
 }
 
 // progressWriter is stderr when it is a terminal (or the test says so), else nil.
