@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestReadTargets(t *testing.T) {
@@ -34,5 +35,39 @@ func TestReadTargets(t *testing.T) {
 	mustEqual(t, r, "results.1.target", "sslmode=bogus")
 	if r := pgprobe(t, nil, "--targets-file", "/nonexistent/targets"); r.code != 3 || !strings.Contains(r.stderr, "targets-file") {
 		t.Errorf("missing file: exit %d, %q", r.code, r.stderr)
+	}
+}
+
+func TestParseTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want time.Duration // -1: an error
+	}{
+		{"10", 10 * time.Second},
+		{"0", 0},
+		{"500ms", 500 * time.Millisecond},
+		{"1m30s", 90 * time.Second},
+		{"0.5", 500 * time.Millisecond},
+		{"0.001", time.Millisecond},
+		{"-1", -1},
+		{"-0.5", -1},
+		{"soon", -1},
+		{"NaN", -1},
+		{"Inf", -1},
+		{"1e300", -1},
+		{"", -1},
+	} {
+		got, err := parseTimeout(tc.in)
+		if tc.want < 0 {
+			if err == nil {
+				t.Errorf("parseTimeout(%q) = %v, want an error", tc.in, got)
+			} else if !strings.Contains(err.Error(), "a number of seconds") {
+				t.Errorf("parseTimeout(%q): error %q should say what to give", tc.in, err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("parseTimeout(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
 	}
 }

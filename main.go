@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -229,6 +230,11 @@ func displayTarget(in conninfo.Input) string {
 func parseTimeout(s string) (time.Duration, error) {
 	if n, err := strconv.Atoi(s); err == nil && n >= 0 {
 		return time.Duration(n) * time.Second, nil
+	}
+	// A number of seconds with a fraction ("0.5"); libpq's connect_timeout
+	// is whole seconds, but a flag may be finer.
+	if f, err := strconv.ParseFloat(s, 64); err == nil && f >= 0 && f <= math.MaxInt64/float64(time.Second) {
+		return time.Duration(f * float64(time.Second)), nil
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d < 0 {
