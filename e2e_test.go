@@ -493,7 +493,7 @@ func TestPasswordPrompt(t *testing.T) {
 	c := sslServer(t)
 	r := pgprobe(t, map[string]string{"STDIN": scramPW + "\n"}, "-W", "-o", "json", conn(c, "user=scramuser", "dbname=postgres"))
 	mustCode(t, r, 0)
-	mustEqual(t, r, "attempts.0.auth.password_source", "flag")
+	mustEqual(t, r, "attempts.0.auth.password_source", "prompt")
 	if strings.Contains(r.stdout+r.stderr, scramPW) {
 		t.Errorf("the prompted password appears in the output")
 	}

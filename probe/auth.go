@@ -279,6 +279,9 @@ func (m *Machine) needPassword(began time.Time) (string, bool) {
 		return "", false
 	}
 	m.att.Auth.PasswordSource = string(m.password.Source)
+	if m.password.Origin == PromptOrigin {
+		m.att.Auth.PasswordSource = "prompt"
+	}
 	return m.password.Value, true
 }
 

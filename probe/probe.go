@@ -27,6 +27,9 @@ type Request struct {
 	Seed uint64
 }
 
+// PromptOrigin is the origin of a password typed at the -W prompt.
+const PromptOrigin = "-W prompt"
+
 // Probe resolves the settings and walks the state machine once. Invalid
 // settings give a record with an error of class "usage" and no attempt.
 func Probe(ctx context.Context, req Request) *statelog.Log {
@@ -42,7 +45,7 @@ func Probe(ctx context.Context, req Request) *statelog.Log {
 		if req.Input.FlagOrigin == nil {
 			req.Input.FlagOrigin = map[string]string{}
 		}
-		req.Input.FlagOrigin["password"] = "-W prompt"
+		req.Input.FlagOrigin["password"] = PromptOrigin
 	}
 	s, err := conninfo.Resolve(req.Input)
 	if err != nil {
