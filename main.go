@@ -13,6 +13,7 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"regexp"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -88,11 +89,11 @@ func runEnv(e *env, args []string) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.msg != "" {
-			fmt.Fprintln(stderr, "pgprobe: "+ee.msg)
+			fmt.Fprintln(stderr, "pgprobe: "+asTyped(ee.msg, args))
 		}
 		return ee.code
 	}
-	fmt.Fprintln(stderr, "pgprobe: "+err.Error())
+	fmt.Fprintln(stderr, "pgprobe: "+asTyped(err.Error(), args))
 	fmt.Fprintln(stderr, "Try \"pgprobe --help\" for more information.")
 	return statelog.ExitNoAttempt
 }
@@ -392,6 +393,28 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// asTyped gives a flag error from Go's flag package ("flag provided but not
+// defined: -bogus", "invalid value \"x\" for flag -count", which always show
+// one dash) the flag as the user typed it ("--bogus").
+func asTyped(msg string, args []string) string {
+	m := reFlagName.FindStringSubmatchIndex(msg)
+	if m == nil {
+		return msg
+	}
+	name := msg[m[2]:m[3]]
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "--"+name || strings.HasPrefix(a, "--"+name+"=") {
+			return msg[:m[2]-1] + "-" + msg[m[2]-1:]
+		}
+	}
+	return msg
+}
+
+var reFlagName = regexp.MustCompile(`(?:: |flag )-([A-Za-z][A-Za-z0-9-]*)`)
 
 // reorderArgs lets flags follow the target, as in psql: urfave/cli v2 stops
 // parsing flags at the first positional argument, so flags found after a

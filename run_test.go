@@ -521,3 +521,24 @@ func TestFleetStream(t *testing.T) {
 		t.Errorf("failing writer: exit %d, err %v", code, err)
 	}
 }
+
+// Flag errors name the flag as it was typed: Go's flag package shows one
+// dash whatever the user wrote.
+func TestFlagErrorsAsTyped(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--bogus-flag", "x"}, "pgprobe: flag provided but not defined: --bogus-flag\n"},
+		{[]string{"--bogus=1"}, "pgprobe: flag provided but not defined: --bogus\n"},
+		{[]string{"-bogus"}, "pgprobe: flag provided but not defined: -bogus\n"},
+		{[]string{"--timeout"}, "pgprobe: flag needs an argument: --timeout\n"},
+		{[]string{"-o"}, "pgprobe: flag needs an argument: -o\n"},
+		{[]string{"--count", "abc"}, "pgprobe: invalid value \"abc\" for flag --count: parse error\n"},
+	} {
+		r := pgprobe(t, nil, tc.args...)
+		if r.code != 3 || r.stdout != "" || !strings.HasPrefix(r.stderr, tc.want) || !strings.Contains(r.stderr, "pgprobe --help") {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 3 and %q", tc.args, r.code, r.stdout, r.stderr, tc.want)
+		}
+	}
+}
