@@ -739,7 +739,19 @@ func TestServerCloseInterruptsSilentClients(t *testing.T) {
 	if _, err := c.Write([]byte{0, 0}); err != nil { // half a length word, then silence
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond)
+	// Close must find the connection held by a session, not still in the
+	// listener's queue.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		ts.srv.mu.Lock()
+		n := len(ts.srv.conns)
+		ts.srv.mu.Unlock()
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the server never accepted the connection")
+		}
+	}
 	start := time.Now()
 	ts.srv.Close()
 	if d := time.Since(start); d > 2*time.Second {
