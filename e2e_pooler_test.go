@@ -1,14 +1,23 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/pgprobe/pgprobe/probe"
+	"github.com/pgprobe/pgprobe/probe/pgtest"
 )
 
 // When a pooler sends its error, relative to authentication.
@@ -66,6 +75,15 @@ func TestPoolerRecognition(t *testing.T) {
 		{"PgBouncer no such database", "PgBouncer", "FATAL", "08P01", "no such database: app", duringAuth, "[databases]"},
 		// pgbouncer 13a344f2 src/client.c:1413.
 		{"PgBouncer password", "PgBouncer", "FATAL", "08P01", "password authentication failed", duringAuth, "auth_file"},
+		// pgbouncer 13a344f2 src/client.c:439 (1.18.0: :262): auth_type=trust
+		// and a user not in auth_file, in answer to the startup message.
+		{"PgBouncer trust, unknown user", "PgBouncer", "FATAL", "08P01", `"trust" authentication failed`, beforeAuth, "auth_file"},
+		// pgbouncer 13a344f2 src/client.c:794 (1.18.0: :478): auth_query found no row.
+		{"PgBouncer no such user", "PgBouncer", "FATAL", "08P01", "no such user", beforeAuth, "auth_query"},
+		// pgbouncer 13a344f2 src/client.c:1305 (1.18.0: :757): client_tls_sslmode=require.
+		{"PgBouncer SSL required", "PgBouncer", "FATAL", "08P01", "SSL required", beforeAuth, "client_tls_sslmode"},
+		// pgbouncer 13a344f2 src/objects.c:2046 (1.18.0: :1464) finish_client_login.
+		{"PgBouncer database disabled", "PgBouncer", "FATAL", "08P01", `database "app" is disabled`, duringAuth, "ENABLE"},
 		// pgbouncer 13a344f2 src/objects.c:881 check_fast_fail.
 		{"PgBouncer server login failing", "PgBouncer", "FATAL", "08P01", `server login has been failing, cached error: connect failed (server_login_retry)`, duringAuth, "server_login_retry"},
 		// pgbouncer before 1.17 (src/objects.c, replaced by commit ab795716).
@@ -139,6 +157,163 @@ func TestPoolerRecognition(t *testing.T) {
 		mustCode(t, r, 1)
 		if advice, _ := get(r.doc, "error.advice").(string); strings.Contains(advice, "pooler") {
 			t.Errorf("advice names a pooler:\n%s", advice)
+		}
+	})
+}
+
+// startPgBouncer runs the machine's real PgBouncer (Debian 12's package,
+// 1.18; scripts/test.sh installs it, and a missing binary fails the test)
+// on a free loopback port with auth_type = trust and an auth_file that
+// lists only the user "known", who is also an admin_users user. Its one
+// [databases] entry, app, points at a port where nothing listens: the cases
+// below never need a server behind it. PgBouncer refuses to run as root, so
+// as root it runs as the postgres OS user, like pgtest's servers.
+func startPgBouncer(t *testing.T) int {
+	t.Helper()
+	bin, err := exec.LookPath("pgbouncer")
+	if err != nil {
+		bin = "/usr/sbin/pgbouncer" // Debian's, off an ordinary user's PATH
+		if _, err := os.Stat(bin); err != nil {
+			t.Fatalf("pgbouncer not found on PATH nor at %s: run scripts/test.sh, which installs Debian's pgbouncer package", bin)
+		}
+	}
+	var cred *syscall.Credential
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			t.Fatalf("running as root, and pgbouncer refuses to run as root, but there is no postgres OS user to run it as: %v", err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}
+	}
+	// Not t.TempDir: the postgres user must be able to reach the directory.
+	dir, err := os.MkdirTemp("", "pgprobe-pgbouncer-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	port, nowhere := pgtest.FreePort(t), pgtest.FreePort(t)
+	files := map[string]string{
+		"userlist.txt": `"known" ""` + "\n",
+		"pgbouncer.ini": fmt.Sprintf(`[databases]
+app = host=127.0.0.1 port=%d dbname=app
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = %d
+unix_socket_dir =
+auth_type = trust
+auth_file = %s
+admin_users = known
+logfile = %s
+pidfile =
+`, nowhere, port, filepath.Join(dir, "userlist.txt"), filepath.Join(dir, "pgbouncer.log")),
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range []string{dir, filepath.Join(dir, "userlist.txt"), filepath.Join(dir, "pgbouncer.ini")} {
+		if err := os.Chmod(p, map[bool]os.FileMode{true: 0o755, false: 0o644}[p == dir]); err != nil {
+			t.Fatal(err)
+		}
+		if cred != nil {
+			if err := os.Lchown(p, int(cred.Uid), int(cred.Gid)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var out bytes.Buffer
+	cmd := exec.Command(bin, filepath.Join(dir, "pgbouncer.ini"))
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + dir, "LC_ALL=C"}
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", bin, err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	})
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), time.Second)
+		if err == nil {
+			c.Close()
+			return port
+		}
+		select {
+		case err := <-exited:
+			exited <- err
+			log, _ := os.ReadFile(filepath.Join(dir, "pgbouncer.log"))
+			t.Fatalf("pgbouncer exited (%v) before it listened:\n%s%s", err, out.String(), log)
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(filepath.Join(dir, "pgbouncer.log"))
+			t.Fatalf("pgbouncer did not listen on port %d within 15s:\n%s%s", port, out.String(), log)
+		}
+	}
+}
+
+// TestPoolerRealPgBouncer: the advice for what a real PgBouncer answers
+// names PgBouncer and its own fix, and does not blame the client library
+// (08P01 is the code PgBouncer sends for all its errors: 1.18's
+// src/proto.c send_pooler_error). psql, the oracle, gets the same message.
+func TestPoolerRealPgBouncer(t *testing.T) {
+	port := startPgBouncer(t)
+	target := func(user, db string) string {
+		return fmt.Sprintf("host=127.0.0.1 port=%d user=%s dbname=%s sslmode=disable connect_timeout=10", port, user, db)
+	}
+	for _, tc := range []struct {
+		name, user, db, msg string
+		fix                 []string
+	}{
+		// pgbouncer_1_18_0 src/client.c:262 (13a344f2: :439): trust, but the
+		// user is not in auth_file.
+		{"trust, user not in auth_file", "nobody", "app", `"trust" authentication failed`, []string{"auth_file", "trust"}},
+		// pgbouncer_1_18_0 src/objects.c finish_client_login (13a344f2: :2041).
+		{"no such database", "known", "nosuchdb", "no such database: nosuchdb", []string{"[databases]"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := pgprobe(t, nil, "-o", "json", target(tc.user, tc.db))
+			mustCode(t, r, 1)
+			mustEqual(t, r, "error.sqlstate", "08P01")
+			mustEqual(t, r, "error.severity", "FATAL")
+			if msg, _ := get(r.doc, "error.message").(string); !strings.HasSuffix(msg, "FATAL:  "+tc.msg) {
+				t.Errorf("error.message = %q, want it to end with PgBouncer's %q", msg, tc.msg)
+			}
+			advice, _ := get(r.doc, "error.advice").(string)
+			for _, want := range append([]string{"PgBouncer", "pooler or proxy", "not proven"}, tc.fix...) {
+				if !strings.Contains(advice, want) {
+					t.Errorf("advice should contain %q:\n%s", want, advice)
+				}
+			}
+			for _, bad := range []string{"client library", "broke the protocol", "pg_hba.conf"} {
+				if strings.Contains(advice, bad) {
+					t.Errorf("advice should not say %q:\n%s", bad, advice)
+				}
+			}
+			if out, code := pgtest.RunPsql(t, target(tc.user, tc.db), ""); code != 2 || !strings.Contains(out, "FATAL:  "+tc.msg) {
+				t.Errorf("psql (exit %d) says %q, want exit 2 and %q", code, out, tc.msg)
+			}
+		})
+	}
+	t.Run("admin console", func(t *testing.T) {
+		// pgbouncer_1_18_0 src/admin.c sends server_version
+		// PACKAGE_VERSION "/bouncer" (13a344f2: :1905).
+		r := pgprobe(t, nil, "-o", "json", target("known", "pgbouncer"))
+		mustCode(t, r, 0)
+		if v, _ := get(r.doc, "attempts.0.server.parameters.server_version").(string); !strings.HasSuffix(v, "/bouncer") {
+			t.Errorf("server_version = %q, want PgBouncer's VERSION/bouncer", v)
+		}
+		if w := fmt.Sprint(get(r.doc, "warnings")); !strings.Contains(w, "PgBouncer") || !strings.Contains(w, "not that the database behind it is up") {
+			t.Errorf("warnings should say PgBouncer answered and the database was not proven: %s", w)
 		}
 	})
 }

@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -394,7 +395,7 @@ func adviseTLS(e *statelog.Error, msg string, w where) string {
 		if tls != nil && len(tls.PeerCertificates) > 0 && len(tls.PeerCertificates[0].SANs) > 0 {
 			names = " (" + strings.Join(tls.PeerCertificates[0].SANs, ", ") + ")"
 		}
-		return fmt.Sprintf("The certificate is signed by a trusted CA but does not name the host you connected to (%s). Connect by a name the certificate lists%s, or reissue the server certificate with subjectAltName DNS:%s; sslmode=verify-ca checks the chain without the name.", w.host, names, w.host)
+		return fmt.Sprintf("The certificate is signed by a trusted CA but does not name the host you connected to (%s). Connect by a name the certificate lists%s, or reissue the server certificate with subjectAltName %s; sslmode=verify-ca checks the chain without the name.", w.host, names, sanFor(w.host))
 	case strings.Contains(msg, "root certificate file") && strings.Contains(msg, "does not exist"):
 		return "sslmode=verify-ca/verify-full needs the CA that signed the server's certificate, and the root certificate file is missing. Put the CA certificate in ~/.postgresql/root.crt or point sslrootcert= at it (sslrootcert=system for a public CA), or use sslmode=require to encrypt without verifying."
 	case strings.Contains(ve, "expired") || strings.Contains(ve, "not yet valid"):
@@ -408,11 +409,61 @@ func adviseTLS(e *statelog.Error, msg string, w where) string {
 	case strings.Contains(ve, "unknown ca") || strings.Contains(ve, "bad certificate") || strings.Contains(ve, "certificate required"):
 		return "The server rejected the client certificate (or wanted one): its ssl_ca_file does not trust the certificate given in sslcert, or pg_hba.conf requires clientcert. Give sslcert= and sslkey= signed by a CA in the server's ssl_ca_file."
 	case strings.Contains(ve, "wrong version number") || strings.Contains(ve, "protocol version"):
-		return "Client and server share no TLS version. Compare ssl_min_protocol_version/ssl_max_protocol_version on the server with the client's (ssl_min_protocol_version=, --min-tls-version)."
+		return adviseTLSVersion(msg)
 	case strings.Contains(ve, "eof detected") || strings.Contains(ve, "syscall error"):
 		return "The connection broke during the TLS handshake. Check the server log for SSL errors (an unreadable ssl_key_file, a missing certificate) and any proxy in between."
 	}
 	return "The TLS handshake or certificate verification failed. Check the server's ssl_* settings and the client's sslmode, sslrootcert, sslcert and sslkey."
+}
+
+// sanFor is the subjectAltName entry that would name host: IP:… for an
+// IPv4 or IPv6 address (libpq matches an address only against iPAddress
+// entries), DNS:… for a name.
+func sanFor(host string) string {
+	h := strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if ip, err := netip.ParseAddr(h); err == nil {
+		return "IP:" + ip.WithZone("").String()
+	}
+	return "DNS:" + host
+}
+
+// reTLSRange is the client's range of TLS versions in the note libpq (and
+// pgprobe) adds to a protocol-version failure: "… does not support any SSL
+// protocol version between TLSv1.2 and TLSv1.3."
+var reTLSRange = regexp.MustCompile(`between (TLSv[0-9.]*[0-9]) and (TLSv[0-9.]*[0-9])`)
+
+// tlsRank orders libpq's TLS version names: TLSv1 < TLSv1.1 < … (0 unknown).
+func tlsRank(v string) int {
+	switch v {
+	case "TLSv1", "TLSv1.0":
+		return 10
+	case "TLSv1.1":
+		return 11
+	case "TLSv1.2":
+		return 12
+	case "TLSv1.3":
+		return 13
+	}
+	return 0
+}
+
+// adviseTLSVersion explains a handshake that failed on the protocol version.
+// The versions offered are the client's ssl_min_protocol_version and
+// ssl_max_protocol_version; --min-tls-version is checked only after a
+// handshake succeeded, so it is no fix here.
+func adviseTLSVersion(msg string) string {
+	lo, hi := "", ""
+	if m := reTLSRange.FindStringSubmatch(msg); m != nil {
+		lo, hi = m[1], m[2]
+	}
+	if r := tlsRank(hi); r != 0 && r < tlsRank("TLSv1.3") {
+		return fmt.Sprintf("Client and server share no TLS version: the client's ssl_max_protocol_version=%s caps it at %s (it offered %s to %s), below what the server accepts (its ssl_min_protocol_version is likely higher). Raise or remove the client's ssl_max_protocol_version= (or PGSSLMAXPROTOCOLVERSION), or lower ssl_min_protocol_version on the server and run `SELECT pg_reload_conf()`.", hi, hi, lo, hi)
+	}
+	offered := ""
+	if lo != "" {
+		offered = fmt.Sprintf(" (the client offered %s to %s)", lo, hi)
+	}
+	return "Client and server share no TLS version" + offered + ". Compare the server's ssl_min_protocol_version/ssl_max_protocol_version with the client's ssl_min_protocol_version= and ssl_max_protocol_version= (or PGSSLMINPROTOCOLVERSION, PGSSLMAXPROTOCOLVERSION), and widen whichever range excludes the other."
 }
 
 func adviseProtocol(msg string, w where) string {
@@ -495,7 +546,7 @@ func adviseSQLState(e *statelog.Error, msg string, w where) string {
 			d := firstQuoted(msg)
 			return fmt.Sprintf("The database %q reached its connection limit. Raise it with `ALTER DATABASE \"%s\" CONNECTION LIMIT n`, close idle sessions, or use a pooler.", d, d)
 		case strings.Contains(msg, "reserved"):
-			return "Only the reserved slots are left (superuser_reserved_connections, reserved_connections). Close idle sessions (see pg_stat_activity), raise max_connections (needs a restart), or put a pooler such as PgBouncer in front."
+			return adviseReservedSlots(msg, w)
 		}
 		return "The server has reached max_connections. See who holds the slots with `SELECT usename, application_name, state, count(*) FROM pg_stat_activity GROUP BY 1,2,3`, close idle sessions, raise max_connections (needs a restart), or put a pooler such as PgBouncer in front."
 	case "57P03":
@@ -535,6 +586,47 @@ func adviseSQLState(e *statelog.Error, msg string, w where) string {
 		return "The server says the client broke the protocol during startup (" + msg + "): a client library bug, an unsupported startup option, or a proxy in between rewriting or injecting bytes. Check the server log, try without any pooler or proxy in between, and update the client library."
 	}
 	return ""
+}
+
+// serverMajor is the major version in the attempt's server_version
+// ParameterStatus, or 0 when it is unknown (a failed login usually ends
+// before the server sends it) or is not PostgreSQL's (PgBouncer's console).
+func serverMajor(a *statelog.Attempt) int {
+	if a == nil || a.Server == nil {
+		return 0
+	}
+	v := a.Server.Parameters["server_version"]
+	if strings.Contains(v, "/") {
+		return 0
+	}
+	end := 0
+	for end < len(v) && v[end] >= '0' && v[end] <= '9' {
+		end++
+	}
+	n, err := strconv.Atoi(v[:end])
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+// adviseReservedSlots: 53300 "remaining connection slots are reserved …".
+// reserved_connections and pg_use_reserved_connections exist from
+// PostgreSQL 16 on, whose messages name the SUPERUSER attribute or that
+// role; before 16 the message speaks of "non-replication superuser
+// connections".
+func adviseReservedSlots(msg string, w where) string {
+	const rest = " Close idle sessions (see pg_stat_activity), raise max_connections (needs a restart), or put a pooler such as PgBouncer in front."
+	major := serverMajor(w.a)
+	switch {
+	case strings.Contains(msg, "pg_use_reserved_connections"):
+		return "Only the reserved slots are left: reserved_connections for roles with privileges of pg_use_reserved_connections, and superuser_reserved_connections. Grant this role pg_use_reserved_connections if it should get them (`GRANT pg_use_reserved_connections TO …`)." + rest
+	case strings.Contains(msg, "SUPERUSER attribute"), major >= 16:
+		return "Only the reserved slots are left (superuser_reserved_connections, and reserved_connections for roles with pg_use_reserved_connections)." + rest
+	case strings.Contains(msg, "non-replication superuser"), major != 0:
+		return "Only the slots reserved for superusers are left (superuser_reserved_connections)." + rest
+	}
+	return "Only the reserved slots are left (superuser_reserved_connections, and on PostgreSQL 16+ reserved_connections)." + rest
 }
 
 // adviseHBA turns "no pg_hba.conf entry for host "A", user "U", database

@@ -192,3 +192,85 @@ func TestAdviceHasNoSecrets(t *testing.T) {
 		}
 	}
 }
+
+// TestAdviseVersionAndAddressDetails: advice that depends on whether the
+// host is an address, on the client's TLS version range, and on the
+// server's major version names only what applies (each case lists what must
+// appear and what must not).
+func TestAdviseVersionAndAddressDetails(t *testing.T) {
+	mismatch := func(host string) statelog.Error {
+		return statelog.Error{Class: "tls", Message: `connection to server at "` + host + `" (127.0.0.1), port 5432 failed: server certificate for "localhost" does not match host name "` + host + `"`}
+	}
+	// libpq's (and pgprobe's) note on a protocol-version failure.
+	versionAlert := func(lo, hi string) statelog.Error {
+		return statelog.Error{Class: "tls", Message: `connection to server at "127.0.0.1", port 5432 failed: SSL error: tlsv1 alert protocol version
+This may indicate that the server does not support any SSL protocol version between ` + lo + ` and ` + hi + `.`}
+	}
+	withVersion := func(v string) *statelog.Attempt {
+		a := tcp("db.example.com", "10.0.0.5", 5432, "")
+		a.Server = &statelog.Server{Parameters: map[string]string{"server_version": v}}
+		return a
+	}
+	reserved15 := statelog.Error{Class: "server", SQLState: "53300", Message: "FATAL:  remaining connection slots are reserved for non-replication superuser connections"}
+	reserved16 := statelog.Error{Class: "server", SQLState: "53300", Message: "FATAL:  remaining connection slots are reserved for roles with the SUPERUSER attribute"}
+	reservedRole := statelog.Error{Class: "server", SQLState: "53300", Message: `FATAL:  remaining connection slots are reserved for roles with privileges of the "pg_use_reserved_connections" role`}
+	reservedOther := statelog.Error{Class: "server", SQLState: "53300", Message: "FATAL:  remaining connection slots are reserved"} // wording unknown (translated, future)
+	cases := []struct {
+		name        string
+		e           statelog.Error
+		a           *statelog.Attempt
+		want, avoid []string
+	}{
+		{"SAN for a name", mismatch("db.example.com"), tcp("db.example.com", "127.0.0.1", 5432, "verify-full"),
+			[]string{"subjectAltName DNS:db.example.com"}, []string{"IP:"}},
+		{"SAN for an IPv4 host", mismatch("127.0.0.2"), tcp("127.0.0.2", "127.0.0.1", 5432, "verify-full"),
+			[]string{"subjectAltName IP:127.0.0.2"}, []string{"DNS:127.0.0.2"}},
+		{"SAN for an IPv6 host", mismatch("2001:db8::5"), tcp("2001:db8::5", "2001:db8::5", 5432, "verify-full"),
+			[]string{"subjectAltName IP:2001:db8::5"}, []string{"DNS:"}},
+		{"SAN for a bracketed IPv6 host with zone", mismatch("fe80::1"), tcp("[fe80::1%eth0]", "fe80::1", 5432, "verify-full"),
+			[]string{"subjectAltName IP:fe80::1;"}, []string{"DNS:", "IP:fe80::1%", "IP:["}},
+		{"SAN for an IPv4 host without attempt", mismatch("10.1.2.3"), nil,
+			[]string{"subjectAltName IP:10.1.2.3"}, []string{"DNS:"}},
+		{"client max below the server's min", versionAlert("TLSv1.2", "TLSv1.2"), nil,
+			[]string{"ssl_max_protocol_version=TLSv1.2", "ssl_min_protocol_version on the server"}, []string{"--min-tls-version"}},
+		{"client max TLSv1.1", versionAlert("TLSv1", "TLSv1.1"), nil,
+			[]string{"ssl_max_protocol_version=TLSv1.1", "TLSv1 to TLSv1.1"}, []string{"--min-tls-version"}},
+		{"client range reaches TLSv1.3", versionAlert("TLSv1.3", "TLSv1.3"), nil,
+			[]string{"ssl_min_protocol_version=", "ssl_max_protocol_version=", "TLSv1.3 to TLSv1.3"}, []string{"--min-tls-version"}},
+		{"wrong version number", statelog.Error{Class: "tls", Message: "SSL error: wrong version number"}, nil,
+			[]string{"ssl_min_protocol_version=", "ssl_max_protocol_version="}, []string{"--min-tls-version"}},
+		{"reserved, PostgreSQL 15 wording", reserved15, nil,
+			[]string{"superuser_reserved_connections", "max_connections"}, []string{"reserved_connections for", "PostgreSQL 16"}},
+		{"reserved, PostgreSQL 16 wording", reserved16, nil,
+			[]string{"superuser_reserved_connections", "reserved_connections for roles with pg_use_reserved_connections"}, []string{"PostgreSQL 16+"}},
+		{"reserved, pg_use_reserved_connections", reservedRole, nil,
+			[]string{"GRANT pg_use_reserved_connections", "reserved_connections"}, nil},
+		{"reserved, version unknown", reservedOther, nil,
+			[]string{"superuser_reserved_connections", "on PostgreSQL 16+ reserved_connections"}, nil},
+		{"reserved, server 15 known", reservedOther, withVersion("15.8 (Debian 15.8-0+deb12u1)"),
+			[]string{"superuser_reserved_connections"}, []string{"reserved_connections for", "PostgreSQL 16"}},
+		{"reserved, server 17 known", reservedOther, withVersion("17.4"),
+			[]string{"reserved_connections for roles"}, []string{"PostgreSQL 16+"}},
+		{"reserved, PgBouncer's version is no server's", reservedOther, withVersion("1.18.0/bouncer"),
+			[]string{"on PostgreSQL 16+ reserved_connections"}, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := c.e
+			got := Advise(&e, c.a)
+			for _, w := range c.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("advice lacks %q:\n%s", w, got)
+				}
+			}
+			for _, w := range c.avoid {
+				if strings.Contains(got, w) {
+					t.Errorf("advice has %q:\n%s", w, got)
+				}
+			}
+			if strings.Contains(got, "\n") || len(got) > 600 {
+				t.Errorf("advice is not one short paragraph (%d characters): %q", len(got), got)
+			}
+		})
+	}
+}

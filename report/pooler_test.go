@@ -13,6 +13,10 @@ import (
 //	           (master after pgbouncer_1_25_2, 2026-07-10); errors go through
 //	           src/objects.c disconnect_client → src/proto.c
 //	           send_pooler_error: FATAL, SQLSTATE 08P01 by default.
+//	           "1.18.0: :N" is the line at tag pgbouncer_1_18_0
+//	           (0f19a66d5db6e5356c39bbad3e6a7d18e9cb5aad, Debian 12's
+//	           package), whose src/proto.c send_pooler_error always sends
+//	           08P01.
 //	Supavisor  supabase/supavisor 03e5cc5697904df3b98b2e4a587bbbd5bc054157
 //	           (v2.9.5-55); lib/supavisor/error.ex: FATAL, XX000,
 //	           "(CODE) message". Older texts: 85acdde26b97f1c1b151c1e759f1b581e81e09a6
@@ -59,6 +63,28 @@ var poolerCases = []struct {
 	{"pgbouncer password authentication failed", "PgBouncer", "08P01", "password authentication failed", "auth_file"},
 	// src/client.c:1349 and :1373 (SCRAM).
 	{"pgbouncer SASL authentication failed", "PgBouncer", "08P01", "SASL authentication failed", "auth_file"},
+	// src/client.c:439 (1.18.0: :262): auth_type=trust and a user not in
+	// auth_file (mock_auth, src/client.c:682). PostgreSQL's own adds
+	// `for user "…"` and uses 28000 (TestPoolerNotPostgreSQL).
+	{"pgbouncer trust unknown user", "PgBouncer", "08P01", `"trust" authentication failed`, "auth_file"},
+	// src/client.c:794 (1.18.0: :478): auth_query returned no row.
+	{"pgbouncer no such user", "PgBouncer", "08P01", "no such user", "auth_query"},
+	// src/client.c:273 (1.18.0: :180) login_via_cert.
+	{"pgbouncer certificate", "PgBouncer", "08P01", "certificate authentication failed", "sslcert="},
+	// src/client.c:314 (1.18.0: :194) login_as_unix_peer.
+	{"pgbouncer unix peer", "PgBouncer", "08P01", "unix socket login rejected", "OS user"},
+	// src/client.c:457 (1.18.0: :279): auth_hba_file `reject` (src/hba.c:764).
+	{"pgbouncer login rejected", "PgBouncer", "08P01", "login rejected", "auth_hba_file"},
+	// src/client.c:405 (since 1.23, commit cc5a98c6): no auth_hba_file line matched.
+	{"pgbouncer no hba line", "PgBouncer", "08P01", "no authentication method is found", "auth_hba_file"},
+	// src/client.c:1305 (1.18.0: :757): client_tls_sslmode=require, plaintext startup.
+	{"pgbouncer ssl required", "PgBouncer", "08P01", "SSL required", "sslmode=require"},
+	// src/pam.c:287 (1.18.0 too).
+	{"pgbouncer pam", "PgBouncer", "08P01", "PAM authentication failed", "PAM"},
+	// src/ldapauth.c:582 (since 1.25).
+	{"pgbouncer ldap", "PgBouncer", "08P01", "LDAP authentication failed", "auth_ldap_options"},
+	// src/objects.c:2046 (1.18.0: :1464) finish_client_login after DISABLE.
+	{"pgbouncer database disabled", "PgBouncer", "08P01", `database "app" is disabled`, "ENABLE"},
 	// src/client.c:1057 and :938 (startup, before authentication).
 	{"pgbouncer unsupported startup parameter", "PgBouncer", "08P01", "unsupported startup parameter: extra_float_digits", "ignore_startup_parameters"},
 	{"pgbouncer unsupported startup parameter in options", "PgBouncer", "08P01", "unsupported startup parameter in options: statement_timeout", "ignore_startup_parameters"},
@@ -191,6 +217,13 @@ func TestPoolerNotPostgreSQL(t *testing.T) {
 	for _, e := range []*statelog.Error{
 		{SQLState: "28P01", Message: `FATAL:  password authentication failed for user "app"`},
 		{SQLState: "28P01", Message: "FATAL:  password authentication failed"}, // PgBouncer's words, PostgreSQL's code
+		// PostgreSQL's auth_failed (src/backend/libpq/auth.c): PgBouncer's
+		// words with `for user "…"`, and 28000/28P01.
+		{SQLState: "28000", Message: `FATAL:  "trust" authentication failed for user "app"`},
+		{SQLState: "28000", Message: `FATAL:  certificate authentication failed for user "app"`},
+		{SQLState: "28P01", Message: `FATAL:  PAM authentication failed for user "app"`},
+		{SQLState: "28P01", Message: `FATAL:  LDAP authentication failed for user "app"`},
+		{SQLState: "28000", Message: `FATAL:  "trust" authentication failed`}, // PgBouncer's words, PostgreSQL's code
 		{SQLState: "3D000", Message: `FATAL:  database "neondb" does not exist`},
 		{SQLState: "53300", Message: "FATAL:  sorry, too many clients already"},
 		{SQLState: "42704", Message: `FATAL:  unrecognized configuration parameter "foo"`},

@@ -17,6 +17,8 @@ missing() {
 packages=()
 missing initdb pg_ctl postgres psql pg_isready && packages+=(postgresql-15 postgresql-client-15)
 missing gcc && packages+=(gcc libc6-dev) # go test -race needs cgo
+# e2e_pooler_test.go runs the real PgBouncer (Debian's puts it in /usr/sbin).
+missing pgbouncer && packages+=(pgbouncer)
 # The network-layout tests run clients in namespaces (probe/pgtest/sandbox.go).
 missing unshare mount && packages+=(util-linux mount)
 missing ip && packages+=(iproute2)
