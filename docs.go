@@ -65,7 +65,67 @@ func manPage(app *cli.App) (string, error) {
 	saved := cli.MarkdownDocTemplate
 	cli.MarkdownDocTemplate = saved + manExtra
 	defer func() { cli.MarkdownDocTemplate = saved }()
-	return app.ToManWithSection(1)
+	return docApp(app, true).ToManWithSection(1)
+}
+
+// isBuiltinFlag reports whether f is urfave/cli's help or version flag
+// (pgprobe's --help/-? and --version/-V), which App.Setup and Command.setup
+// append to the flags when the app runs.
+func isBuiltinFlag(f cli.Flag) bool {
+	for _, b := range []cli.Flag{cli.HelpFlag, cli.VersionFlag} {
+		if b != nil && f.Names()[0] == b.Names()[0] {
+			return true
+		}
+	}
+	return false
+}
+
+func withoutBuiltinFlags(flags []cli.Flag) []cli.Flag {
+	var out []cli.Flag
+	for _, f := range flags {
+		if !isBuiltinFlag(f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// docCommands drops the help command urfave/cli appends when an app or a
+// command runs (pgprobe has none: "pgprobe help" probes a database named
+// help) and the help flag Command.setup appends, recursively.
+func docCommands(commands []*cli.Command) []*cli.Command {
+	var out []*cli.Command
+	for _, c := range commands {
+		if c.Name == "help" {
+			continue
+		}
+		cc := *c
+		cc.Flags = withoutBuiltinFlags(c.Flags)
+		cc.Subcommands = docCommands(c.Subcommands)
+		out = append(out, &cc)
+	}
+	return out
+}
+
+// docApp is the CLI definition the man page and the completion scripts are
+// generated from: the same whether or not app has run (the completion
+// command gets the running app, TestGeneratedDocs and scripts/gendocs.sh a
+// fresh one), so what "pgprobe completion SHELL" prints is byte for byte the
+// file in completions/. With withBuiltins, --help and --version come last in
+// the flags; without, they are left out (ToFishCompletion adds them itself).
+func docApp(app *cli.App, withBuiltins bool) *cli.App {
+	d := *app
+	d.Flags = withoutBuiltinFlags(app.Flags)
+	if withBuiltins {
+		if !app.HideHelp && cli.HelpFlag != nil {
+			d.Flags = append(d.Flags, cli.HelpFlag)
+		}
+		if !app.HideVersion && cli.VersionFlag != nil {
+			d.Flags = append(d.Flags, cli.VersionFlag)
+		}
+	}
+	d.Commands = docCommands(app.Commands)
+	return &d
 }
 
 type flagInfo struct {
@@ -102,13 +162,18 @@ func flagInfos(flags []cli.Flag) []flagInfo {
 }
 
 func completionScript(app *cli.App, shell string) (string, error) {
+	if shell == "fish" {
+		s, err := docApp(app, false).ToFishCompletion()
+		// fish before 4.0 takes an unquoted ? for a wildcard and, matching
+		// no file, refuses the whole complete command: quote -?.
+		return strings.ReplaceAll(s, " -s ? ", " -s '?' "), err
+	}
+	app = docApp(app, true)
 	switch shell {
 	case "bash":
 		return bashCompletion(app), nil
 	case "zsh":
 		return zshCompletion(app), nil
-	case "fish":
-		return app.ToFishCompletion()
 	case "powershell":
 		return powershellCompletion(app), nil
 	}
@@ -138,6 +203,14 @@ func bashCompletion(app *cli.App) string {
 	infos := flagInfos(app.Flags)
 	var b strings.Builder
 	b.WriteString("# bash completion for pgprobe (generated: pgprobe completion bash)\n")
+	// COMPREPLY=($(compgen …)) would expand -? as a pattern (a file named
+	// -x in the current directory would replace it): fill COMPREPLY line by
+	// line instead.
+	b.WriteString("_pgprobe_reply() {\n")
+	b.WriteString("    local w\n")
+	b.WriteString("    COMPREPLY=()\n")
+	b.WriteString("    while IFS= read -r w; do COMPREPLY+=(\"$w\"); done < <(compgen -W \"$1\" -- \"$2\")\n")
+	b.WriteString("}\n")
 	b.WriteString("_pgprobe() {\n")
 	b.WriteString("    local cur prev\n")
 	b.WriteString("    cur=\"${COMP_WORDS[COMP_CWORD]}\"\n")
@@ -145,13 +218,13 @@ func bashCompletion(app *cli.App) string {
 	b.WriteString("    case \"$prev\" in\n")
 	for _, fi := range infos {
 		if len(fi.values) > 0 {
-			fmt.Fprintf(&b, "        %s) COMPREPLY=($(compgen -W %q -- \"$cur\")); return ;;\n", strings.Join(fi.names, "|"), strings.Join(fi.values, " "))
+			fmt.Fprintf(&b, "        %s) _pgprobe_reply %q \"$cur\"; return ;;\n", strings.Join(fi.names, "|"), strings.Join(fi.values, " "))
 		}
 	}
-	b.WriteString("        completion) COMPREPLY=($(compgen -W \"bash zsh fish powershell\" -- \"$cur\")); return ;;\n")
+	b.WriteString("        completion) _pgprobe_reply \"bash zsh fish powershell\" \"$cur\"; return ;;\n")
 	b.WriteString("    esac\n")
-	fmt.Fprintf(&b, "    if [[ \"$cur\" == -* ]]; then\n        COMPREPLY=($(compgen -W %q -- \"$cur\"))\n", strings.Join(allFlagNames(infos), " "))
-	fmt.Fprintf(&b, "    elif [[ $COMP_CWORD -eq 1 ]]; then\n        COMPREPLY=($(compgen -W %q -- \"$cur\"))\n    fi\n}\n", strings.Join(commandNames(app), " "))
+	fmt.Fprintf(&b, "    if [[ \"$cur\" == -* ]]; then\n        _pgprobe_reply %q \"$cur\"\n", strings.Join(allFlagNames(infos), " "))
+	fmt.Fprintf(&b, "    elif [[ $COMP_CWORD -eq 1 ]]; then\n        _pgprobe_reply %q \"$cur\"\n    fi\n}\n", strings.Join(commandNames(app), " "))
 	b.WriteString("complete -F _pgprobe pgprobe\n")
 	return b.String()
 }

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -85,6 +86,36 @@ func shellWords(t *testing.T, s string, vars map[string]string) []string {
 	return words
 }
 
+// isTable says whether a README command prints the table (-o table).
+func isTable(args []string) bool {
+	for i, a := range args {
+		if a == "-o=table" || a == "--output=table" || (a == "-o" || a == "--output") && i+1 < len(args) && args[i+1] == "table" {
+			return true
+		}
+	}
+	return false
+}
+
+// tableColumns splits a table header into its column names: columns are
+// two or more spaces apart, and a name ("TOTAL MS") may hold one space.
+func tableColumns(header string) []string {
+	return regexp.MustCompile(`\s{2,}`).Split(strings.TrimSpace(header), -1)
+}
+
+// checkTableSample compares the README's table sample with the real table:
+// the header's columns must be the same, in the same order, and there must
+// be as many rows; the values (addresses, ports, timings) may differ.
+func checkTableSample(t *testing.T, line string, shown []string, stdout string) {
+	t.Helper()
+	real := strings.Split(strings.TrimRight(stdout, "\n"), "\n")
+	if got, want := tableColumns(real[0]), tableColumns(shown[0]); !slices.Equal(got, want) {
+		t.Errorf("%s: the table's header is\n%s\nthe README shows\n%s", line, real[0], shown[0])
+	}
+	if len(real) != len(shown) {
+		t.Errorf("%s: the table has %d lines, the README shows %d:\n%s", line, len(real), len(shown), stdout)
+	}
+}
+
 var jqPath = regexp.MustCompile(`(\.[a-z_]+(\[-?[0-9]*\])?)+`)
 
 // jqGet follows a simple jq path (.a.b[0].c, [-1] the last, [] the first)
@@ -153,6 +184,9 @@ func TestReadmeExamples(t *testing.T) {
 			}
 			if r.code != want {
 				t.Errorf("%s: exit %d, README says %d\n%s%s", cmd.line, r.code, want, r.stdout, r.stderr)
+			}
+			if shown := cmd.output[:len(cmd.output)-1]; isTable(args) && len(shown) > 0 {
+				checkTableSample(t, cmd.line, shown, r.stdout)
 			}
 		case piped:
 			if r.doc == nil {
