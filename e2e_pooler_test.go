@@ -18,6 +18,7 @@ import (
 
 	"github.com/pgprobe/pgprobe/probe"
 	"github.com/pgprobe/pgprobe/probe/pgtest"
+	"github.com/pgprobe/pgprobe/report"
 )
 
 // When a pooler sends its error, relative to authentication.
@@ -164,11 +165,12 @@ func TestPoolerRecognition(t *testing.T) {
 // startPgBouncer runs the machine's real PgBouncer (Debian 12's package,
 // 1.18; scripts/test.sh installs it, and a missing binary fails the test)
 // on a free loopback port with auth_type = trust and an auth_file that
-// lists only the user "known", who is also an admin_users user. Its one
-// [databases] entry, app, points at a port where nothing listens: the cases
-// below never need a server behind it. PgBouncer refuses to run as root, so
-// as root it runs as the postgres OS user, like pgtest's servers.
-func startPgBouncer(t *testing.T) int {
+// lists only the user "known", who is also an admin_users user. Its
+// [databases] entry app points at a port where nothing listens; live, when
+// livePort is not 0, at the database postgres on that port. PgBouncer
+// refuses to run as root, so as root it runs as the postgres OS user, like
+// pgtest's servers.
+func startPgBouncer(t *testing.T, livePort int) int {
 	t.Helper()
 	bin, err := exec.LookPath("pgbouncer")
 	if err != nil {
@@ -194,10 +196,15 @@ func startPgBouncer(t *testing.T) int {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	port, nowhere := pgtest.FreePort(t), pgtest.FreePort(t)
+	live := ""
+	if livePort != 0 {
+		live = fmt.Sprintf("live = host=127.0.0.1 port=%d dbname=postgres", livePort)
+	}
 	files := map[string]string{
 		"userlist.txt": `"known" ""` + "\n",
 		"pgbouncer.ini": fmt.Sprintf(`[databases]
 app = host=127.0.0.1 port=%d dbname=app
+%s
 
 [pgbouncer]
 listen_addr = 127.0.0.1
@@ -208,7 +215,7 @@ auth_file = %s
 admin_users = known
 logfile = %s
 pidfile =
-`, nowhere, port, filepath.Join(dir, "userlist.txt"), filepath.Join(dir, "pgbouncer.log")),
+`, nowhere, live, port, filepath.Join(dir, "userlist.txt"), filepath.Join(dir, "pgbouncer.log")),
 	}
 	for name, text := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
@@ -266,7 +273,8 @@ pidfile =
 // (08P01 is the code PgBouncer sends for all its errors: 1.18's
 // src/proto.c send_pooler_error). psql, the oracle, gets the same message.
 func TestPoolerRealPgBouncer(t *testing.T) {
-	port := startPgBouncer(t)
+	pg := pgtest.Start(t, pgtest.Options{HBA: []string{"host all all 127.0.0.1/32 trust"}, Roles: []pgtest.Role{{Name: "known"}}})
+	port := startPgBouncer(t, pg.Port)
 	target := func(user, db string) string {
 		return fmt.Sprintf("host=127.0.0.1 port=%d user=%s dbname=%s sslmode=disable connect_timeout=10", port, user, db)
 	}
@@ -304,6 +312,30 @@ func TestPoolerRealPgBouncer(t *testing.T) {
 			}
 		})
 	}
+	t.Run("through to PostgreSQL", func(t *testing.T) {
+		// PgBouncer passes the server's ParameterStatus on (server_version
+		// is PostgreSQL's), but makes up the BackendKeyData: pgbouncer_1_18_0
+		// src/client.c sends client->cancel_key, 8 random bytes
+		// (13a344f2: src/objects.c, get_random_bytes).
+		// Straight to PostgreSQL, the pid is a real one and nothing is said.
+		direct := pgprobe(t, nil, "-o", "json", fmt.Sprintf("host=127.0.0.1 port=%d user=known dbname=postgres", pg.Port))
+		mustCode(t, direct, 0)
+		if w := fmt.Sprint(get(direct.doc, "warnings")); strings.Contains(w, "backend_pid") {
+			t.Errorf("a direct connection was taken for a pooler's: %s", w)
+		}
+		r := pgprobe(t, nil, "-o", "json", target("known", "live"))
+		mustCode(t, r, 0)
+		if v, _ := get(r.doc, "attempts.0.server.parameters.server_version").(string); !strings.HasPrefix(v, "15.") {
+			t.Errorf("server_version = %q, want PostgreSQL's, passed on", v)
+		}
+		pid, _ := get(r.doc, "attempts.0.server.backend_pid").(float64)
+		w := fmt.Sprint(get(r.doc, "warnings"))
+		t.Logf("through PgBouncer: backend_pid %.0f, warnings %s", pid, w)
+		// A random pid is at most Linux's pid limit about once in a thousand.
+		if pid > report.MaxOSPid && (!strings.Contains(w, "backend_pid") || !strings.Contains(w, "pooler")) {
+			t.Errorf("backend_pid %v is no process id, and the warnings should say a pooler answered: %s", pid, w)
+		}
+	})
 	t.Run("admin console", func(t *testing.T) {
 		// pgbouncer_1_18_0 src/admin.c sends server_version
 		// PACKAGE_VERSION "/bouncer" (13a344f2: :1905).

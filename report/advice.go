@@ -42,6 +42,8 @@ func Annotate(l *statelog.Log) {
 			addWarning(l, failedFirst(l, a))
 			if name := Pooler(nil, a); name != "" {
 				addWarning(l, poolerWarning(name))
+			} else {
+				addWarning(l, madeUpKeyWarning(a))
 			}
 			break
 		}

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/pgprobe/pgprobe/statelog"
@@ -223,4 +224,23 @@ func advisePooler(p *pooler, base string) string {
 // poolerWarning is the warning a successful probe through a pooler gets.
 func poolerWarning(name string) string {
 	return "the server identifies as " + name + ", a pooler or proxy: a successful connection proves the pooler answers, not that the database behind it is up (run a query through it, e.g. `psql -c 'select 1'`, to prove that)"
+}
+
+// MaxOSPid is the largest process id an operating system hands out:
+// Linux's PID_MAX_LIMIT (2^22); the BSDs and macOS stop at 99999. A
+// backend_pid above it is not a PostgreSQL backend's.
+const MaxOSPid = 1 << 22
+
+// madeUpKeyWarning explains a BackendKeyData whose process id no backend
+// can have: a pooler or proxy that passes PostgreSQL's ParameterStatus on
+// (so server_version does not name it) made up the cancel key itself:
+// PgBouncer sends 8 random bytes (1.18.0 src/client.c, the client's
+// cancel_key), pgcat a random i32 process id (src/client.rs, "Generate
+// random backend ID and secret key").
+func madeUpKeyWarning(a *statelog.Attempt) string {
+	if a == nil || a.Server == nil || a.Server.BackendPID <= MaxOSPid {
+		return ""
+	}
+	return fmt.Sprintf("backend_pid %d is larger than any process id (Linux's limit is %d): the BackendKeyData was made up by a pooler or proxy in front of PostgreSQL (PgBouncer and pgcat send random cancel keys), so this login was the pooler's; the database behind it may have been reached on an earlier, pooled server connection (run a query through it, e.g. `psql -c 'select 1'`, to prove it is up now)",
+		a.Server.BackendPID, MaxOSPid)
 }

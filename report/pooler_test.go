@@ -293,3 +293,20 @@ func TestPoolerParameterStatus(t *testing.T) {
 		t.Errorf("warnings = %q", l.Warnings)
 	}
 }
+
+func TestMadeUpKeyWarning(t *testing.T) {
+	for _, tc := range []struct {
+		pid  uint32
+		warn bool
+	}{
+		{0, false}, {12345, false}, {MaxOSPid, false}, {MaxOSPid + 1, true}, {3468389092, true},
+	} {
+		a := &statelog.Attempt{Server: &statelog.Server{BackendPID: tc.pid}}
+		if got := madeUpKeyWarning(a); (got != "") != tc.warn || tc.warn && !strings.Contains(got, "pooler") {
+			t.Errorf("pid %d: %q", tc.pid, got)
+		}
+	}
+	if madeUpKeyWarning(&statelog.Attempt{}) != "" || madeUpKeyWarning(nil) != "" {
+		t.Error("a warning without a BackendKeyData")
+	}
+}
