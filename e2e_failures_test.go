@@ -2,10 +2,12 @@ package main
 
 // Every failure class and startup SQLSTATE, provoked against a real
 // PostgreSQL 15 where it can be and against the project's scripted test
-// server where PostgreSQL cannot be made to: 57P03 "in recovery mode" (the
-// moment between a backend's crash and the restart of recovery, which no
-// test can hold), 08P01 and 0A000 (which take a client that breaks the
-// protocol) and poolers. Each checks the exit code, error.class, that the advice
+// server where PostgreSQL cannot be made to: 57P03 "in recovery mode" (sent
+// only between a backend's crash and the end of the other backends, which
+// the postmaster kills within 5 s, SIGKILL_CHILDREN_AFTER_SECS: too short a
+// window to hold four clients in on a loaded machine), 08P01 and 0A000
+// (which take a client that breaks the protocol) and poolers (a real
+// PgBouncer in e2e_pooler_test.go). Each checks the exit code, error.class, that the advice
 // names the fix, that psql fails too, and, where pg_isready applies, that
 // --ping agrees with it.
 
