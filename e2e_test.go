@@ -719,3 +719,29 @@ func TestSSLKeyLogFile(t *testing.T) {
 		t.Errorf("key log mode %v, want 0600", fi.Mode().Perm())
 	}
 }
+
+// Malformed targets whose errors libpq words with a piece of the password
+// (an unencoded '/' in a URI's password, '&' in a query's password, a space
+// in an unquoted one): no output, in any format or under -q, holds it.
+func TestNoPasswordInUsageErrors(t *testing.T) {
+	for _, tc := range []struct{ target, secret string }{
+		{"postgresql://u:Zq9a/Zq9b@h/d", "Zq9"},
+		{"postgresql://u:Zq9a Zq9b/x@h/d", "Zq9"},
+		{"postgresql://u:Zq9%zz/x@h/d", "Zq9"},
+		{"postgresql://h/d?password=Zq9a&Zq9b", "Zq9"},
+		{"postgresql://h/d?sslpassword=Zq9a&Zq9b=1", "Zq9"},
+		{"password=Zq9a Zq9b=c", "Zq9"},
+		{"password=Zq9a Zq9b", "Zq9"},
+		{"host=h password=Zq9a Zq9b sslmode=bogus", "Zq9"},
+	} {
+		for _, args := range [][]string{{"-q"}, {"-o", "json"}, {"-o", "ndjson"}, {"-o", "table"}, {"-v"}, {"-q", tc.target, "port=1"}} {
+			r := pgprobe(t, nil, append(append([]string{"-t", "1"}, args...), tc.target)...)
+			if r.code != 3 {
+				t.Errorf("%q %q: exit %d, want 3 (bad settings)", tc.target, args, r.code)
+			}
+			if out := r.stdout + r.stderr; strings.Contains(out, tc.secret) {
+				t.Errorf("%q %q: a piece of the password is in the output:\n%s", tc.target, args, out)
+			}
+		}
+	}
+}

@@ -85,6 +85,17 @@ func translateRequireSSL(keyword, value string) (string, string) {
 	return "sslmode", "prefer"
 }
 
+// isKeyword reports whether libpq knows the keyword.
+func isKeyword(k string) bool {
+	_, ok := LookupKeyword(k)
+	return ok
+}
+
+// afterSecretHint explains a word shown as **** after an unquoted secret.
+func afterSecretHint(keyword string) string {
+	return fmt.Sprintf(" (the word after %s= is not shown, as it may be the rest of its value: if the value has a space in it, quote it: %s='…')", keyword, keyword)
+}
+
 // storeParam is conninfo_storeval for the key=value form: it translates the
 // deprecated requiressl and rejects unknown keywords.
 func storeParam(out []param, keyword, value, origin string) ([]param, *Error) {
@@ -106,7 +117,7 @@ func parseKeyValue(s string) ([]param, *Error) {
 	var out []param
 	n := len(s)
 	i := 0
-	afterUnquotedSecret := false
+	afterUnquotedSecret, secretName := false, ""
 	for i < n {
 		if isSpace(s[i]) {
 			i++
@@ -124,7 +135,7 @@ func parseKeyValue(s string) ([]param, *Error) {
 			if afterUnquotedSecret {
 				// libpq names the word, which may be the rest of a
 				// password with a space in it.
-				return nil, errorf("missing \"=\" after \"%s\" in connection info string (the word after a password is not shown: if the password has a space in it, quote it: password='…')", redactedText)
+				return nil, errorf("missing \"=\" after \"%s\" in connection info string%s", redactedText, afterSecretHint(secretName))
 			}
 			return nil, errorf("missing \"=\" after \"%s\" in connection info string", name)
 		}
@@ -175,11 +186,17 @@ func parseKeyValue(s string) ([]param, *Error) {
 				i++
 			}
 		}
+		if kw, _ := translateRequireSSL(name, ""); afterUnquotedSecret && !isKeyword(kw) {
+			// "password=abc def=ghi": libpq names "def", which is
+			// more likely the rest of the password than a keyword.
+			return nil, errorf("invalid connection option \"%s\"%s", redactedText, afterSecretHint(secretName))
+		}
 		var err *Error
 		if out, err = storeParam(out, name, val.String(), originConnString); err != nil {
 			return nil, err
 		}
 		afterUnquotedSecret = !quoted && isSecret(name)
+		secretName = name
 	}
 	return out, nil
 }
@@ -234,6 +251,9 @@ func parseURI(uri string) ([]param, *Error) {
 		}
 		p = atSign + 1
 	} else {
+		if err := ambiguousUserinfo(uri[start:]); err != nil {
+			return nil, err
+		}
 		p = start
 	}
 
@@ -325,11 +345,42 @@ func parseURI(uri string) ([]param, *Error) {
 	return out, nil
 }
 
+// ambiguousUserinfo catches a password with an unencoded '/':
+// "postgresql://user:pa/ss@host/db". libpq looks for the '@' only before the
+// first '/', so it reads "user:pa" as host and port, and its error quotes
+// "pa", a piece of the password. When an '@' follows before the query and a
+// port before the first '/' is not a number (libpq would fail on it too),
+// this says what happened without quoting anything. A numeric "port" is
+// left to libpq's reading, which a database name with an '@' needs.
+func ambiguousUserinfo(rest string) *Error {
+	q := strings.IndexByte(rest, '?')
+	if q < 0 {
+		q = len(rest)
+	}
+	slash := strings.IndexByte(rest, '/')
+	if slash < 0 || slash > q || strings.LastIndexByte(rest[:q], '@') < slash {
+		return nil
+	}
+	for _, hp := range strings.Split(rest[:slash], ",") {
+		if strings.HasPrefix(hp, "[") {
+			continue
+		}
+		if _, port, ok := strings.Cut(hp, ":"); ok && strings.Trim(port, "0123456789") != "" {
+			return errorf("the URI has an \"@\" after a \"/\": libpq looks for user:password@ only before the first \"/\", so it would read what comes before it as host:port, and that is not a port. If the user name or password holds \"/\" or \"@\", percent-encode them (%%2F, %%40)")
+		}
+	}
+	return nil
+}
+
 // parseURIParams is libpq's conninfo_uri_parse_params.
 func parseURIParams(params string) ([]param, *Error) {
 	var out []param
 	n := len(params)
 	i := 0
+	// After a secret parameter, an item without "=" or with an unknown
+	// keyword is most likely the rest of its value (an unencoded '&'):
+	// libpq's message would quote it.
+	afterSecret := ""
 	for i < n {
 		kwStart, kwEnd, valStart, valEnd := i, -1, -1, -1
 		p := i
@@ -347,6 +398,9 @@ func parseURIParams(params string) ([]param, *Error) {
 					p++
 				}
 				if valStart < 0 {
+					if afterSecret != "" {
+						return nil, errorf("missing key/value separator \"=\" in URI query parameter: \"%s\" (after %s=, whose value may hold an unencoded \"&\": write it as %%26)", redactedText, afterSecret)
+					}
 					return nil, errorf("missing key/value separator \"=\" in URI query parameter: \"%s\"", params[kwStart:end])
 				}
 				valEnd = end
@@ -369,9 +423,16 @@ func parseURIParams(params string) ([]param, *Error) {
 		}
 		keyword, value = translateRequireSSL(keyword, value)
 		if _, ok := LookupKeyword(keyword); !ok {
+			if afterSecret != "" {
+				return nil, errorf("invalid URI query parameter: \"%s\" (after %s=, whose value may hold an unencoded \"&\": write it as %%26)", redactedText, afterSecret)
+			}
 			return nil, errorf("invalid URI query parameter: \"%s\"", keyword)
 		}
 		out = append(out, param{keyword, value, originURIParam})
+		afterSecret = ""
+		if isSecret(keyword) {
+			afterSecret = keyword
+		}
 		i = p
 	}
 	return out, nil

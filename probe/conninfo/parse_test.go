@@ -110,6 +110,12 @@ var uriVectors = []struct {
 	{uri: `postgresql://u:bad%00secret@host`, err: `forbidden value %00 in percent-encoded value: "****"`},
 	{uri: `postgresql://host?password=bad%zzsecret`, err: `invalid percent-encoded token: "****"`},
 	{uri: `postgresql://host?sslpassword=my secret`, err: `unexpected spaces found in "****", use percent-encoded spaces (%20) instead`},
+	// An unencoded '&' in a secret parameter, '/' in a password.
+	{uri: `postgresql://host?password=ab&cd`, err: `missing key/value separator "=" in URI query parameter: "****" (after password=, whose value may hold an unencoded "&": write it as %26)`},
+	{uri: `postgresql://host?sslpassword=ab&cd=1`, err: `invalid URI query parameter: "****" (after sslpassword=, whose value may hold an unencoded "&": write it as %26)`},
+	{uri: `postgresql://host?sslmode=require&cd=1`, err: `invalid URI query parameter: "cd"`},
+	{uri: `postgresql://u:pa/ss@host/db`, err: `the URI has an "@" after a "/": libpq looks for user:password@ only before the first "/", so it would read what comes before it as host:port, and that is not a port. If the user name or password holds "/" or "@", percent-encode them (%2F, %40)`},
+	{uri: `postgresql://u:pa%2Fss@host/db`, want: `user='u' password='pa/ss' dbname='db' host='host' (inet)`},
 	{uri: `postgresql://u:secret@[::1`, err: `end of string reached when looking for matching "]" in IPv6 host address in URI: "postgresql://u:****@[::1"`},
 	{uri: `postgresql://u:secret@[]`, err: `IPv6 host address may not be empty in URI: "postgresql://u:****@[]"`},
 	{uri: `postgresql://u:secret@[::1]z`, err: `unexpected character "z" at position 28 in URI (expected ":" or "/"): "postgresql://u:****@[::1]z"`},
@@ -168,7 +174,11 @@ func TestParseKeyValue(t *testing.T) {
 		{in: `bogus=1 x`, err: `invalid connection option "bogus"`},
 		{in: "host=h\x00bogus=1", want: `host=h`},
 		// A word after an unquoted secret is part of the secret: not shown.
-		{in: `password=my secret`, err: `missing "=" after "****" in connection info string (the word after a password is not shown: if the password has a space in it, quote it: password='…')`},
+		{in: `password=my secret`, err: `missing "=" after "****" in connection info string (the word after password= is not shown, as it may be the rest of its value: if the value has a space in it, quote it: password='…')`},
+		{in: `password=my sec=ret`, err: `invalid connection option "****" (the word after password= is not shown, as it may be the rest of its value: if the value has a space in it, quote it: password='…')`},
+		{in: `sslpassword=my secret`, err: `missing "=" after "****" in connection info string (the word after sslpassword= is not shown, as it may be the rest of its value: if the value has a space in it, quote it: sslpassword='…')`},
+		{in: `password=my host=h`, want: `password=my|host=h`},
+		{in: `password='my' sec=ret`, err: `invalid connection option "sec"`},
 		{in: `password='my secret' oops`, err: `missing "=" after "oops" in connection info string`},
 	}
 	for _, tt := range tests {

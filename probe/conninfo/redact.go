@@ -11,9 +11,13 @@ import "strings"
 //   - in a URI, the credentials end at libpq's '@' (the first one before any
 //     '/') or at the last '@' before the query, whichever is later, so that a
 //     password holding an unencoded '/' or '@' is still hidden;
-//   - in key=value form, words without "=" that follow an unquoted secret
-//     (password=two words) are taken to be the rest of that secret, and an
-//     unterminated quoted secret is hidden to the end.
+//   - in key=value form, words without "=", or with an unknown keyword,
+//     that follow an unquoted secret (password=two words) are taken to be
+//     the rest of that secret, and an unterminated quoted secret is hidden
+//     to the end;
+//   - in a URI's query, an item without "=" or with an unknown keyword
+//     after a secret parameter is taken to be the rest of its value (an
+//     unencoded '&').
 func Redact(target string) string {
 	switch {
 	case uriPrefixLength(target) != 0:
@@ -60,14 +64,23 @@ func redactURI(uri string) string {
 		return b.String()
 	}
 	b.WriteString(tail[:qi+1])
+	afterSecret := false
 	for i, prm := range strings.Split(tail[qi+1:], "&") {
 		if i > 0 {
 			b.WriteByte('&')
 		}
 		k, v, hasEq := strings.Cut(prm, "=")
-		if hasEq && v != "" && isSecret(lenientDecode(k)) {
+		key := lenientDecode(k)
+		if afterSecret && (!hasEq || !isKeyword(key) && key != "ssl") {
+			// The rest of a secret with an unencoded '&', most likely.
+			b.WriteString(redactedText)
+			continue
+		}
+		afterSecret = false
+		if hasEq && v != "" && isSecret(key) {
 			b.WriteString(k)
 			b.WriteString("=" + redactedText)
+			afterSecret = true
 			continue
 		}
 		b.WriteString(prm)
@@ -158,6 +171,12 @@ func redactKeyValue(s string) string {
 		}
 		if i > n {
 			i = n
+		}
+		if kw, _ := translateRequireSSL(name, ""); afterUnquotedSecret && !isKeyword(kw) {
+			// "password=abc def=ghi": the rest of the password, most
+			// likely, as parseKeyValue also assumes.
+			hide(start, i)
+			continue
 		}
 		secret := isSecret(name)
 		if secret {

@@ -19,6 +19,9 @@ func TestRedact(t *testing.T) {
 		{"password=", "password="},
 		{"password= host=h", "password= ****"}, // libpq takes "host=h" as the password
 		{"password=my secret words host=h", "password=**** **** **** host=h"},
+		{"password=my sec=ret host=h", "password=**** **** host=h"},
+		{"postgresql://host/db?password=ab&cd&sslmode=require", "postgresql://host/db?password=****&****&sslmode=require"},
+		{"postgresql://host/db?password=ab&c=d", "postgresql://host/db?password=****&****"},
 		{"password='unterminated secret", "password=****"},
 		{"sslpassword=k scram_client_key=a scram_server_key=b oauth_client_secret=c", "sslpassword=**** scram_client_key=**** scram_server_key=**** oauth_client_secret=****"},
 		{"user=password dbname=password", "user=password dbname=password"},
