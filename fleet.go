@@ -47,7 +47,8 @@ type runOpts struct {
 	progress io.Writer
 	// usageErrs, when set (--quiet), receives each target's settings error
 	// (exit 3): a mistake in a connection string is a usage error, which
-	// --quiet does not hide.
+	// --quiet does not hide. The lines are written by probeAndReport's
+	// emit, in the order of the targets.
 	usageErrs *lockedWriter
 	// fleet: report as a fleet even for one target (--targets-file).
 	fleet bool
@@ -75,7 +76,12 @@ func parseRunOpts(c *cli.Context) (runOpts, error) {
 	}
 	if s := c.String("wait"); c.IsSet("wait") {
 		d, err := parseTimeout(s)
-		if err != nil || d <= 0 {
+		if err != nil {
+			// The same parser as --timeout's, and its reason (too long,
+			// shorter than 1ns) holds for --wait too.
+			return o, usageErr("%s", strings.Replace(err.Error(), "invalid --timeout", "invalid --wait", 1))
+		}
+		if d <= 0 {
 			return o, usageErr("invalid --wait %q: give a duration such as 30s or 500ms, or a number of seconds", s)
 		}
 		o.wait = d
@@ -168,6 +174,9 @@ type outcome struct {
 	out  []byte     // its JSON document, timeline (with statistics) or NDJSON verdict line
 	row  report.Row // -o table
 	err  error
+	// usage: --quiet's line for a settings error (exit 3), printed by emit
+	// so that the lines come in the order of the targets.
+	usage string
 }
 
 var resultEncoders = sync.Pool{New: func() any { return new(report.ResultEncoder) }}
@@ -211,11 +220,13 @@ func probeAndReport(ctx context.Context, w io.Writer, reqs []probe.Request, o ru
 				oc.err = renderStats(&b, l, named)
 			}
 		case "":
+			// Cleaned as the table is: a targets file line or an option
+			// name may hold ESC sequences.
 			if o.usageErrs != nil && l.ExitCode == statelog.ExitNoAttempt && l.Error != nil {
 				if named {
-					o.usageErrs.printf("pgprobe: %s: %s\n", l.Target, l.Error.Message)
+					oc.usage = "pgprobe: " + report.Clean(l.Target) + ": " + report.Clean(l.Error.Message) + "\n"
 				} else {
-					o.usageErrs.printf("pgprobe: %s\n", l.Error.Message)
+					oc.usage = "pgprobe: " + report.Clean(l.Error.Message) + "\n"
 				}
 			}
 		default:
@@ -263,6 +274,9 @@ func probeAndReport(ctx context.Context, w io.Writer, reqs []probe.Request, o ru
 			failed++
 		}
 		fail(oc.err)
+		if oc.usage != "" {
+			o.usageErrs.printf("%s", oc.usage)
+		}
 		switch {
 		case stream != nil:
 			if oc.err == nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -56,6 +57,36 @@ func TestParseTimeout(t *testing.T) {
 		{"Inf", -1},
 		{"1e300", -1},
 		{"", -1},
+		{".", -1},
+		{"1.2.3", -1},
+		{"+10", 10 * time.Second},
+		{"1.", time.Second},
+		{".25", 250 * time.Millisecond},
+		// The longest Duration is 9223372036.854775807s: no overflow to
+		// a negative timeout, in whole seconds or with a fraction.
+		{"9223372036", 9223372036 * time.Second},
+		{"9223372037", -1},
+		{"10000000000", -1},
+		{"99999999999999999999", -1},
+		{"9223372036.854775807", -1}, // rounds to 2^63 ns
+		{"2562047h47m16.854775807s", time.Duration(math.MaxInt64)},
+		{"2562048h", -1},
+		// A positive timeout that rounds to 0 would be none at all.
+		{"0.0000000001", -1},
+		{"0.0000000004", -1},
+		{"0.0000000006", time.Nanosecond},
+		{"0.000000001", time.Nanosecond},
+		{"0.1ns", -1},
+		{"0.000", 0},
+		{"0s", 0},
+		{"0.0s", 0},
+		// Exponents and hex floats are no number of seconds.
+		{"1e-10", -1},
+		{"1e3", -1},
+		{"0x1p-1", -1},
+		{"0x10", -1},
+		{"1_000", -1},
+		{" 10", -1},
 	} {
 		got, err := parseTimeout(tc.in)
 		if tc.want < 0 {
@@ -68,6 +99,13 @@ func TestParseTimeout(t *testing.T) {
 		}
 		if err != nil || got != tc.want {
 			t.Errorf("parseTimeout(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+	// Just below the limit, with a fraction (not exact in float64): long,
+	// and never negative.
+	for _, in := range []string{"9223372036.8547", "9223372035.5", "4611686018.4"} {
+		if got, err := parseTimeout(in); err != nil || got < 4611686018*time.Second {
+			t.Errorf("parseTimeout(%q) = %v, %v; want about %ss", in, got, err, in)
 		}
 	}
 }

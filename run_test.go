@@ -70,6 +70,35 @@ func TestQuiet(t *testing.T) {
 			t.Errorf("%q: exit %d (want %d), stdout %q, stderr %q (want %q)", tc.args, r.code, tc.code, r.stdout, r.stderr, tc.stderr)
 		}
 	}
+	// A fleet's usage errors come out in the order of the targets file
+	// (not as the probes finish), cleaned of control characters as the
+	// table is, one "pgprobe: TARGET: MESSAGE" line each.
+	good := conn(c, "user=trustuser", "dbname=postgres")
+	lines := []string{good}
+	var want strings.Builder
+	for i := range 24 {
+		lines = append(lines, fmt.Sprintf("sslmode=bogus%d", i))
+		fmt.Fprintf(&want, "pgprobe: sslmode=bogus%d: invalid sslmode value: \"bogus%d\"\n", i, i)
+		if i == 5 {
+			lines = append(lines, good, "sslmode=a\x1b[2Jb", "\x1b]0;title\x07bad=1", "\u009bbad2=1")
+			want.WriteString(`pgprobe: sslmode=a\x1b[2Jb: invalid sslmode value: "a\x1b[2Jb"` + "\n")
+			want.WriteString(`pgprobe: \x1b]0;title\x07bad=1: invalid connection option "\x1b]0;title\x07bad"` + "\n")
+			want.WriteString(`pgprobe: \u009bbad2=1: invalid connection option "\u009bbad2"` + "\n")
+		}
+	}
+	for _, args := range [][]string{
+		{"-q", "--targets-file", "-"},
+		{"-q", "--concurrency", "3", "--targets-file", "-"},
+		{"-q", "-o", "json", "--targets-file", "-"},
+	} {
+		for range 3 {
+			r := pgprobe(t, map[string]string{"STDIN": strings.Join(lines, "\n") + "\n"}, args...)
+			if r.code != 3 || r.stdout != "" || r.stderr != want.String() {
+				t.Errorf("%q: exit %d (want 3), stdout %q, stderr:\n%s\nwant:\n%s", args, r.code, r.stdout, r.stderr, want.String())
+				break
+			}
+		}
+	}
 	// Usage errors still say what is wrong, on stderr, with exit 3.
 	r := pgprobe(t, nil, "-q", "-o", "xml", conn(c))
 	if r.code != 3 || r.stdout != "" || !strings.Contains(r.stderr, "invalid --output") {

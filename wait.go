@@ -68,12 +68,14 @@ func waitFor(ctx context.Context, req probe.Request, wait time.Duration,
 
 // progressLine is the status shown while waiting: try, elapsed and the last
 // error (its class and libpq's words without the "connection to server …
-// failed:" prefix, which would push them off the line), cut to width.
+// failed:" prefix, which would push them off the line), cut to width (at
+// least 2).
 func progressLine(l *statelog.Log, try int, elapsed, wait time.Duration, width int) string {
 	s := fmt.Sprintf("pgprobe: waiting %s/%s, try %d", elapsed.Round(100*time.Millisecond), wait, try)
 	if l.Error != nil {
 		s += ": " + l.Error.Class + ": " + report.Short(l.Error)
 	}
+	width = max(width, 2) // one rune and "…"; never r[:-1]
 	if r := []rune(s); len(r) > width {
 		s = string(r[:width-1]) + "…"
 	}

@@ -18,8 +18,14 @@ func TestProgressLine(t *testing.T) {
 	if want := "pgprobe: waiting 3.2s/30s, try 8: connect: Connection refused"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
-	got = progressLine(l, 8, 3210*time.Millisecond, 30*time.Second, 40)
-	if utf8.RuneCountInString(got) != 40 || !strings.HasSuffix(got, "…") {
-		t.Errorf("cut to 40: %q (%d runes)", got, utf8.RuneCountInString(got))
+	for _, tc := range []struct{ width, runes int }{
+		{40, 40}, {20, 20}, {2, 2},
+		// A width below 2 (never given by progressWidth) must not panic.
+		{1, 2}, {0, 2}, {-5, 2},
+	} {
+		got := progressLine(l, 8, 3210*time.Millisecond, 30*time.Second, tc.width)
+		if utf8.RuneCountInString(got) != tc.runes || !strings.HasSuffix(got, "…") {
+			t.Errorf("cut to %d: %q (%d runes, want %d)", tc.width, got, utf8.RuneCountInString(got), tc.runes)
+		}
 	}
 }

@@ -411,7 +411,7 @@ func adviseTLS(e *statelog.Error, msg string, w where) string {
 	case strings.Contains(ve, "unknown ca") || strings.Contains(ve, "bad certificate") || strings.Contains(ve, "certificate required"):
 		return "The server rejected the client certificate (or wanted one): its ssl_ca_file does not trust the certificate given in sslcert, or pg_hba.conf requires clientcert. Give sslcert= and sslkey= signed by a CA in the server's ssl_ca_file."
 	case strings.Contains(ve, "wrong version number") || strings.Contains(ve, "protocol version"):
-		return adviseTLSVersion(msg)
+		return adviseTLSVersion(msg, w, strings.Contains(ve, "wrong version number") && !strings.Contains(ve, "alert protocol version"))
 	case strings.Contains(ve, "eof detected") || strings.Contains(ve, "syscall error"):
 		return "The connection broke during the TLS handshake. Check the server log for SSL errors (an unreadable ssl_key_file, a missing certificate) and any proxy in between."
 	}
@@ -419,8 +419,13 @@ func adviseTLS(e *statelog.Error, msg string, w where) string {
 }
 
 // sanFor is the subjectAltName entry that would name host: IP:… for an
-// IPv4 or IPv6 address (libpq matches an address only against iPAddress
-// entries), DNS:… for a name.
+// IPv4 or IPv6 address, DNS:… for a name. libpq accepts either for an
+// address (it compares dNSName entries with the host string too, as
+// probe.VerifyPeerName does), but an iPAddress entry is what RFC 6125 and
+// other clients (Go, JDBC) require. Legacy inet_aton forms that libpq takes
+// for IPv4 ("0x7f.1", "3221225985"; probe's hostIsIP) are not recognised
+// here and get DNS:…, which libpq accepts as written: report cannot import
+// probe (probe's tests import report), and probe does not export that parser.
 func sanFor(host string) string {
 	h := strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
 	if ip, err := netip.ParseAddr(h); err == nil {
@@ -453,17 +458,32 @@ func tlsRank(v string) int {
 // The versions offered are the client's ssl_min_protocol_version and
 // ssl_max_protocol_version; --min-tls-version is checked only after a
 // handshake succeeded, so it is no fix here.
-func adviseTLSVersion(msg string) string {
+//
+// wrongVersion is OpenSSL's "wrong version number" without a
+// protocol-version alert (pgprobe's text for Go's "first record does not
+// look like a TLS handshake" and its own version checks, probe/tls.go):
+// with OpenSSL, and so with libpq, its usual cause is a peer that does not
+// speak TLS at all, so that comes first. A protocol-version alert is the
+// server's own refusal of the versions offered.
+func adviseTLSVersion(msg string, w where, wrongVersion bool) string {
 	lo, hi := "", ""
 	if m := reTLSRange.FindStringSubmatch(msg); m != nil {
 		lo, hi = m[1], m[2]
 	}
-	if r := tlsRank(hi); r != 0 && r < tlsRank("TLSv1.3") {
-		return fmt.Sprintf("Client and server share no TLS version: the client's ssl_max_protocol_version=%s caps it at %s (it offered %s to %s), below what the server accepts (its ssl_min_protocol_version is likely higher). Raise or remove the client's ssl_max_protocol_version= (or PGSSLMAXPROTOCOLVERSION), or lower ssl_min_protocol_version on the server and run `SELECT pg_reload_conf()`.", hi, hi, lo, hi)
-	}
+	capped := tlsRank(hi) != 0 && tlsRank(hi) < tlsRank("TLSv1.3")
 	offered := ""
 	if lo != "" {
 		offered = fmt.Sprintf(" (the client offered %s to %s)", lo, hi)
+	}
+	if wrongVersion {
+		s := fmt.Sprintf("The peer at %s may not speak TLS at all: \"wrong version number\" usually means its answer to the ClientHello was not TLS. Check that the port is PostgreSQL's, that no proxy in between answered 'S' and then spoke plaintext, and that a server reached with sslnegotiation=direct is PostgreSQL 17 or newer (else use sslnegotiation=postgres).", w.hostport())
+		if capped {
+			return s + fmt.Sprintf(" Otherwise the client's ssl_max_protocol_version=%s%s may be below the server's ssl_min_protocol_version: raise or remove it.", hi, offered)
+		}
+		return s + " Otherwise client and server share no TLS version" + offered + ": compare ssl_min_protocol_version/ssl_max_protocol_version on both sides."
+	}
+	if capped {
+		return fmt.Sprintf("Client and server share no TLS version: the client's ssl_max_protocol_version=%s caps it at %s (it offered %s to %s), below what the server accepts (its ssl_min_protocol_version is likely higher). Raise or remove the client's ssl_max_protocol_version= (or PGSSLMAXPROTOCOLVERSION), or lower ssl_min_protocol_version on the server and run `SELECT pg_reload_conf()`.", hi, hi, lo, hi)
 	}
 	return "Client and server share no TLS version" + offered + ". Compare the server's ssl_min_protocol_version/ssl_max_protocol_version with the client's ssl_min_protocol_version= and ssl_max_protocol_version= (or PGSSLMINPROTOCOLVERSION, PGSSLMAXPROTOCOLVERSION), and widen whichever range excludes the other."
 }

@@ -206,6 +206,15 @@ func TestAdviseVersionAndAddressDetails(t *testing.T) {
 		return statelog.Error{Class: "tls", Message: `connection to server at "127.0.0.1", port 5432 failed: SSL error: tlsv1 alert protocol version
 This may indicate that the server does not support any SSL protocol version between ` + lo + ` and ` + hi + `.`}
 	}
+	// pgprobe's "wrong version number" (probe/tls.go), with its note when
+	// a range is given.
+	wrongVersion := func(lohi ...string) statelog.Error {
+		m := `connection to server at "127.0.0.1", port 5432 failed: SSL error: wrong version number`
+		if len(lohi) == 2 {
+			m += "\nThis may indicate that the server does not support any SSL protocol version between " + lohi[0] + " and " + lohi[1] + "."
+		}
+		return statelog.Error{Class: "tls", Message: m}
+	}
 	withVersion := func(v string) *statelog.Attempt {
 		a := tcp("db.example.com", "10.0.0.5", 5432, "")
 		a.Server = &statelog.Server{Parameters: map[string]string{"server_version": v}}
@@ -231,14 +240,22 @@ This may indicate that the server does not support any SSL protocol version betw
 			[]string{"subjectAltName IP:fe80::1;"}, []string{"DNS:", "IP:fe80::1%", "IP:["}},
 		{"SAN for an IPv4 host without attempt", mismatch("10.1.2.3"), nil,
 			[]string{"subjectAltName IP:10.1.2.3"}, []string{"DNS:"}},
+		// A protocol-version alert is the server refusing the versions.
 		{"client max below the server's min", versionAlert("TLSv1.2", "TLSv1.2"), nil,
-			[]string{"ssl_max_protocol_version=TLSv1.2", "ssl_min_protocol_version on the server"}, []string{"--min-tls-version"}},
+			[]string{"ssl_max_protocol_version=TLSv1.2", "ssl_min_protocol_version on the server"}, []string{"--min-tls-version", "not speak TLS"}},
 		{"client max TLSv1.1", versionAlert("TLSv1", "TLSv1.1"), nil,
-			[]string{"ssl_max_protocol_version=TLSv1.1", "TLSv1 to TLSv1.1"}, []string{"--min-tls-version"}},
+			[]string{"ssl_max_protocol_version=TLSv1.1", "TLSv1 to TLSv1.1"}, []string{"--min-tls-version", "not speak TLS"}},
 		{"client range reaches TLSv1.3", versionAlert("TLSv1.3", "TLSv1.3"), nil,
-			[]string{"ssl_min_protocol_version=", "ssl_max_protocol_version=", "TLSv1.3 to TLSv1.3"}, []string{"--min-tls-version"}},
-		{"wrong version number", statelog.Error{Class: "tls", Message: "SSL error: wrong version number"}, nil,
-			[]string{"ssl_min_protocol_version=", "ssl_max_protocol_version="}, []string{"--min-tls-version"}},
+			[]string{"ssl_min_protocol_version=", "ssl_max_protocol_version=", "TLSv1.3 to TLSv1.3", "widen"}, []string{"--min-tls-version", "not speak TLS"}},
+		// "wrong version number" (probe/tls.go: Go's "first record does
+		// not look like a TLS handshake", among others): most often a peer
+		// that is not speaking TLS, said first, then the version ranges.
+		{"wrong version number", wrongVersion(""), nil,
+			[]string{"may not speak TLS", "answered 'S' and then spoke plaintext", "sslnegotiation=direct", "PostgreSQL 17", "ssl_min_protocol_version", "ssl_max_protocol_version"}, []string{"--min-tls-version", "widen"}},
+		{"wrong version number with pgprobe's note", wrongVersion("TLSv1.2", "TLSv1.3"), tcp("db.example.com", "10.0.0.5", 5432, "require"),
+			[]string{"peer at db.example.com (10.0.0.5) port 5432 may not speak TLS", "sslnegotiation=direct", "TLSv1.2 to TLSv1.3"}, []string{"--min-tls-version", "widen", "pg_reload_conf"}},
+		{"wrong version number, client max TLSv1.2", wrongVersion("TLSv1.2", "TLSv1.2"), nil,
+			[]string{"may not speak TLS", "ssl_max_protocol_version=TLSv1.2"}, []string{"--min-tls-version", "pg_reload_conf"}},
 		{"reserved, PostgreSQL 15 wording", reserved15, nil,
 			[]string{"superuser_reserved_connections", "max_connections"}, []string{"reserved_connections for", "PostgreSQL 16"}},
 		{"reserved, PostgreSQL 16 wording", reserved16, nil,
@@ -267,6 +284,9 @@ This may indicate that the server does not support any SSL protocol version betw
 				if strings.Contains(got, w) {
 					t.Errorf("advice has %q:\n%s", w, got)
 				}
+			}
+			if i := strings.Index(got, "not speak TLS"); i >= 0 && i > strings.Index(got, "ssl_m") {
+				t.Errorf("advice names the version settings before a peer that may not speak TLS:\n%s", got)
 			}
 			if strings.Contains(got, "\n") || len(got) > 600 {
 				t.Errorf("advice is not one short paragraph (%d characters): %q", len(got), got)

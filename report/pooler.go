@@ -147,7 +147,7 @@ var poolers = []pooler{
 }
 
 const (
-	pgbouncerUnknownUser = "PgBouncer's auth_type is trust, but this user is not in its auth_file (and there is no auth_user for auth_query): PgBouncer trusts only the users it knows. Add a line `\"USER\" \"\"` for it to auth_file (e.g. userlist.txt) and RELOAD, set auth_user, or connect as a user listed there (user=)."
+	pgbouncerUnknownUser = "PgBouncer trusts this connection (auth_type = trust, or a trust line of auth_hba_file with auth_type = hba) but does not know the user: it is not in auth_file, and auth_query was not run (there is no auth_user, or the database is not in [databases], so PgBouncer does not ask the server). PgBouncer trusts only the users it knows: add a line `\"USER\" \"\"` for it to auth_file (e.g. userlist.txt) and RELOAD, set auth_user for auth_query, connect to a database listed in [databases] (dbname=), or connect as a user listed in auth_file (user=)."
 	neonSNI              = "Neon's proxy picks the endpoint from the TLS SNI name: connect with sslmode=require and a libpq 14 or newer (or a driver that sends SNI) to the endpoint's full host name, or pass the endpoint as options=endpoint%3DENDPOINT_ID (the first label of the host name)."
 	supavisorUser        = "Supavisor needs the user as USER.PROJECT_REF (e.g. postgres.abcdefghij) and the pooler host of your project's region, both copied from the project's connection settings; use port 5432 for session mode, 6543 for transaction mode."
 	supavisorMax         = "Supavisor's client limit for this project is reached (session mode, port 5432: the pool size; transaction mode, port 6543: max client connections): close idle clients, use transaction mode for many short connections, or raise Pool Size / Max Client Connections in the project's database settings."
@@ -226,13 +226,15 @@ func poolerWarning(name string) string {
 	return "the server identifies as " + name + ", a pooler or proxy: a successful connection proves the pooler answers, not that the database behind it is up (run a query through it, e.g. `psql -c 'select 1'`, to prove that)"
 }
 
-// MaxOSPid is the largest process id an operating system hands out:
-// Linux's PID_MAX_LIMIT (2^22); the BSDs and macOS stop at 99999. A
-// backend_pid above it is not a PostgreSQL backend's.
+// MaxOSPid is the largest process id Linux, the BSDs and macOS hand out:
+// Linux's PID_MAX_LIMIT (2^22); FreeBSD, OpenBSD and macOS stop at 99999.
+// Other systems can go higher (AIX's process ids routinely have 7 or 8
+// digits; Windows' are DWORDs), so a backend_pid above it is only probably
+// not a PostgreSQL backend's.
 const MaxOSPid = 1 << 22
 
 // madeUpKeyWarning explains a BackendKeyData whose process id no backend
-// can have: a pooler or proxy that passes PostgreSQL's ParameterStatus on
+// on Linux, the BSDs or macOS can have: a pooler or proxy that passes PostgreSQL's ParameterStatus on
 // (so server_version does not name it) made up the cancel key itself:
 // PgBouncer sends 8 random bytes (1.18.0 src/client.c, the client's
 // cancel_key), pgcat a random i32 process id (src/client.rs, "Generate
@@ -241,6 +243,6 @@ func madeUpKeyWarning(a *statelog.Attempt) string {
 	if a == nil || a.Server == nil || a.Server.BackendPID <= MaxOSPid {
 		return ""
 	}
-	return fmt.Sprintf("backend_pid %d is larger than any process id (Linux's limit is %d): the BackendKeyData was made up by a pooler or proxy in front of PostgreSQL (PgBouncer and pgcat send random cancel keys), so this login was the pooler's; the database behind it may have been reached on an earlier, pooled server connection (run a query through it, e.g. `psql -c 'select 1'`, to prove it is up now)",
+	return fmt.Sprintf("backend_pid %d is larger than any Linux, BSD or macOS process id (Linux's limit is %d): the BackendKeyData was probably made up by a pooler or proxy in front of PostgreSQL (PgBouncer and pgcat send random cancel keys), so this login was probably the pooler's; the database behind it may have been reached on an earlier, pooled server connection (run a query through it, e.g. `psql -c 'select 1'`, to prove it is up now); a PostgreSQL server on AIX or Windows can have such process ids itself",
 		a.Server.BackendPID, MaxOSPid)
 }

@@ -63,10 +63,16 @@ var poolerCases = []struct {
 	{"pgbouncer password authentication failed", "PgBouncer", "08P01", "password authentication failed", "auth_file"},
 	// src/client.c:1349 and :1373 (SCRAM).
 	{"pgbouncer SASL authentication failed", "PgBouncer", "08P01", "SASL authentication failed", "auth_file"},
-	// src/client.c:439 (1.18.0: :262): auth_type=trust and a user not in
-	// auth_file (mock_auth, src/client.c:682). PostgreSQL's own adds
-	// `for user "…"` and uses 28000 (TestPoolerNotPostgreSQL).
+	// src/client.c:439 (1.18.0: :262) finish_set_pool: AUTH_TRUST (from
+	// auth_type = trust, or a trust line of auth_hba_file) and mock_auth: a
+	// user not in auth_file, with no auth_user or a fake database (not in
+	// [databases]: set_pool does not run auth_query for it; src/client.c:682).
+	// PostgreSQL's own adds `for user "…"` and uses 28000
+	// (TestPoolerNotPostgreSQL).
 	{"pgbouncer trust unknown user", "PgBouncer", "08P01", `"trust" authentication failed`, "auth_file"},
+	{"pgbouncer trust from auth_hba_file", "PgBouncer", "08P01", `"trust" authentication failed`, "a trust line of auth_hba_file"},
+	{"pgbouncer trust, no auth_user", "PgBouncer", "08P01", `"trust" authentication failed`, "there is no auth_user"},
+	{"pgbouncer trust, fake database", "PgBouncer", "08P01", `"trust" authentication failed`, "the database is not in [databases]"},
 	// src/client.c:794 (1.18.0: :478): auth_query returned no row.
 	{"pgbouncer no such user", "PgBouncer", "08P01", "no such user", "auth_query"},
 	// src/client.c:273 (1.18.0: :180) login_via_cert.
@@ -302,7 +308,7 @@ func TestMadeUpKeyWarning(t *testing.T) {
 		{0, false}, {12345, false}, {MaxOSPid, false}, {MaxOSPid + 1, true}, {3468389092, true},
 	} {
 		a := &statelog.Attempt{Server: &statelog.Server{BackendPID: tc.pid}}
-		if got := madeUpKeyWarning(a); (got != "") != tc.warn || tc.warn && !strings.Contains(got, "pooler") {
+		if got := madeUpKeyWarning(a); (got != "") != tc.warn || tc.warn && (!strings.Contains(got, "probably made up by a pooler") || !strings.Contains(got, "Linux, BSD or macOS")) {
 			t.Errorf("pid %d: %q", tc.pid, got)
 		}
 	}

@@ -34,6 +34,10 @@ func clean(s string) string {
 	return b.String()
 }
 
+// Clean is clean for the CLI's own one-line messages (--quiet's usage
+// errors on stderr): control characters and invalid UTF-8 escaped.
+func Clean(s string) string { return clean(s) }
+
 func needsCleaning(s string) bool {
 	if !utf8.ValidString(s) {
 		return true
