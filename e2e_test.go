@@ -726,6 +726,9 @@ func TestSSLKeyLogFile(t *testing.T) {
 func TestNoPasswordInUsageErrors(t *testing.T) {
 	for _, tc := range []struct{ target, secret string }{
 		{"postgresql://u:Zq9a/Zq9b@h/d", "Zq9"},
+		{"postgresql://me@corp.com:Zq9a@127.0.0.1/d", "Zq9"},
+		{"postgresql://app:Zq9a@Zq9b@127.0.0.1:5432/d", "Zq9"},
+		{"postgresql://me@corp.com:Zq9a/Zq9b@127.0.0.1/d", "Zq9"},
 		{"postgresql://u:Zq9a Zq9b/x@h/d", "Zq9"},
 		{"postgresql://u:Zq9%zz/x@h/d", "Zq9"},
 		{"postgresql://h/d?password=Zq9a&Zq9b", "Zq9"},

@@ -227,6 +227,12 @@ func parseURI(uri string) ([]param, *Error) {
 		p++
 	}
 	if at(p) == '@' {
+		if err := doubleAt(uri[start:]); err != nil {
+			return nil, err
+		}
+		if err := ambiguousUserinfo(uri[p+1:]); err != nil {
+			return nil, err
+		}
 		atSign := p
 		u := start
 		for uri[u] != ':' && uri[u] != '@' {
@@ -348,7 +354,8 @@ func parseURI(uri string) ([]param, *Error) {
 // ambiguousUserinfo catches a password with an unencoded '/':
 // "postgresql://user:pa/ss@host/db". libpq looks for the '@' only before the
 // first '/', so it reads "user:pa" as host and port, and its error quotes
-// "pa", a piece of the password. When an '@' follows before the query and a
+// "pa", a piece of the password. rest is what libpq reads as the host list
+// onwards (after "user@" when the user name held an '@' too). When an '@' follows before the query and a
 // port before the first '/' is not a number (libpq would fail on it too),
 // this says what happened without quoting anything. A numeric "port" is
 // left to libpq's reading, which a database name with an '@' needs.
@@ -368,6 +375,24 @@ func ambiguousUserinfo(rest string) *Error {
 		if _, port, ok := strings.Cut(hp, ":"); ok && strings.Trim(port, "0123456789") != "" {
 			return errorf("the URI has an \"@\" after a \"/\": libpq looks for user:password@ only before the first \"/\", so it would read what comes before it as host:port, and that is not a port. If the user name or password holds \"/\" or \"@\", percent-encode them (%%2F, %%40)")
 		}
+	}
+	return nil
+}
+
+// doubleAt catches a user name or password with an unencoded '@':
+// "postgresql://me@corp.com:pw@host/db", "postgresql://app:p@ss@host/db".
+// libpq ends the credentials at the first '@', so the rest of them becomes
+// the host and port ("invalid integer value "pw@host" for connection option
+// "port"", or a host "ss@host" that cannot resolve): its messages would
+// quote a piece of the password. A host name never holds an '@', so two
+// before the path or query always mean this.
+func doubleAt(rest string) *Error {
+	end := strings.IndexAny(rest, "/?")
+	if end < 0 {
+		end = len(rest)
+	}
+	if strings.Count(rest[:end], "@") > 1 {
+		return errorf("the URI has more than one \"@\" before the host: libpq ends user:password@ at the first one, so it would read the rest of the user name or password as host and port. Percent-encode \"@\" in the user name and password as %%40 (and \"/\" as %%2F)")
 	}
 	return nil
 }

@@ -79,7 +79,9 @@ var uriVectors = []struct {
 	{uri: `postgresql://h1,h2:5433,[::1]:5434/db`, want: `dbname='db' host='h1,h2,::1' port=',5433,5434' (inet)`},
 	{uri: `postgresql://h1:1,h2/db`, want: `dbname='db' host='h1,h2' port='1,' (inet)`},
 	{uri: `postgresql://,/`, want: `host=',' port=',' (inet)`},
-	{uri: `postgresql://u:p@ss@host/db`, want: `user='u' password='p' dbname='db' host='ss@host' (inet)`},
+	// libpq reads user='u' password='p' host='ss@host': the host is the
+	// rest of the password, so pgprobe refuses the URI and says why.
+	{uri: `postgresql://u:p@ss@host/db`, err: `the URI has more than one "@" before the host: libpq ends user:password@ at the first one, so it would read the rest of the user name or password as host and port. Percent-encode "@" in the user name and password as %40 (and "/" as %2F)`},
 	{uri: `postgresql://u:@host`, want: `user='u' host='host' (inet)`},
 	{uri: `postgresql://:pw@host`, want: `password='pw' host='host' (inet)`},
 	{uri: `postgresql://us%40er:p%3Aw@host`, want: `user='us@er' password='p:w' host='host' (inet)`},
@@ -115,6 +117,9 @@ var uriVectors = []struct {
 	{uri: `postgresql://host?sslpassword=ab&cd=1`, err: `invalid URI query parameter: "****" (after sslpassword=, whose value may hold an unencoded "&": write it as %26)`},
 	{uri: `postgresql://host?sslmode=require&cd=1`, err: `invalid URI query parameter: "cd"`},
 	{uri: `postgresql://u:pa/ss@host/db`, err: `the URI has an "@" after a "/": libpq looks for user:password@ only before the first "/", so it would read what comes before it as host:port, and that is not a port. If the user name or password holds "/" or "@", percent-encode them (%2F, %40)`},
+	{uri: `postgresql://me@corp.com:pw@host/db`, err: `the URI has more than one "@" before the host: libpq ends user:password@ at the first one, so it would read the rest of the user name or password as host and port. Percent-encode "@" in the user name and password as %40 (and "/" as %2F)`},
+	{uri: `postgresql://app:p@ss@host:5432/db`, err: `the URI has more than one "@" before the host: libpq ends user:password@ at the first one, so it would read the rest of the user name or password as host and port. Percent-encode "@" in the user name and password as %40 (and "/" as %2F)`},
+	{uri: `postgresql://app:p%40ss@host/db?application_name=a@b`, want: `user='app' password='p@ss' dbname='db' host='host' application_name='a@b' (inet)`},
 	{uri: `postgresql://u:pa%2Fss@host/db`, want: `user='u' password='pa/ss' dbname='db' host='host' (inet)`},
 	{uri: `postgresql://u:secret@[::1`, err: `end of string reached when looking for matching "]" in IPv6 host address in URI: "postgresql://u:****@[::1"`},
 	{uri: `postgresql://u:secret@[]`, err: `IPv6 host address may not be empty in URI: "postgresql://u:****@[]"`},
