@@ -82,7 +82,7 @@ func parseRunOpts(c *cli.Context) (runOpts, error) {
 			return o, usageErr("%s", strings.Replace(err.Error(), "invalid --timeout", "invalid --wait", 1))
 		}
 		if d <= 0 {
-			return o, usageErr("invalid --wait %q: give a duration such as 30s or 500ms, or a number of seconds", s)
+			return o, usageErr("invalid --wait %q: it needs a time above 0 to retry in; give a duration such as 30s or 500ms, or a number of seconds", s)
 		}
 		o.wait = d
 	}

@@ -109,3 +109,13 @@ func TestParseTimeout(t *testing.T) {
 		}
 	}
 }
+
+// A negative value is named as such; other bad values are not.
+func TestParseTimeoutNegative(t *testing.T) {
+	for in, neg := range map[string]bool{"-1": true, "-1.5": true, "-5s": true, "-x": false, "soon": false} {
+		_, err := parseTimeout(in)
+		if err == nil || strings.Contains(err.Error(), "negative") != neg {
+			t.Errorf("parseTimeout(%q): %v (should name a negative value: %v)", in, err, neg)
+		}
+	}
+}

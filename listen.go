@@ -60,8 +60,8 @@ func listenCommand(e *env) *cli.Command {
 			"Exit status: 0 when stopped (--count reached, or SIGINT), 2 when it cannot listen, 3 for bad flags.",
 		Flags:  listenFlags(),
 		Action: func(c *cli.Context) error { return listenAction(c, e) },
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return usageErr("%s", err)
+		OnUsageError: func(c *cli.Context, err error, _ bool) error {
+			return usageErr("%s\nTry \"pgprobe %s --help\" for more information.", err, c.Command.Name)
 		},
 	}
 }
@@ -87,8 +87,8 @@ func demoCommand(e *env) *cli.Command {
 			"The exit status is the probe's.",
 		Flags:  demoFlags(),
 		Action: func(c *cli.Context) error { return demoAction(c, e) },
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return usageErr("%s", err)
+		OnUsageError: func(c *cli.Context, err error, _ bool) error {
+			return usageErr("%s\nTry \"pgprobe %s --help\" for more information.", err, c.Command.Name)
 		},
 	}
 }

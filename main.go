@@ -159,7 +159,7 @@ func newApp(e *env) *cli.App {
 				Flags:     settingsFlags(),
 				Action:    func(c *cli.Context) error { return settingsAction(c, e) },
 				OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-					return usageErr("%s", err)
+					return usageErr("%s\nTry \"pgprobe settings --help\" for more information.", err)
 				},
 			},
 			listenCommand(e),
@@ -228,6 +228,12 @@ func displayTarget(in conninfo.Input) string {
 	return strings.Join(parts, " ")
 }
 
+// negativeNumber reports whether s is "-" and then a number of seconds.
+func negativeNumber(s string) bool {
+	rest, ok := strings.CutPrefix(s, "-")
+	return ok && rest != "" && strings.Trim(rest, "0123456789.") == ""
+}
+
 func parseTimeout(s string) (time.Duration, error) {
 	bad := func(why string) (time.Duration, error) {
 		return 0, fmt.Errorf("invalid --timeout %q: %sgive a duration such as 10s or 500ms, or a number of seconds", s, why)
@@ -260,7 +266,9 @@ func parseTimeout(s string) (time.Duration, error) {
 	}
 	d, err := time.ParseDuration(s)
 	switch {
-	case err != nil || d < 0:
+	case err == nil && d < 0 || err != nil && negativeNumber(s):
+		return bad("a negative duration is no deadline: ")
+	case err != nil:
 		return bad("")
 	case d == 0 && strings.ContainsAny(s, "123456789"):
 		return bad("more than 0 but shorter than 1ns, the shortest duration: ")
