@@ -43,8 +43,8 @@ type runOpts struct {
 	// final one's events reach sink (nothing reaches stdout before the end).
 	ndjson bool
 	sink   *statelog.NDJSONSink
-	// progress, when set, receives --wait's one-line progress (a terminal).
-	progress io.Writer
+	// progress, when set, shows --wait's progress (on a terminal).
+	progress waitProgress
 	// usageErrs, when set (--quiet), receives each target's settings error
 	// (exit 3): a mistake in a connection string is a usage error, which
 	// --quiet does not hide. The lines are written by probeAndReport's

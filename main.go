@@ -352,8 +352,8 @@ func probeAction(c *cli.Context, e *env) error {
 		sink = statelog.NewNDJSONSink(e.stdout)
 		ro.ndjson, ro.sink = true, sink
 	}
-	if ro.wait > 0 && len(targets) == 1 {
-		ro.progress = progressWriter(e)
+	if w := progressWriter(e); ro.wait > 0 && w != nil {
+		ro.progress = newWaitProgress(w, ro.wait, len(targets))
 	}
 	reqs := make([]probe.Request, len(targets))
 	for i, t := range targets {

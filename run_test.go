@@ -571,3 +571,25 @@ func TestFlagErrorsAsTyped(t *testing.T) {
 		}
 	}
 }
+
+// A fleet's --wait on a terminal shows one line for all its targets: how
+// many are up, how many gave up and the latest failed try; it is cleared at
+// the end and nothing else reaches stderr.
+func TestWaitFleetProgress(t *testing.T) {
+	c := plainServer(t)
+	up := conn(c, "user=trustuser", "dbname=postgres")
+	down := fmt.Sprintf("host=127.0.0.1 port=%d", refusedPort(t))
+	r := pgprobeRaw(t.TempDir(), true, "--wait", "1s", "-o", "json", up, down)
+	mustCode(t, r, 2)
+	if n, _ := get(r.doc, "results").([]any); len(n) != 2 {
+		t.Fatalf("want 2 results: %s", r.stdout)
+	}
+	for _, want := range []string{"\r\x1b[Kpgprobe: waiting ", "1 of 2 up", down + ", try 1: connect: Conn"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("progress should contain %q: %q", want, r.stderr)
+		}
+	}
+	if !strings.HasSuffix(r.stderr, "\r\x1b[K") || strings.Contains(r.stderr, "\n") {
+		t.Errorf("progress must end cleared, on one line: %q", r.stderr)
+	}
+}
