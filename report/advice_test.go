@@ -113,18 +113,7 @@ func TestAdvise(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			e := c.e
-			got := Advise(&e, c.a)
-			for _, w := range c.want {
-				if !strings.Contains(got, w) {
-					t.Errorf("advice lacks %q:\n%s", w, got)
-				}
-			}
-			if strings.Contains(got, "\n") {
-				t.Errorf("advice is not one paragraph: %q", got)
-			}
-			if len(got) > 600 {
-				t.Errorf("advice is %d characters; keep it short: %s", len(got), got)
-			}
+			checkAdvice(t, Advise(&e, c.a), c.want, nil)
 		})
 	}
 	if Advise(nil, nil) != "" {
@@ -275,22 +264,28 @@ This may indicate that the server does not support any SSL protocol version betw
 		t.Run(c.name, func(t *testing.T) {
 			e := c.e
 			got := Advise(&e, c.a)
-			for _, w := range c.want {
-				if !strings.Contains(got, w) {
-					t.Errorf("advice lacks %q:\n%s", w, got)
-				}
-			}
-			for _, w := range c.avoid {
-				if strings.Contains(got, w) {
-					t.Errorf("advice has %q:\n%s", w, got)
-				}
-			}
+			checkAdvice(t, got, c.want, c.avoid)
 			if i := strings.Index(got, "not speak TLS"); i >= 0 && i > strings.Index(got, "ssl_m") {
 				t.Errorf("advice names the version settings before a peer that may not speak TLS:\n%s", got)
 			}
-			if strings.Contains(got, "\n") || len(got) > 600 {
-				t.Errorf("advice is not one short paragraph (%d characters): %q", len(got), got)
-			}
 		})
+	}
+}
+
+// checkAdvice: got holds every want and no avoid, in one short paragraph.
+func checkAdvice(t *testing.T, got string, want, avoid []string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Errorf("advice lacks %q:\n%s", w, got)
+		}
+	}
+	for _, w := range avoid {
+		if strings.Contains(got, w) {
+			t.Errorf("advice has %q:\n%s", w, got)
+		}
+	}
+	if strings.Contains(got, "\n") || len(got) > 600 {
+		t.Errorf("advice is not one short paragraph (%d characters): %q", len(got), got)
 	}
 }

@@ -562,14 +562,22 @@ func (c *Cluster) Restart(t testing.TB) {
 	t.Helper()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.proc != nil {
-		err := c.proc.stop(syscall.SIGINT, stopTimeout)
-		c.proc = nil
-		if err != nil {
-			t.Errorf("pgtest: Restart: %v", err)
-		}
-	}
+	c.stopLocked(t, "Restart")
 	c.start(t, false)
+}
+
+// stopLocked shuts the server down (fast) if it runs, for caller's restart;
+// c.mu must be held.
+func (c *Cluster) stopLocked(t testing.TB, caller string) {
+	t.Helper()
+	if c.proc == nil {
+		return
+	}
+	err := c.proc.stop(syscall.SIGINT, stopTimeout)
+	c.proc = nil
+	if err != nil {
+		t.Errorf("pgtest: %s: %v", caller, err)
+	}
 }
 
 // ConnString returns "host=HOST port=PORT" followed by kv, each "key=value"

@@ -36,13 +36,7 @@ func (c *Cluster) RestartRefusing(t testing.TB, r Refusal) {
 	t.Helper()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.proc != nil {
-		err := c.proc.stop(syscall.SIGINT, stopTimeout)
-		c.proc = nil
-		if err != nil {
-			t.Fatalf("pgtest: RestartRefusing: %v", err)
-		}
-	}
+	c.stopLocked(t, "RestartRefusing")
 	c.must(t, writeOwned(filepath.Join(c.DataDir, "standby.signal"), nil, 0o600, c.cred))
 	status := pmStatusStandby
 	switch r {
