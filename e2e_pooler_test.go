@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -179,16 +178,7 @@ func startPgBouncer(t *testing.T, livePort int) int {
 			t.Fatalf("pgbouncer not found on PATH nor at %s: run scripts/test.sh, which installs Debian's pgbouncer package", bin)
 		}
 	}
-	var cred *syscall.Credential
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			t.Fatalf("running as root, and pgbouncer refuses to run as root, but there is no postgres OS user to run it as: %v", err)
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}
-	}
+	cred := pgtest.ServerCredential(t) // pgbouncer refuses to run as root too
 	// Not t.TempDir: the postgres user must be able to reach the directory.
 	dir, err := os.MkdirTemp("", "pgprobe-pgbouncer-")
 	if err != nil {
@@ -226,10 +216,8 @@ pidfile =
 		if err := os.Chmod(p, map[bool]os.FileMode{true: 0o755, false: 0o644}[p == dir]); err != nil {
 			t.Fatal(err)
 		}
-		if cred != nil {
-			if err := os.Lchown(p, int(cred.Uid), int(cred.Gid)); err != nil {
-				t.Fatal(err)
-			}
+		if err := pgtest.ChownTo(p, cred); err != nil {
+			t.Fatal(err)
 		}
 	}
 	var out bytes.Buffer

@@ -44,23 +44,9 @@ func startServer(t *testing.T, cfg ServerConfig) *testServer {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 10 * time.Second
 	}
-	srv, err := NewServer(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts.srv, ts.port = srv, ln.Addr().(*net.TCPAddr).Port
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		srv.Close()
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
+	s := startServerNoCleanup(t, cfg)
+	ts.srv, ts.port = s.srv, s.port
+	t.Cleanup(func() { s.stop(t) })
 	return ts
 }
 

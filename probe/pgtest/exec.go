@@ -112,6 +112,14 @@ var (
 
 // serverCredential is the identity server programs run as: the postgres OS
 // user when the test runs as root, nil (the current user) otherwise.
+// ServerCredential is the OS user servers run as: nil (the current user)
+// unless the tests run as root, then the postgres user, since PostgreSQL
+// (and PgBouncer) refuse to run as root. No such user fails the test.
+func ServerCredential(t testing.TB) *syscall.Credential {
+	t.Helper()
+	return serverCredential(t)
+}
+
 func serverCredential(t testing.TB) *syscall.Credential {
 	t.Helper()
 	credOnce.Do(func() {
@@ -136,6 +144,9 @@ func serverCredential(t testing.TB) *syscall.Credential {
 	}
 	return credVal
 }
+
+// ChownTo gives path to the server's user cred (a no-op for nil).
+func ChownTo(path string, cred *syscall.Credential) error { return chownTo(path, cred) }
 
 // chownTo gives path to the server's user (a no-op when not root).
 func chownTo(path string, cred *syscall.Credential) error {
