@@ -9,7 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/pgprobe/pgprobe/probe/pgtest"
+	"github.com/pgprobe/pgprobe/internal/pgtest"
 )
 
 // buildBinary builds pgprobe as the README says (go build -o pgprobe .).

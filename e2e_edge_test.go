@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgprobe/pgprobe/probe/pgtest"
+	"github.com/pgprobe/pgprobe/internal/pgtest"
 )
 
 // silentPeer accepts connections and never answers.

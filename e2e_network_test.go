@@ -3,7 +3,7 @@
 package main
 
 // Name-resolution and routing layouts this machine doesn't have, built in
-// a sandbox (probe/pgtest.Sandbox: a private /etc/hosts, and a network
+// a sandbox (internal/pgtest.Sandbox: a private /etc/hosts, and a network
 // namespace of its own where routes must be missing): localhost on both
 // ::1 and 127.0.0.1 with different answers, an IPv6-only name on an
 // IPv4-only network, no route at all. psql and pg_isready run in the same
@@ -19,7 +19,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pgprobe/pgprobe/probe/pgtest"
+	"github.com/pgprobe/pgprobe/internal/pgtest"
 )
 
 // runSandboxed runs the built pgprobe inside sb with args; with -o json its

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgprobe/pgprobe/probe/pgtest"
+	"github.com/pgprobe/pgprobe/internal/pgtest"
 )
 
 const (

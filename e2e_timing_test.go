@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgprobe/pgprobe/probe/pgtest"
+	"github.com/pgprobe/pgprobe/internal/pgtest"
 )
 
 // The injected latency: asymmetric, so that a proxy applying one direction's

@@ -28,7 +28,7 @@ import (
 	"time"
 
 	"github.com/pgprobe/pgprobe/probe"
-	"github.com/pgprobe/pgprobe/probe/pgtest"
+	"github.com/pgprobe/pgprobe/internal/pgtest"
 )
 
 const (

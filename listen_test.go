@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgprobe/pgprobe/probe/pgtest"
+	"github.com/pgprobe/pgprobe/internal/pgtest"
 )
 
 // TestDemo runs `pgprobe demo` in every format: it needs no database, and

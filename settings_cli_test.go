@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/pgprobe/pgprobe/probe/pgtest"
+	"github.com/pgprobe/pgprobe/internal/pgtest"
 )
 
 // `pgprobe settings -o json` on some of libpq's 001_uri.pl vectors (the

@@ -18,7 +18,7 @@ import (
 
 	"github.com/pgprobe/pgprobe/probe"
 	"github.com/pgprobe/pgprobe/probe/conninfo"
-	"github.com/pgprobe/pgprobe/probe/pgtest"
+	"github.com/pgprobe/pgprobe/internal/pgtest"
 	"github.com/pgprobe/pgprobe/statelog"
 )
 

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/pgprobe/pgprobe/probe/conninfo"
-	"github.com/pgprobe/pgprobe/probe/pgtest"
+	"github.com/pgprobe/pgprobe/internal/pgtest"
 	"github.com/pgprobe/pgprobe/statelog"
 )
 

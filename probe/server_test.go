@@ -19,7 +19,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/pgprobe/pgprobe/probe/conninfo"
-	"github.com/pgprobe/pgprobe/probe/pgtest"
+	"github.com/pgprobe/pgprobe/internal/pgtest"
 	"github.com/pgprobe/pgprobe/report"
 	"github.com/pgprobe/pgprobe/statelog"
 )

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's test command: go vet, then every test with the race detector.
-# Tests start real PostgreSQL 15 servers (probe/pgtest), so on a machine
+# Tests start real PostgreSQL 15 servers (internal/pgtest), so on a machine
 # without them (a fresh Debian 12, run as root) this installs them first.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -19,7 +19,7 @@ missing initdb pg_ctl postgres psql pg_isready && packages+=(postgresql-15 postg
 missing gcc && packages+=(gcc libc6-dev) # go test -race needs cgo
 # e2e_pooler_test.go runs the real PgBouncer (Debian's puts it in /usr/sbin).
 missing pgbouncer && packages+=(pgbouncer)
-# The network-layout tests run clients in namespaces (probe/pgtest/sandbox.go).
+# The network-layout tests run clients in namespaces (internal/pgtest/sandbox.go).
 missing unshare mount && packages+=(util-linux mount)
 missing ip && packages+=(iproute2)
 if ((${#packages[@]})); then

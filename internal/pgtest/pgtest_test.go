@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgprobe/pgprobe/probe/pgtest"
+	"github.com/pgprobe/pgprobe/internal/pgtest"
 )
 
 // TestSSLRoles is the helper's acceptance test: an SSL cluster with an md5
