@@ -1,8 +1,6 @@
 package probe
 
 import (
-	"crypto/md5"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -10,41 +8,19 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/xdg-go/scram"
+
+	"github.com/pgprobe/pgprobe/internal/wire"
 	"github.com/pgprobe/pgprobe/probe/conninfo"
 	"github.com/pgprobe/pgprobe/statelog"
-	"github.com/xdg-go/scram"
 )
-
-// Authentication request codes (src/include/libpq/protocol.h).
-const (
-	authReqOK       = 0
-	authReqKrb4     = 1
-	authReqKrb5     = 2
-	authReqPassword = 3
-	authReqCrypt    = 4
-	authReqMD5      = 5
-	authReqGSS      = 7
-	authReqGSSCont  = 8
-	authReqSSPI     = 9
-	authReqSASL     = 10
-	authReqSASLCont = 11
-	authReqSASLFin  = 12
-)
-
-var authReqNames = map[uint32]string{
-	authReqOK: "AuthenticationOk", authReqPassword: "AuthenticationCleartextPassword",
-	authReqMD5: "AuthenticationMD5Password", authReqGSS: "AuthenticationGSS",
-	authReqGSSCont: "AuthenticationGSSContinue", authReqSSPI: "AuthenticationSSPI",
-	authReqSASL: "AuthenticationSASL", authReqSASLCont: "AuthenticationSASLContinue",
-	authReqSASLFin: "AuthenticationSASLFinal",
-}
 
 // handleAuth is pg_fe_sendauth: answer one authentication request.
 func (m *Machine) handleAuth(began time.Time, body []byte) {
 	code, ok := authCode(body)
 	if !ok {
 		e := m.prefixed(newError(statelog.ClassProtocol, "received invalid authentication request"))
-		m.record(StepAuthRequest, began, "", e, nil)
+		m.record(statelog.StepAuthRequest, began, "", e, nil)
 		m.bad(e)
 		return
 	}
@@ -53,7 +29,7 @@ func (m *Machine) handleAuth(began time.Time, body []byte) {
 		m.att.Auth = &statelog.Auth{Mechanisms: []string{}}
 	}
 	auth := m.att.Auth
-	name := authReqNames[code]
+	name := wire.AuthReqName(code)
 	if name == "" {
 		name = fmt.Sprintf("authentication request %d", code)
 	}
@@ -62,7 +38,7 @@ func (m *Machine) handleAuth(began time.Time, body []byte) {
 	if m.cfg.Ping {
 		// pg_isready's verdict is in: any authentication request means the
 		// server accepts connections. Stop here, as PQping does in effect.
-		m.record(StepAuthRequest, began, name+": the server is accepting connections (--ping stops here)", nil, map[string]any{"code": code})
+		m.record(statelog.StepAuthRequest, began, name+": the server is accepting connections (--ping stops here)", nil, map[string]any{"code": code})
 		m.pingStop()
 		return
 	}
@@ -73,7 +49,7 @@ func (m *Machine) handleAuth(began time.Time, body []byte) {
 	}
 
 	switch code {
-	case authReqOK:
+	case wire.AuthReqOK:
 		var clientTLS *statelog.TLS
 		if m.ts != nil {
 			clientTLS = m.ts.info
@@ -100,49 +76,49 @@ func (m *Machine) handleAuth(began time.Time, body []byte) {
 			// says otherwise), so the verdict stays; the record says it.
 			detail += ": the SCRAM exchange was cut short, the server never proved it knows the password"
 		}
-		m.record(StepAuthOK, began, detail, nil, map[string]any{"code": code})
+		m.record(statelog.StepAuthOK, began, detail, nil, map[string]any{"code": code})
 		m.status = ConnectionAuthOK
 
-	case authReqPassword, authReqMD5:
+	case wire.AuthReqPassword, wire.AuthReqMD5:
 		auth.Method = "password"
-		if code == authReqMD5 {
+		if code == wire.AuthReqMD5 {
 			auth.Method = "md5"
 		}
-		m.record(StepAuthRequest, began, name, nil, map[string]any{"code": code})
+		m.record(statelog.StepAuthRequest, began, name, nil, map[string]any{"code": code})
 		pw, ok := m.needPassword(began)
 		if !ok {
 			return
 		}
 		sent := pw
-		if code == authReqMD5 {
+		if code == wire.AuthReqMD5 {
 			if len(data) < 4 {
 				m.authFail(time.Now(), name, "received invalid authentication request")
 				return
 			}
-			sent = md5Password(pw, m.settings.Get("user"), data[:4])
+			sent = wire.MD5Password(pw, m.settings.Get("user"), data[:4])
 		}
 		t := time.Now()
 		if err := m.send(&pgproto3.PasswordMessage{Password: sent}); err != nil {
-			m.sendFailed(StepAuthResponse, t, "could not send data to server: ", err)
+			m.sendFailed(statelog.StepAuthResponse, t, "could not send data to server: ", err)
 			return
 		}
 		what := "cleartext password"
-		if code == authReqMD5 {
+		if code == wire.AuthReqMD5 {
 			what = "MD5 hash of the password with the server's salt"
 		}
 		m.clientFinishedAuth = true
-		m.record(StepAuthResponse, t, "PasswordMessage: "+what+" sent (not shown)", nil, nil)
+		m.record(statelog.StepAuthResponse, t, "PasswordMessage: "+what+" sent (not shown)", nil, nil)
 
-	case authReqSASL:
+	case wire.AuthReqSASL:
 		m.startSASL(began, name, data)
 
-	case authReqSASLCont, authReqSASLFin:
+	case wire.AuthReqSASLCont, wire.AuthReqSASLFin:
 		if m.sasl == nil {
 			m.authFail(began, name, "fe_sendauth: invalid authentication request from server: AUTH_REQ_SASL_CONT without AUTH_REQ_SASL")
 			return
 		}
 		resp, err := m.sasl.Step(string(data))
-		if code == authReqSASLCont {
+		if code == wire.AuthReqSASLCont {
 			if it := scramIterations(string(data)); it > 0 {
 				auth.Iterations = it
 			}
@@ -151,33 +127,33 @@ func (m *Machine) handleAuth(began time.Time, body []byte) {
 			m.authFail(began, name, scramError(err))
 			return
 		}
-		if code == authReqSASLFin {
+		if code == wire.AuthReqSASLFin {
 			m.clientFinishedAuth = true
 			if auth.Method == "scram-sha-256-plus" {
 				auth.ChannelBinding = true
 			}
-			m.record(StepAuthRequest, began, name+": the server's signature is valid, it knows the password", nil, map[string]any{"code": code})
+			m.record(statelog.StepAuthRequest, began, name+": the server's signature is valid, it knows the password", nil, map[string]any{"code": code})
 			return
 		}
-		m.record(StepAuthRequest, began, fmt.Sprintf("%s: salt and %d iterations", name, auth.Iterations), nil, map[string]any{"code": code, "iterations": auth.Iterations})
+		m.record(statelog.StepAuthRequest, began, fmt.Sprintf("%s: salt and %d iterations", name, auth.Iterations), nil, map[string]any{"code": code, "iterations": auth.Iterations})
 		t := time.Now()
 		if err := m.send(&pgproto3.SASLResponse{Data: []byte(resp)}); err != nil {
-			m.sendFailed(StepAuthResponse, t, "could not send data to server: ", err)
+			m.sendFailed(statelog.StepAuthResponse, t, "could not send data to server: ", err)
 			return
 		}
-		m.record(StepAuthResponse, t, "SASLResponse: client-final-message with proof (not shown)", nil, nil)
+		m.record(statelog.StepAuthResponse, t, "SASLResponse: client-final-message with proof (not shown)", nil, nil)
 
-	case authReqGSS, authReqGSSCont:
+	case wire.AuthReqGSS, wire.AuthReqGSSCont:
 		auth.Method = "gss"
 		m.authFail(began, name, "GSSAPI authentication not supported")
-	case authReqSSPI:
+	case wire.AuthReqSSPI:
 		auth.Method = "sspi"
 		m.authFail(began, name, "SSPI authentication not supported")
-	case authReqKrb4:
+	case wire.AuthReqKrb4:
 		m.authFail(began, name, "Kerberos 4 authentication not supported")
-	case authReqKrb5:
+	case wire.AuthReqKrb5:
 		m.authFail(began, name, "Kerberos 5 authentication not supported")
-	case authReqCrypt:
+	case wire.AuthReqCrypt:
 		m.authFail(began, name, "Crypt authentication not supported")
 	default:
 		m.authFail(began, name, fmt.Sprintf("authentication method %d not supported", code))
@@ -225,7 +201,7 @@ func (m *Machine) startSASL(began time.Time, name string, data []byte) {
 		return
 	}
 	auth.Method = strings.ToLower(mech)
-	m.record(StepAuthRequest, began, name+": "+strings.Join(mechs, ", ")+" → "+mech, nil, map[string]any{"code": authReqSASL, "mechanisms": mechs})
+	m.record(statelog.StepAuthRequest, began, name+": "+strings.Join(mechs, ", ")+" → "+mech, nil, map[string]any{"code": wire.AuthReqSASL, "mechanisms": mechs})
 	pw, ok := m.needPassword(began)
 	if !ok {
 		return
@@ -263,10 +239,10 @@ func (m *Machine) startSASL(began time.Time, name string, data []byte) {
 	m.sasl, m.saslMech = conv, mech
 	t := time.Now()
 	if err := m.send(&pgproto3.SASLInitialResponse{AuthMechanism: mech, Data: []byte(first)}); err != nil {
-		m.sendFailed(StepAuthResponse, t, "could not send data to server: ", err)
+		m.sendFailed(statelog.StepAuthResponse, t, "could not send data to server: ", err)
 		return
 	}
-	m.record(StepAuthResponse, t, "SASLInitialResponse: "+mech+" client-first-message", nil, nil)
+	m.record(statelog.StepAuthResponse, t, "SASLInitialResponse: "+mech+" client-first-message", nil, nil)
 }
 
 // needPassword returns the password for this host, or fails as libpq does.
@@ -274,7 +250,7 @@ func (m *Machine) needPassword(began time.Time) (string, bool) {
 	m.password = m.hosts[m.whichHost].Password
 	if m.password.Value == "" {
 		e := m.prefixed(newError(statelog.ClassAuth, "fe_sendauth: no password supplied"))
-		m.record(StepAuthResponse, began, "the server wants a password and none was given (password=, PGPASSWORD, .pgpass or -W)", e, nil)
+		m.record(statelog.StepAuthResponse, began, "the server wants a password and none was given (password=, PGPASSWORD, .pgpass or -W)", e, nil)
 		m.bad(e)
 		return "", false
 	}
@@ -287,7 +263,7 @@ func (m *Machine) needPassword(began time.Time) (string, bool) {
 
 func (m *Machine) authFail(began time.Time, detail, msg string) {
 	e := m.prefixed(newError(statelog.ClassAuth, msg))
-	m.record(StepAuthRequest, began, detail, e, nil)
+	m.record(statelog.StepAuthRequest, began, detail, e, nil)
 	m.bad(e)
 }
 
@@ -296,16 +272,9 @@ func (m *Machine) pingStop() {
 	t := time.Now()
 	_ = m.send(&pgproto3.Terminate{})
 	m.closeConn()
-	m.record(StepClose, t, "Terminate sent before authenticating", nil, nil)
+	m.record(statelog.StepClose, t, "Terminate sent before authenticating", nil, nil)
 	m.status = ConnectionBad
 	m.finish(nil)
-}
-
-func md5Password(password, user string, salt []byte) string {
-	inner := md5.Sum([]byte(password + user))
-	innerHex := hex.EncodeToString(inner[:])
-	outer := md5.Sum(append([]byte(innerHex), salt...))
-	return "md5" + hex.EncodeToString(outer[:])
 }
 
 // scramIterations reads i= from a server-first-message, for the record.
@@ -363,27 +332,27 @@ func (m *Machine) checkExpectedAreq(code uint32) string {
 		}
 		var reason string
 		switch code {
-		case authReqOK:
+		case wire.AuthReqOK:
 			if authRequired && !m.clientFinishedAuth {
 				reason = "server did not complete authentication"
 			}
-		case authReqPassword:
+		case wire.AuthReqPassword:
 			if !ra.Allows("password") {
 				reason = "server requested a cleartext password"
 			}
-		case authReqMD5:
+		case wire.AuthReqMD5:
 			if !ra.Allows("md5") {
 				reason = "server requested a hashed password"
 			}
-		case authReqGSS, authReqGSSCont:
+		case wire.AuthReqGSS, wire.AuthReqGSSCont:
 			if !ra.Allows("gss") {
 				reason = "server requested GSSAPI authentication"
 			}
-		case authReqSSPI:
+		case wire.AuthReqSSPI:
 			if !ra.Allows("sspi") {
 				reason = "server requested SSPI authentication"
 			}
-		case authReqSASL, authReqSASLCont, authReqSASLFin:
+		case wire.AuthReqSASL, wire.AuthReqSASLCont, wire.AuthReqSASLFin:
 			if !ra.Allows("scram-sha-256") {
 				reason = "server requested SASL authentication"
 			}
@@ -396,8 +365,8 @@ func (m *Machine) checkExpectedAreq(code uint32) string {
 	}
 	if m.settings.Get("channel_binding") == "require" {
 		switch code {
-		case authReqSASL, authReqSASLCont, authReqSASLFin:
-		case authReqOK:
+		case wire.AuthReqSASL, wire.AuthReqSASLCont, wire.AuthReqSASLFin:
+		case wire.AuthReqOK:
 			if m.sasl == nil || !m.sasl.Valid() || m.saslMech != "SCRAM-SHA-256-PLUS" {
 				return "channel binding required, but server authenticated client without channel binding"
 			}

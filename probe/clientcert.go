@@ -22,6 +22,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/pgprobe/pgprobe/internal/wire"
 )
 
 // loadClientCert is initialize_SSL's client-certificate part: sslcert and
@@ -48,7 +50,7 @@ func (m *Machine) loadClientCert() (*tls.Certificate, string, error) {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 			return nil, "", nil
 		}
-		return nil, "", fmt.Errorf("could not open certificate file \"%s\": %s", certPath, strerror(err))
+		return nil, "", fmt.Errorf("could not open certificate file \"%s\": %s", certPath, wire.Strerror(err))
 	}
 	chain := parseCertChain(data)
 	if len(chain) == 0 {
@@ -59,7 +61,7 @@ func (m *Machine) loadClientCert() (*tls.Certificate, string, error) {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, "", fmt.Errorf("certificate present, but not private key file \"%s\"", keyPath)
 		}
-		return nil, "", fmt.Errorf("could not stat private key file \"%s\": %s", keyPath, strerror(err))
+		return nil, "", fmt.Errorf("could not stat private key file \"%s\": %s", keyPath, wire.Strerror(err))
 	}
 	if !fi.Mode().IsRegular() {
 		return nil, "", fmt.Errorf("private key file \"%s\" is not a regular file", keyPath)
@@ -76,7 +78,7 @@ func (m *Machine) loadClientCert() (*tls.Certificate, string, error) {
 	}
 	keyData, err := os.ReadFile(keyPath)
 	if err != nil {
-		return nil, "", fmt.Errorf("could not load private key file \"%s\": %s", keyPath, strerror(err))
+		return nil, "", fmt.Errorf("could not load private key file \"%s\": %s", keyPath, wire.Strerror(err))
 	}
 	key, err := parsePrivateKey(keyData, s.Get("sslpassword"))
 	if err != nil {

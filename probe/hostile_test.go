@@ -377,7 +377,7 @@ func hostileCases() []hostileCase {
 			n := 0
 			for _, a := range l.Attempts {
 				for _, e := range a.Events {
-					if e.Step == StepParameter {
+					if e.Step == statelog.StepParameter {
 						n++
 					}
 				}
@@ -449,12 +449,12 @@ func TestHostileScriptedServer(t *testing.T) {
 		a    Action
 		then string
 	}{
-		{"reset-at-auth-request", Action{Step: StepAuthRequest, Replace: []byte{}, Reset: true}, ThenOK},
-		{"garbage-auth-request", Action{Step: StepAuthRequest, Replace: []byte("R\x00\x00\x00\x02")}, ThenOK},
-		{"close-at-auth-ok", Action{Step: StepAuthOK, Replace: []byte{}, Close: true}, ThenOK},
-		{"garbage-before-parameters", Action{Step: StepParameter, Before: []byte("\x00\x00garbage")}, ThenOK},
-		{"silent-ready-for-query", Action{Step: StepReadyForQuery, Delay: 5 * time.Second}, ThenOK},
-		{"reset-at-ready-for-query", Action{Step: StepReadyForQuery, Replace: []byte{}, Reset: true}, ThenOK},
+		{"reset-at-auth-request", Action{Step: statelog.StepAuthRequest, Replace: []byte{}, Reset: true}, ThenOK},
+		{"garbage-auth-request", Action{Step: statelog.StepAuthRequest, Replace: []byte("R\x00\x00\x00\x02")}, ThenOK},
+		{"close-at-auth-ok", Action{Step: statelog.StepAuthOK, Replace: []byte{}, Close: true}, ThenOK},
+		{"garbage-before-parameters", Action{Step: statelog.StepParameter, Before: []byte("\x00\x00garbage")}, ThenOK},
+		{"silent-ready-for-query", Action{Step: statelog.StepReadyForQuery, Delay: 5 * time.Second}, ThenOK},
+		{"reset-at-ready-for-query", Action{Step: statelog.StepReadyForQuery, Replace: []byte{}, Reset: true}, ThenOK},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := runtime.NumGoroutine()

@@ -9,6 +9,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/pgprobe/pgprobe/internal/wire"
 )
 
 // localeEncoding is client_encoding=auto: the encoding of the user's locale,
@@ -88,7 +90,7 @@ func checkPeer(c net.Conn, want string) string {
 		gerr = err
 	}
 	if gerr != nil {
-		return "could not get peer credentials: " + strerror(gerr)
+		return "could not get peer credentials: " + wire.Strerror(gerr)
 	}
 	u, err := user.LookupId(strconv.Itoa(int(cred.Uid)))
 	if err != nil {

@@ -16,9 +16,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/xdg-go/scram"
+
+	"github.com/pgprobe/pgprobe/internal/wire"
 	"github.com/pgprobe/pgprobe/probe/conninfo"
 	"github.com/pgprobe/pgprobe/statelog"
-	"github.com/xdg-go/scram"
 )
 
 // Config is one probe of one target.
@@ -81,7 +83,7 @@ type Machine struct {
 
 	// the current connection
 	raw      net.Conn
-	w        *wire
+	w        *msgConn
 	tlsConn  *tls.Conn
 	ts       *tlsSetup
 	sslState int // 0: SSLRequest sent, 1: 'S' received, handshake next
@@ -251,7 +253,7 @@ func (m *Machine) resolveHost() {
 	port, err := conninfo.ParsePort(h.Port)
 	if err != nil {
 		e := newError(statelog.ClassUsage, err.Error())
-		m.record(StepResolve, began, "", e, nil)
+		m.record(statelog.StepResolve, began, "", e, nil)
 		m.att.Error = e
 		if strings.HasPrefix(err.Error(), "invalid integer value") {
 			m.bad(e) // libpq gives up on every host here
@@ -272,27 +274,27 @@ func (m *Machine) resolveHost() {
 		}
 		if len(path) > maxUnixPath {
 			e := newError(statelog.ClassUsage, fmt.Sprintf("Unix-domain socket path \"%s\" is too long (maximum %d bytes)", path, maxUnixPath))
-			m.record(StepResolve, began, "", e, nil)
+			m.record(statelog.StepResolve, began, "", e, nil)
 			m.att.Error, m.lastErr, m.tryNextHost = e, e, true
 			return
 		}
 		m.addrs = []address{{network: "unix", addr: path}}
-		m.record(StepResolve, began, "Unix-domain socket "+path, nil, map[string]any{"addresses": []string{path}})
+		m.record(statelog.StepResolve, began, "Unix-domain socket "+path, nil, map[string]any{"addresses": []string{path}})
 	case conninfo.HostAddress:
 		ip, perr := parseNumericHost(h.HostAddr)
 		if perr != "" {
 			e := newError(statelog.ClassUsage, fmt.Sprintf("could not parse network address \"%s\": %s", h.HostAddr, perr))
-			m.record(StepResolve, began, "", e, nil)
+			m.record(statelog.StepResolve, began, "", e, nil)
 			m.att.Error, m.lastErr, m.tryNextHost = e, e, true
 			return
 		}
 		m.addrs = []address{{network: "tcp", addr: net.JoinHostPort(ip, strconv.Itoa(port)), ip: ip}}
-		m.record(StepResolve, began, "hostaddr "+ip+" (no name lookup)", nil, map[string]any{"addresses": []string{ip}})
+		m.record(statelog.StepResolve, began, "hostaddr "+ip+" (no name lookup)", nil, map[string]any{"addresses": []string{ip}})
 	default:
 		ips, rerr := m.lookup(h.Host)
 		if rerr != nil {
 			e := rerr
-			m.record(StepResolve, began, "", e, nil)
+			m.record(statelog.StepResolve, began, "", e, nil)
 			m.att.Error, m.lastErr, m.tryNextHost = e, e, true
 			return
 		}
@@ -308,7 +310,7 @@ func (m *Machine) resolveHost() {
 			detail += " (load_balance_hosts=random: addresses shuffled)"
 			data["shuffled"] = true
 		}
-		m.record(StepResolve, began, detail, nil, data)
+		m.record(statelog.StepResolve, began, detail, nil, data)
 		m.resolved = list
 		m.att.Addresses = list
 	}
@@ -359,9 +361,9 @@ func (m *Machine) lookup(host string) ([]string, *statelog.Error) {
 		if err != nil && asDNSError(err, &de) && (de.IsTemporary || de.IsTimeout) && !de.IsNotFound {
 			reason = "Temporary failure in name resolution"
 		}
-		if err != nil && isTimeout(err) {
+		if err != nil && wire.IsTimeout(err) {
 			if m.overallExpired() {
-				return nil, m.overallTimeoutError(StepResolve)
+				return nil, m.overallTimeoutError(statelog.StepResolve)
 			}
 			reason = "Temporary failure in name resolution"
 		}
@@ -468,15 +470,15 @@ func (m *Machine) stepStarted() {
 		c, err = d.DialContext(ctx, a.network, a.addr)
 	}
 	if err != nil {
-		if isTimeout(err) || ctx.Err() != nil {
+		if wire.IsTimeout(err) || ctx.Err() != nil {
 			if m.overallExpired() {
-				m.record(StepConnect, began, "", nil, nil)
-				m.bad(m.overallTimeoutError(StepConnect))
+				m.record(statelog.StepConnect, began, "", nil, nil)
+				m.bad(m.overallTimeoutError(statelog.StepConnect))
 				return
 			}
 			e := m.prefixed(newError(statelog.ClassTimeout, "timeout expired"))
 			e.Errno = "ETIMEDOUT"
-			m.record(StepConnect, began, "no answer within connect_timeout", e, nil)
+			m.record(statelog.StepConnect, began, "no answer within connect_timeout", e, nil)
 			m.att.Error, m.lastErr = e, e
 			m.tryNextAddr = true
 			m.status = ConnectionNeeded
@@ -486,9 +488,9 @@ func (m *Machine) stepStarted() {
 		if a.network == "unix" {
 			hint = "\n\tIs the server running locally and accepting connections on that socket?"
 		}
-		e := m.prefixed(newError(statelog.ClassConnect, strerror(err)+hint))
-		e.Errno = errnoName(err)
-		m.record(StepConnect, began, "", e, map[string]any{"errno": e.Errno})
+		e := m.prefixed(newError(statelog.ClassConnect, wire.Strerror(err)+hint))
+		e.Errno = wire.ErrnoName(err)
+		m.record(statelog.StepConnect, began, "", e, map[string]any{"errno": e.Errno})
 		m.att.Error, m.lastErr = e, e
 		m.tryNextAddr = true
 		m.status = ConnectionNeeded
@@ -498,7 +500,7 @@ func (m *Machine) stepStarted() {
 		if want := m.settings.Get("requirepeer"); want != "" {
 			if msg := checkPeer(c, want); msg != "" {
 				e := m.prefixed(newError(statelog.ClassAuth, msg))
-				m.record(StepConnect, began, "the server process runs as another OS user than requirepeer says", e, nil)
+				m.record(statelog.StepConnect, began, "the server process runs as another OS user than requirepeer says", e, nil)
 				_ = c.Close()
 				m.bad(e)
 				return
@@ -506,14 +508,14 @@ func (m *Machine) stepStarted() {
 		}
 	}
 	m.raw = c
-	m.w = newWire(c)
+	m.w = newMsgConn(c)
 	local := c.LocalAddr().String()
 	if a.network == "unix" {
 		local = "unix socket"
 	} else {
 		m.att.LocalAddr = local
 	}
-	m.record(StepConnect, began, fmt.Sprintf("%s connected from %s", a.addr, local),
+	m.record(statelog.StepConnect, began, fmt.Sprintf("%s connected from %s", a.addr, local),
 		nil, map[string]any{"remote": a.addr, "local": local})
 	m.status = ConnectionMade
 }
@@ -558,18 +560,18 @@ func (m *Machine) stepMade() {
 	}
 	if m.currentEnc() == encSSL && m.tlsConn == nil {
 		if err := m.send(&pgproto3.SSLRequest{}); err != nil {
-			m.sendFailed(StepSSLRequest, began, "could not send SSL negotiation packet: ", err)
+			m.sendFailed(statelog.StepSSLRequest, began, "could not send SSL negotiation packet: ", err)
 			return
 		}
 		m.att.SSLResponse = nil
-		m.record(StepSSLRequest, began, "SSLRequest (8 bytes, code 80877103)", nil, nil)
+		m.record(statelog.StepSSLRequest, began, "SSLRequest (8 bytes, code 80877103)", nil, nil)
 		m.sslState = 0
 		m.status = ConnectionSSLStartup
 		return
 	}
 	params := m.startupParameters()
 	if err := m.send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30, Parameters: params}); err != nil {
-		m.sendFailed(StepStartup, began, "could not send startup packet: ", err)
+		m.sendFailed(statelog.StepStartup, began, "could not send startup packet: ", err)
 		return
 	}
 	keys := make([]string, 0, len(params))
@@ -582,7 +584,7 @@ func (m *Machine) stepMade() {
 	for k, v := range params {
 		data[k] = v
 	}
-	m.record(StepStartup, began, "StartupMessage 3.0: "+strings.Join(keys, " "), nil, data)
+	m.record(statelog.StepStartup, began, "StartupMessage 3.0: "+strings.Join(keys, " "), nil, data)
 	m.status = ConnectionAwaitingResponse
 }
 
@@ -639,13 +641,13 @@ func (m *Machine) awaitReply() {
 }
 
 func (m *Machine) sendFailed(step string, began time.Time, prefix string, err error) {
-	if isTimeout(err) && m.overallExpired() {
+	if wire.IsTimeout(err) && m.overallExpired() {
 		m.record(step, began, "", nil, nil)
 		m.bad(m.overallTimeoutError(step))
 		return
 	}
-	e := m.prefixed(newError(statelog.ClassConnect, prefix+strerror(err)))
-	e.Errno = errnoName(err)
+	e := m.prefixed(newError(statelog.ClassConnect, prefix+wire.Strerror(err)))
+	e.Errno = wire.ErrnoName(err)
 	m.record(step, began, "", e, nil)
 	m.bad(e)
 }
@@ -668,35 +670,35 @@ func (m *Machine) readSSLResponse() {
 	// Exactly one byte, straight from the socket: what follows belongs to TLS.
 	_, err := m.raw.Read(b[:])
 	if err != nil {
-		if isTimeout(err) {
-			m.timeoutWhile(StepSSLResponse, began, "no answer to SSLRequest")
+		if wire.IsTimeout(err) {
+			m.timeoutWhile(statelog.StepSSLResponse, began, "no answer to SSLRequest")
 			return
 		}
 		class, msg := readError(err)
 		e := m.prefixed(newError(class, msg))
-		e.Errno = errnoName(err)
-		m.record(StepSSLResponse, began, "", e, nil)
+		e.Errno = wire.ErrnoName(err)
+		m.record(statelog.StepSSLResponse, began, "", e, nil)
 		m.bad(e)
 		return
 	}
 	m.att.SSLResponse = statelog.Str(string(b[0]))
 	switch b[0] {
 	case 'S':
-		m.record(StepSSLResponse, began, "'S': the server will do TLS", nil, map[string]any{"byte": "S"})
+		m.record(statelog.StepSSLResponse, began, "'S': the server will do TLS", nil, map[string]any{"byte": "S"})
 		m.sslState = 1
 	case 'N':
-		m.record(StepSSLResponse, began, "'N': the server does not do SSL", nil, map[string]any{"byte": "N"})
+		m.record(statelog.StepSSLResponse, began, "'N': the server does not do SSL", nil, map[string]any{"byte": "N"})
 		m.encryptionNegotiationFailed("server does not support SSL, but SSL was required")
 	case 'E':
 		// CVE-2024-10977: the text after 'E' comes from an unauthenticated
 		// peer; libpq no longer reads it, and neither do we trust it.
 		e := m.prefixed(newError(statelog.ClassSSL, "server sent an error response during SSL exchange"))
 		e.Untrusted = m.peekUntrusted()
-		m.record(StepSSLResponse, began, "'E': an error before any encryption", e, map[string]any{"byte": "E"})
+		m.record(statelog.StepSSLResponse, began, "'E': an error before any encryption", e, map[string]any{"byte": "E"})
 		m.bad(e)
 	default:
 		e := m.prefixed(newError(statelog.ClassProtocol, fmt.Sprintf("received invalid response to SSL negotiation: %c", b[0])))
-		m.record(StepSSLResponse, began, fmt.Sprintf("byte 0x%02x is not S, N or E: is this a PostgreSQL server?", b[0]), e, map[string]any{"byte": string(b[0])})
+		m.record(statelog.StepSSLResponse, began, fmt.Sprintf("byte 0x%02x is not S, N or E: is this a PostgreSQL server?", b[0]), e, map[string]any{"byte": string(b[0])})
 		m.bad(e)
 	}
 }
@@ -717,14 +719,14 @@ func (m *Machine) tlsHandshake() {
 	// encrypted; libpq refuses them once the handshake is done.
 	// libpq has them in its input buffer, so OpenSSL never sees them and the
 	// handshake goes on; take them off the socket likewise.
-	extra := pendingBytes(m.raw)
+	extra := wire.PendingBytes(m.raw)
 	if extra > 0 {
 		_, _ = io.ReadFull(m.raw, make([]byte, extra))
 	}
 	ts, cfgErr := m.newTLSSetup(h.Host)
 	if cfgErr != nil {
 		e := m.prefixed(cfgErr)
-		m.record(StepTLSHandshake, began, "", e, nil)
+		m.record(statelog.StepTLSHandshake, began, "", e, nil)
 		m.connectionFailed(e)
 		return
 	}
@@ -735,8 +737,8 @@ func (m *Machine) tlsHandshake() {
 	ts.close()
 	m.att.TLS = ts.info
 	if err != nil {
-		if isTimeout(err) {
-			m.timeoutWhile(StepTLSHandshake, began, "TLS handshake did not complete")
+		if wire.IsTimeout(err) {
+			m.timeoutWhile(statelog.StepTLSHandshake, began, "TLS handshake did not complete")
 			return
 		}
 		minV := m.settings.Get("ssl_min_protocol_version")
@@ -756,7 +758,7 @@ func (m *Machine) tlsHandshake() {
 		if extra > 0 {
 			detail += fmt.Sprintf(" (%d unencrypted bytes had arrived right after 'S')", extra)
 		}
-		m.record(StepTLSHandshake, began, detail, e, nil)
+		m.record(statelog.StepTLSHandshake, began, detail, e, nil)
 		m.connectionFailed(e)
 		return
 	}
@@ -770,14 +772,14 @@ func (m *Machine) tlsHandshake() {
 	if cs.HelloRetryRequest {
 		m.att.RoundTrips++ // the server wanted another key share: a second ClientHello
 	}
-	ts.info.KeyExchange = groupName(cs.CurveID)
+	ts.info.KeyExchange = wire.GroupName(cs.CurveID)
 	ts.info.HelloRetryRequest = cs.HelloRetryRequest
-	ts.info.Version = TLSVersionName(cs.Version)
+	ts.info.Version = wire.TLSVersionName(cs.Version)
 	ts.info.Cipher = tls.CipherSuiteName(cs.CipherSuite)
 	ts.info.ALPN = cs.NegotiatedProtocol
 	if extra > 0 {
 		e := m.prefixed(newError(statelog.ClassSSL, "received unencrypted data after SSL response"))
-		m.record(StepTLSHandshake, began, fmt.Sprintf("%d unencrypted bytes arrived right after 'S'", extra), e, nil)
+		m.record(statelog.StepTLSHandshake, began, fmt.Sprintf("%d unencrypted bytes arrived right after 'S'", extra), e, nil)
 		m.bad(e)
 		return
 	}
@@ -787,7 +789,7 @@ func (m *Machine) tlsHandshake() {
 			msg = "SSL connection was established with unexpected ALPN protocol"
 		}
 		e := m.prefixed(newError(statelog.ClassTLS, msg))
-		m.record(StepTLSHandshake, began, fmt.Sprintf("%s %s, ALPN %q", ts.info.Version, ts.info.Cipher, cs.NegotiatedProtocol), e, nil)
+		m.record(statelog.StepTLSHandshake, began, fmt.Sprintf("%s %s, ALPN %q", ts.info.Version, ts.info.Cipher, cs.NegotiatedProtocol), e, nil)
 		m.connectionFailed(e)
 		return
 	}
@@ -795,7 +797,7 @@ func (m *Machine) tlsHandshake() {
 		if err := VerifyPeerName(cs.PeerCertificates[0], h.Host); err != nil {
 			ts.info.VerifyError = err.Error()
 			e := m.prefixed(newError(statelog.ClassTLS, err.Error()))
-			m.record(StepTLSHandshake, began, ts.info.Version+" "+ts.info.Cipher+": the chain is trusted but the name is not", e, nil)
+			m.record(statelog.StepTLSHandshake, began, ts.info.Version+" "+ts.info.Cipher+": the chain is trusted but the name is not", e, nil)
 			m.connectionFailed(e)
 			return
 		}
@@ -821,8 +823,8 @@ func (m *Machine) tlsHandshake() {
 	} else if ts.cfg.KeyLogWriter != nil {
 		detail += "; TLS secrets appended to " + m.settings.Get("sslkeylogfile")
 	}
-	m.record(StepTLSHandshake, began, detail, nil, map[string]any{"version": ts.info.Version, "cipher": ts.info.Cipher, "alpn": ts.info.ALPN})
-	m.w = newWire(tc)
+	m.record(statelog.StepTLSHandshake, began, detail, nil, map[string]any{"version": ts.info.Version, "cipher": ts.info.Cipher, "alpn": ts.info.ALPN})
+	m.w = newMsgConn(tc)
 	m.status = ConnectionMade
 }
 
@@ -840,20 +842,20 @@ func (m *Machine) stepAwaitingResponse() {
 		if m.authReqReceived {
 			waiting = "no answer to the authentication response"
 		}
-		m.readFailed(StepAuthRequest, began, err, waiting)
+		m.readFailed(statelog.StepAuthRequest, began, err, waiting)
 		return
 	}
 	switch typ {
 	case 'R', 'E', 'v':
 	default:
 		e := m.prefixed(newError(statelog.ClassProtocol, fmt.Sprintf("expected authentication request from server, but received %c", typ)))
-		m.record(StepAuthRequest, began, fmt.Sprintf("message type 0x%02x: is this a PostgreSQL server?", typ), e, nil)
+		m.record(statelog.StepAuthRequest, began, fmt.Sprintf("message type 0x%02x: is this a PostgreSQL server?", typ), e, nil)
 		m.bad(e)
 		return
 	}
 	length, err := m.w.length()
 	if err != nil {
-		m.readFailed(StepAuthRequest, began, err, "a message was cut short")
+		m.readFailed(statelog.StepAuthRequest, began, err, "a message was cut short")
 		return
 	}
 	if (typ == 'R' || typ == 'v') && (length < 8 || length > 2000) {
@@ -862,7 +864,7 @@ func (m *Machine) stepAwaitingResponse() {
 			msg = "received invalid protocol negotiation message"
 		}
 		e := m.prefixed(newError(statelog.ClassProtocol, msg))
-		m.record(StepAuthRequest, began, fmt.Sprintf("length %d is outside 8..2000", length), e, nil)
+		m.record(statelog.StepAuthRequest, began, fmt.Sprintf("length %d is outside 8..2000", length), e, nil)
 		m.bad(e)
 		return
 	}
@@ -873,7 +875,7 @@ func (m *Machine) stepAwaitingResponse() {
 	}
 	body, err := m.w.body(length - 4)
 	if err != nil {
-		m.readFailed(StepAuthRequest, began, err, "a message was cut short")
+		m.readFailed(statelog.StepAuthRequest, began, err, "a message was cut short")
 		return
 	}
 	switch typ {
@@ -906,7 +908,7 @@ func (m *Machine) oldStyleError(began time.Time, length int) {
 		}
 	}
 	e := m.prefixed(newError(statelog.ClassServer, strings.TrimRight(string(text), "\n")))
-	m.record(StepErrorResponse, began, "an old-style (protocol 2) error message", e, nil)
+	m.record(statelog.StepErrorResponse, began, "an old-style (protocol 2) error message", e, nil)
 	m.bad(e)
 }
 
@@ -914,7 +916,7 @@ func (m *Machine) handleStartupError(began time.Time, body []byte) {
 	var er pgproto3.ErrorResponse
 	if err := er.Decode(body); err != nil {
 		e := m.prefixed(newError(statelog.ClassProtocol, "received invalid error message"))
-		m.record(StepErrorResponse, began, err.Error(), e, nil)
+		m.record(statelog.StepErrorResponse, began, err.Error(), e, nil)
 		m.bad(e)
 		return
 	}
@@ -923,7 +925,7 @@ func (m *Machine) handleStartupError(began time.Time, body []byte) {
 	if er.Code == "28P01" && m.password.Source == conninfo.SourcePgpass {
 		e.Message += fmt.Sprintf("\npassword retrieved from file \"%s\"", passfileOf(m.password.Origin))
 	}
-	m.record(StepErrorResponse, began, er.Severity+": "+er.Message, e, map[string]any{"sqlstate": er.Code})
+	m.record(statelog.StepErrorResponse, began, er.Severity+": "+er.Message, e, map[string]any{"sqlstate": er.Code})
 	if er.Code == "57P03" {
 		// cannot_connect_now: libpq moves on to the next host.
 		m.att.Error, m.lastErr = e, e
@@ -946,7 +948,7 @@ func (m *Machine) handleNegotiate(began time.Time, body []byte) {
 	var nv pgproto3.NegotiateProtocolVersion
 	if err := nv.Decode(body); err != nil {
 		e := m.prefixed(newError(statelog.ClassProtocol, "received invalid protocol negotiation message"))
-		m.record(StepNegotiate, began, err.Error(), e, nil)
+		m.record(statelog.StepNegotiate, began, err.Error(), e, nil)
 		m.bad(e)
 		return
 	}
@@ -959,7 +961,7 @@ func (m *Machine) handleNegotiate(began time.Time, body []byte) {
 		msg = fmt.Sprintf("protocol version not supported by server: client uses 3.0, server supports up to 3.%d", nv.NewestMinorProtocol)
 	}
 	e := m.prefixed(newError(statelog.ClassProtocol, msg))
-	m.record(StepNegotiate, began, fmt.Sprintf("server's newest minor version 3.%d", nv.NewestMinorProtocol), e, nil)
+	m.record(statelog.StepNegotiate, began, fmt.Sprintf("server's newest minor version 3.%d", nv.NewestMinorProtocol), e, nil)
 	m.bad(e)
 }
 
@@ -987,24 +989,24 @@ func (m *Machine) stepAuthOK() {
 	m.awaitReply()
 	typ, length, err := m.w.header()
 	if err != nil {
-		m.readFailed(StepReadyForQuery, began, err, "no ReadyForQuery after AuthenticationOk")
+		m.readFailed(statelog.StepReadyForQuery, began, err, "no ReadyForQuery after AuthenticationOk")
 		return
 	}
 	if length < 4 {
 		e := m.prefixed(newError(statelog.ClassProtocol, fmt.Sprintf("invalid message length %d from server", length)))
-		m.record(StepReadyForQuery, began, "", e, nil)
+		m.record(statelog.StepReadyForQuery, began, "", e, nil)
 		m.bad(e)
 		return
 	}
 	body, err := m.w.body(length - 4)
 	if err != nil {
-		m.readFailed(StepReadyForQuery, began, err, "a message was cut short")
+		m.readFailed(statelog.StepReadyForQuery, began, err, "a message was cut short")
 		return
 	}
 	msg, derr := decode(typ, body)
 	if derr != nil {
 		e := m.prefixed(newError(statelog.ClassProtocol, "unexpected message from server during startup"))
-		m.record(StepReadyForQuery, began, derr.Error(), e, nil)
+		m.record(statelog.StepReadyForQuery, began, derr.Error(), e, nil)
 		m.bad(e)
 		return
 	}
@@ -1020,26 +1022,26 @@ func (m *Machine) stepAuthOK() {
 		}
 		switch {
 		case m.paramMsgs <= maxParameterEvents:
-			m.record(StepParameter, began, v.Name+" = "+v.Value, nil, map[string]any{"name": v.Name, "value": v.Value})
+			m.record(statelog.StepParameter, began, v.Name+" = "+v.Value, nil, map[string]any{"name": v.Name, "value": v.Value})
 		case m.paramMsgs == maxParameterEvents+1:
-			m.record(StepParameter, began, fmt.Sprintf("more than %d ParameterStatus messages: the rest are not recorded", maxParameterEvents), nil, map[string]any{"truncated": true})
+			m.record(statelog.StepParameter, began, fmt.Sprintf("more than %d ParameterStatus messages: the rest are not recorded", maxParameterEvents), nil, map[string]any{"truncated": true})
 		}
 	case *pgproto3.BackendKeyData:
 		m.serverInfo().BackendPID = v.ProcessID
-		m.record(StepBackendKeyData, began, fmt.Sprintf("backend pid %d", v.ProcessID), nil, map[string]any{"pid": v.ProcessID})
+		m.record(statelog.StepBackendKeyData, began, fmt.Sprintf("backend pid %d", v.ProcessID), nil, map[string]any{"pid": v.ProcessID})
 	case *pgproto3.NoticeResponse:
-		m.record(StepNotice, began, v.Severity+": "+v.Message, nil, nil)
+		m.record(statelog.StepNotice, began, v.Severity+": "+v.Message, nil, nil)
 	case *pgproto3.ErrorResponse:
 		e := m.serverError((*pgproto3.ErrorResponse)(v))
 		m.lastSQLState = v.Code
-		m.record(StepErrorResponse, began, v.Severity+": "+v.Message, e, map[string]any{"sqlstate": v.Code})
+		m.record(statelog.StepErrorResponse, began, v.Severity+": "+v.Message, e, map[string]any{"sqlstate": v.Code})
 		m.bad(e) // after AuthenticationOk: no fallback, no next host
 	case *pgproto3.ReadyForQuery:
-		m.record(StepReadyForQuery, began, fmt.Sprintf("ReadyForQuery (transaction status %c)", v.TxStatus), nil, nil)
+		m.record(statelog.StepReadyForQuery, began, fmt.Sprintf("ReadyForQuery (transaction status %c)", v.TxStatus), nil, nil)
 		m.status = ConnectionCheckTarget
 	default:
 		e := m.prefixed(newError(statelog.ClassProtocol, "unexpected message from server during startup"))
-		m.record(StepReadyForQuery, began, fmt.Sprintf("message type %c", typ), e, nil)
+		m.record(statelog.StepReadyForQuery, began, fmt.Sprintf("message type %c", typ), e, nil)
 		m.bad(e)
 	}
 }
@@ -1066,7 +1068,7 @@ func (m *Machine) stepClose() {
 	if err != nil {
 		detail = "connection closed (Terminate not sent: " + err.Error() + ")"
 	}
-	m.record(StepClose, began, detail, nil, nil)
+	m.record(statelog.StepClose, began, detail, nil, nil)
 	m.closing = false
 	m.finish(nil)
 }
@@ -1140,19 +1142,19 @@ func (m *Machine) encryptionNegotiationFailed(msg string) {
 }
 
 func (m *Machine) readFailed(step string, began time.Time, err error, waiting string) {
-	if isTimeout(err) {
+	if wire.IsTimeout(err) {
 		m.timeoutWhile(step, began, waiting)
 		return
 	}
 	var e *statelog.Error
 	if strings.Contains(err.Error(), "exceeds the") {
 		e = m.prefixed(newError(statelog.ClassProtocol, "server sent a message too long to be real: "+err.Error()))
-	} else if m.tlsConn != nil && isEOF(err) {
+	} else if m.tlsConn != nil && wire.IsEOF(err) {
 		e = m.prefixed(newError(statelog.ClassConnect, "SSL connection has been closed unexpectedly"))
 	} else {
 		class, msg := readError(err)
 		e = m.prefixed(newError(class, msg))
-		e.Errno = errnoName(err)
+		e.Errno = wire.ErrnoName(err)
 	}
 	m.record(step, began, waiting, e, nil)
 	m.bad(e)

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgprobe/pgprobe/probe/conninfo"
 	"github.com/pgprobe/pgprobe/internal/pgtest"
+	"github.com/pgprobe/pgprobe/probe/conninfo"
 	"github.com/pgprobe/pgprobe/statelog"
 )
 
@@ -172,7 +172,7 @@ func TestOverallTimeoutNamesTheStep(t *testing.T) {
 	start := time.Now()
 	l := probeOnce(t, "host=127.0.0.1 user=u port="+itoa(port), 300*time.Millisecond)
 	wantError(t, l, statelog.ClassTimeout, "timeout expired")
-	if l.Error.Step != StepSSLResponse {
+	if l.Error.Step != statelog.StepSSLResponse {
 		t.Errorf("the timeout should name the waiting step ssl_response, got %q", l.Error.Step)
 	}
 	if d := time.Since(start); d > 2*time.Second {

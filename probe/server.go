@@ -41,8 +41,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
-	"github.com/pgprobe/pgprobe/statelog"
 	"github.com/xdg-go/scram"
+
+	"github.com/pgprobe/pgprobe/statelog"
 )
 
 // Server-side state names (statelog.Event.State of a Session).
@@ -55,14 +56,6 @@ const (
 	SrvInitPostgres         = "InitPostgres"
 	SrvPostgresMain         = "PostgresMain"
 	SrvProcExit             = "proc_exit"
-)
-
-// Steps only the server side records (the rest are the probe's Step*).
-const (
-	StepGSSRequest    = "gss_request"
-	StepGSSResponse   = "gss_response"
-	StepCancelRequest = "cancel_request"
-	StepQuery         = "query"
 )
 
 // Authentication methods the server can ask for.

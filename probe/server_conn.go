@@ -18,8 +18,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
-	"github.com/pgprobe/pgprobe/statelog"
 	"github.com/xdg-go/scram"
+
+	"github.com/pgprobe/pgprobe/internal/wire"
+	"github.com/pgprobe/pgprobe/statelog"
 )
 
 // srvConn is one client connection: a backend, from BackendInitialize to
@@ -88,7 +90,7 @@ func (h *srvConn) run() {
 	if hh, port, err := net.SplitHostPort(host); err == nil {
 		detail = "connection received: host=" + hh + " port=" + port
 	}
-	h.record(SrvBackendInitialize, StepConnect, began, detail, nil, map[string]any{"client": h.sess.Client, "listen": h.sess.Listen})
+	h.record(SrvBackendInitialize, statelog.StepConnect, began, detail, nil, map[string]any{"client": h.sess.Client, "listen": h.sess.Listen})
 
 	first, ok := h.processSSLStartup()
 	if !ok {
@@ -118,7 +120,7 @@ func (h *srvConn) finish() {
 	if !h.ended {
 		h.end(statelog.OutcomeDropped, nil)
 	}
-	h.record(SrvProcExit, StepClose, began, "connection closed", nil, nil)
+	h.record(SrvProcExit, statelog.StepClose, began, "connection closed", nil, nil)
 	h.sess.Finish(h.outcome, h.err)
 }
 
@@ -183,7 +185,7 @@ func (h *srvConn) afterAction(step string, a Action) bool {
 		_ = h.raw.Close()
 		h.tc = nil
 	}
-	h.record(SrvProcExit, StepClose, t, "script: connection "+how+" at "+step, nil, nil)
+	h.record(SrvProcExit, statelog.StepClose, t, "script: connection "+how+" at "+step, nil, nil)
 	h.end(statelog.OutcomeDropped, nil)
 	return false
 }
@@ -206,8 +208,8 @@ func (h *srvConn) writeFailed(step string, began time.Time, err error) {
 		h.stopped(step, began)
 		return
 	}
-	e := &statelog.Error{Class: statelog.ClassConnect, Message: "could not send data to client: " + strerror(err), Errno: errnoName(err)}
-	if isTimeout(err) {
+	e := &statelog.Error{Class: statelog.ClassConnect, Message: "could not send data to client: " + wire.Strerror(err), Errno: wire.ErrnoName(err)}
+	if wire.IsTimeout(err) {
 		e = &statelog.Error{Class: statelog.ClassTimeout, Message: "timeout expired while sending to the client"}
 	}
 	h.record(stateOfStep(step), step, began, "", e, nil)
@@ -223,13 +225,13 @@ func (h *srvConn) stopped(step string, began time.Time) {
 
 func stateOfStep(step string) string {
 	switch step {
-	case StepSSLResponse, StepGSSResponse, StepNegotiate, StepStartup, StepSSLRequest, StepGSSRequest:
+	case statelog.StepSSLResponse, statelog.StepGSSResponse, statelog.StepNegotiate, statelog.StepStartup, statelog.StepSSLRequest, statelog.StepGSSRequest:
 		return SrvProcessStartupPacket
-	case StepTLSHandshake:
+	case statelog.StepTLSHandshake:
 		return SrvSecureOpenServer
-	case StepAuthRequest, StepAuthResponse, StepAuthOK:
+	case statelog.StepAuthRequest, statelog.StepAuthResponse, statelog.StepAuthOK:
 		return SrvClientAuthentication
-	case StepParameter, StepBackendKeyData, StepReadyForQuery, StepQuery:
+	case statelog.StepParameter, statelog.StepBackendKeyData, statelog.StepReadyForQuery, statelog.StepQuery:
 		return SrvPostgresMain
 	}
 	return SrvProcExit
@@ -243,7 +245,7 @@ func (h *srvConn) fatal(state string, began time.Time, code, msg, detail, hint, 
 	if class != "" {
 		e = &statelog.Error{Class: class, Message: msg, SQLState: code, Severity: "FATAL", Detail: detail, Hint: hint}
 	}
-	if h.emit(state, StepErrorResponse, began, encode(er), "FATAL "+code+": "+msg, e, map[string]any{"sqlstate": code}) {
+	if h.emit(state, statelog.StepErrorResponse, began, encode(er), "FATAL "+code+": "+msg, e, map[string]any{"sqlstate": code}) {
 		h.end(statelog.OutcomeRefused, e)
 	} else if e != nil && h.err == nil {
 		h.err = e
@@ -262,23 +264,23 @@ func (h *srvConn) readFailed(state, step string, began time.Time, err error, wai
 	switch {
 	case h.s.isClosed():
 		h.stopped(step, began)
-	case isTimeout(err):
+	case wire.IsTimeout(err):
 		e := &statelog.Error{Class: statelog.ClassTimeout, Message: "timeout expired " + waiting}
 		h.record(state, step, began, fmt.Sprintf("nothing from the client for %s", h.s.cfg.Timeout), e, nil)
 		h.end(statelog.OutcomeDropped, e)
-	case isEOF(err) || isReset(err):
-		e := &statelog.Error{Class: statelog.ClassConnect, Message: "the client closed the connection " + waiting, Errno: errnoName(err)}
+	case wire.IsEOF(err) || isReset(err):
+		e := &statelog.Error{Class: statelog.ClassConnect, Message: "the client closed the connection " + waiting, Errno: wire.ErrnoName(err)}
 		h.record(state, step, began, clientLeft, e, nil)
 		h.end(statelog.OutcomeClientClosed, e)
 	default:
-		e := &statelog.Error{Class: statelog.ClassConnect, Message: "could not receive data from client: " + strerror(err), Errno: errnoName(err)}
+		e := &statelog.Error{Class: statelog.ClassConnect, Message: "could not receive data from client: " + wire.Strerror(err), Errno: wire.ErrnoName(err)}
 		h.record(state, step, began, waiting, e, nil)
 		h.end(statelog.OutcomeClientClosed, e)
 	}
 }
 
 func isReset(err error) bool {
-	en, ok := errnoOf(err)
+	en, ok := wire.Errno(err)
 	return ok && (en == syscall.ECONNRESET || en == syscall.EPIPE)
 }
 
@@ -291,7 +293,7 @@ func (h *srvConn) processSSLStartup() (int, bool) {
 	var b [1]byte
 	h.deadline()
 	if _, err := io.ReadFull(h.raw, b[:]); err != nil {
-		h.readFailed(SrvProcessStartupPacket, StepStartup, began, err, "without sending anything",
+		h.readFailed(SrvProcessStartupPacket, statelog.StepStartup, began, err, "without sending anything",
 			"the client connected and left without a word (a port check, or a client that gave up)")
 		return 0, false
 	}
@@ -304,7 +306,7 @@ func (h *srvConn) processSSLStartup() (int, bool) {
 		if h.unix {
 			why = "this is a Unix socket"
 		}
-		h.commerror(SrvProcessSSLStartup, StepTLSHandshake, began, statelog.ClassSSL, "",
+		h.commerror(SrvProcessSSLStartup, statelog.StepTLSHandshake, began, statelog.ClassSSL, "",
 			"direct SSL connection rejected", "the client began with a TLS ClientHello (sslnegotiation=direct), but "+why)
 		return 0, false
 	}
@@ -312,7 +314,7 @@ func (h *srvConn) processSSLStartup() (int, bool) {
 		return 0, false
 	}
 	if h.sess.TLS.ALPN != "postgresql" {
-		h.commerror(SrvProcessSSLStartup, StepTLSHandshake, time.Now(), statelog.ClassProtocol, "08P01",
+		h.commerror(SrvProcessSSLStartup, statelog.StepTLSHandshake, time.Now(), statelog.ClassProtocol, "08P01",
 			"received direct SSL connection request without ALPN protocol negotiation extension",
 			"direct TLS needs ALPN \"postgresql\" (PostgreSQL 17 drops the connection without it)")
 		return 0, false
@@ -339,16 +341,16 @@ func (p *prefixConn) Read(b []byte) (int, error) {
 // ---- secure_open_server ----
 
 func (h *srvConn) tlsAccept(state string, c net.Conn, began time.Time) bool {
-	a, ok := h.write(StepTLSHandshake, began, nil)
+	a, ok := h.write(statelog.StepTLSHandshake, began, nil)
 	if !ok {
 		return false
 	}
 	if a.Replace != nil {
-		h.record(state, StepTLSHandshake, began, a.describe(), nil, nil)
+		h.record(state, statelog.StepTLSHandshake, began, a.describe(), nil, nil)
 		h.end(statelog.OutcomeDropped, nil)
 		return false
 	}
-	if !h.afterAction(StepTLSHandshake, a) {
+	if !h.afterAction(statelog.StepTLSHandshake, a) {
 		return false
 	}
 	info := &statelog.SessionTLS{ALPNOffered: []string{}, VersionsOffered: []string{}, CiphersOffered: []string{}}
@@ -362,26 +364,26 @@ func (h *srvConn) tlsAccept(state string, c net.Conn, began time.Time) bool {
 	h.deadline()
 	if err := tc.Handshake(); err != nil {
 		if h.s.isClosed() {
-			h.stopped(StepTLSHandshake, began)
+			h.stopped(statelog.StepTLSHandshake, began)
 			return false
 		}
 		msg, hint := tlsAcceptError(err)
 		e := &statelog.Error{Class: statelog.ClassTLS, Message: "could not accept SSL connection: " + msg}
-		if isTimeout(err) {
+		if wire.IsTimeout(err) {
 			e.Class = statelog.ClassTimeout
 		}
-		h.record(state, StepTLSHandshake, began, hint, e, nil)
+		h.record(state, statelog.StepTLSHandshake, began, hint, e, nil)
 		h.end(statelog.OutcomeDropped, e)
 		return false
 	}
 	cs := tc.ConnectionState()
-	info.Version = TLSVersionName(cs.Version)
+	info.Version = wire.TLSVersionName(cs.Version)
 	info.Cipher = tls.CipherSuiteName(cs.CipherSuite)
 	info.ALPN = cs.NegotiatedProtocol
 	info.SNI = cs.ServerName
 	h.tc, h.conn = tc, tc
 	detail := fmt.Sprintf("%s %s, SNI %s, ALPN %s", info.Version, info.Cipher, orNoneStr(info.SNI), orNoneStr(info.ALPN))
-	h.record(state, StepTLSHandshake, began, detail, nil, map[string]any{"version": info.Version, "cipher": info.Cipher, "sni": info.SNI, "alpn": info.ALPN})
+	h.record(state, statelog.StepTLSHandshake, began, detail, nil, map[string]any{"version": info.Version, "cipher": info.Cipher, "sni": info.SNI, "alpn": info.ALPN})
 	return true
 }
 
@@ -398,7 +400,7 @@ func noteHello(info *statelog.SessionTLS, hi *tls.ClientHelloInfo) {
 	info.ALPNOffered = append([]string{}, hi.SupportedProtos...)
 	for _, v := range hi.SupportedVersions {
 		if !isGREASE(v) {
-			info.VersionsOffered = append(info.VersionsOffered, TLSVersionName(v))
+			info.VersionsOffered = append(info.VersionsOffered, wire.TLSVersionName(v))
 		}
 	}
 	for _, c := range hi.CipherSuites {
@@ -420,13 +422,13 @@ func isGREASE(v uint16) bool { return v&0x0f0f == 0x0a0a && v>>8 == v&0xff }
 func tlsAcceptError(err error) (msg, hint string) {
 	s := err.Error()
 	switch {
-	case isEOF(err):
+	case wire.IsEOF(err):
 		return "EOF detected", "the client closed the connection during the TLS handshake"
-	case isTimeout(err):
+	case wire.IsTimeout(err):
 		return "timeout expired", "the client did not finish the TLS handshake"
 	case strings.Contains(s, "remote error: tls: "):
 		alert := s[strings.Index(s, "remote error: tls: ")+len("remote error: tls: "):]
-		msg = "tlsv1 alert " + openSSLAlertName(alert)
+		msg = "tlsv1 alert " + wire.OpenSSLAlertName(alert)
 		switch alert {
 		case "unknown certificate authority", "bad certificate", "certificate unknown", "unsupported certificate", "access denied":
 			hint = "the client refused the server's certificate: it verifies certificates (sslmode=verify-ca or verify-full, or a ~/.postgresql/root.crt) and does not trust this one"
@@ -491,14 +493,14 @@ func (h *srvConn) readStartupPacket(first int, quiet bool, began time.Time) (uin
 		lb[0] = byte(first)
 	} else if _, err := io.ReadFull(h.conn, lb[:1]); err != nil {
 		waiting, left := h.leftAfter()
-		h.readFailed(SrvProcessStartupPacket, StepStartup, began, err, waiting, left)
+		h.readFailed(SrvProcessStartupPacket, statelog.StepStartup, began, err, waiting, left)
 		return 0, nil, false
 	}
 	if _, err := io.ReadFull(h.conn, lb[1:]); err != nil {
-		if quiet || h.s.isClosed() || isTimeout(err) {
-			h.readFailed(SrvProcessStartupPacket, StepStartup, began, err, "in the middle of a startup packet", "")
+		if quiet || h.s.isClosed() || wire.IsTimeout(err) {
+			h.readFailed(SrvProcessStartupPacket, statelog.StepStartup, began, err, "in the middle of a startup packet", "")
 		} else {
-			h.commerror(SrvProcessStartupPacket, StepStartup, began, statelog.ClassProtocol, "08P01", "incomplete startup packet", "")
+			h.commerror(SrvProcessStartupPacket, statelog.StepStartup, began, statelog.ClassProtocol, "08P01", "incomplete startup packet", "")
 		}
 		return 0, nil, false
 	}
@@ -513,15 +515,15 @@ func (h *srvConn) readStartupPacket(first int, quiet bool, began time.Time) (uin
 		case bytes.HasPrefix(lb[:], []byte("SSH-")):
 			detail = "the client speaks SSH, not the PostgreSQL protocol"
 		}
-		h.commerror(SrvProcessStartupPacket, StepStartup, began, statelog.ClassProtocol, "08P01", "invalid length of startup packet", detail)
+		h.commerror(SrvProcessStartupPacket, statelog.StepStartup, began, statelog.ClassProtocol, "08P01", "invalid length of startup packet", detail)
 		return 0, nil, false
 	}
 	body := make([]byte, n)
 	if _, err := io.ReadFull(h.conn, body); err != nil {
-		if h.s.isClosed() || isTimeout(err) {
-			h.readFailed(SrvProcessStartupPacket, StepStartup, began, err, "in the middle of a startup packet", "")
+		if h.s.isClosed() || wire.IsTimeout(err) {
+			h.readFailed(SrvProcessStartupPacket, statelog.StepStartup, began, err, "in the middle of a startup packet", "")
 		} else {
-			h.commerror(SrvProcessStartupPacket, StepStartup, began, statelog.ClassProtocol, "08P01", "incomplete startup packet", "")
+			h.commerror(SrvProcessStartupPacket, statelog.StepStartup, began, statelog.ClassProtocol, "08P01", "incomplete startup packet", "")
 		}
 		return 0, nil, false
 	}
@@ -546,7 +548,7 @@ func (h *srvConn) leftAfter() (waiting, left string) {
 
 func (h *srvConn) cancelRequest(began time.Time, body []byte) {
 	if len(body) != 12 {
-		h.commerror(SrvProcessStartupPacket, StepCancelRequest, began, statelog.ClassProtocol, "08P01", "invalid length of startup packet",
+		h.commerror(SrvProcessStartupPacket, statelog.StepCancelRequest, began, statelog.ClassProtocol, "08P01", "invalid length of startup packet",
 			fmt.Sprintf("CancelRequest of %d bytes, not 16", len(body)+4))
 		return
 	}
@@ -559,7 +561,7 @@ func (h *srvConn) cancelRequest(began time.Time, body []byte) {
 	} else {
 		detail += "no session of this server has that pid and key"
 	}
-	h.record(SrvProcessStartupPacket, StepCancelRequest, began, detail, nil, map[string]any{"backend_pid": pid, "matched": matched})
+	h.record(SrvProcessStartupPacket, statelog.StepCancelRequest, began, detail, nil, map[string]any{"backend_pid": pid, "matched": matched})
 	h.end(statelog.OutcomeCancel, nil)
 }
 
@@ -567,7 +569,7 @@ func (h *srvConn) cancelRequest(began time.Time, body []byte) {
 // It reports whether to go on and whether TLS is now up.
 func (h *srvConn) sslRequest(began time.Time) (bool, bool) {
 	h.sess.SSLRequest = true
-	h.record(SrvProcessStartupPacket, StepSSLRequest, began, "SSLRequest (8 bytes, code 80877103)", nil, nil)
+	h.record(SrvProcessStartupPacket, statelog.StepSSLRequest, began, "SSLRequest (8 bytes, code 80877103)", nil, nil)
 	answer, why := byte('S'), "SSL is on: the TLS handshake follows"
 	switch {
 	case !h.s.cfg.SSL:
@@ -581,10 +583,10 @@ func (h *srvConn) sslRequest(began time.Time) (bool, bool) {
 	// in PostgreSQL's input buffer, not in OpenSSL's (CVE-2021-23214).
 	extra := 0
 	if h.tc == nil {
-		extra = pendingBytes(h.raw)
+		extra = wire.PendingBytes(h.raw)
 	}
 	t := time.Now()
-	a, ok := h.write(StepSSLResponse, t, []byte{answer})
+	a, ok := h.write(statelog.StepSSLResponse, t, []byte{answer})
 	if !ok {
 		return false, false
 	}
@@ -608,8 +610,8 @@ func (h *srvConn) sslRequest(began time.Time) (bool, bool) {
 	if note := a.describe(); note != "" {
 		detail += " (" + note + ")"
 	}
-	h.record(SrvProcessStartupPacket, StepSSLResponse, t, detail, nil, map[string]any{"byte": string(sent)})
-	if !h.afterAction(StepSSLResponse, a) {
+	h.record(SrvProcessStartupPacket, statelog.StepSSLResponse, t, detail, nil, map[string]any{"byte": string(sent)})
+	if !h.afterAction(statelog.StepSSLResponse, a) {
 		return false, false
 	}
 	switch sent {
@@ -618,7 +620,7 @@ func (h *srvConn) sslRequest(began time.Time) (bool, bool) {
 		return true, false
 	case 'S':
 		if h.s.tlsBase == nil {
-			h.commerror(SrvSecureOpenServer, StepTLSHandshake, time.Now(), statelog.ClassSSL, "", "no certificate to accept TLS with", "the script answered 'S' with SSL off")
+			h.commerror(SrvSecureOpenServer, statelog.StepTLSHandshake, time.Now(), statelog.ClassSSL, "", "no certificate to accept TLS with", "the script answered 'S' with SSL off")
 			return false, false
 		}
 	default:
@@ -644,9 +646,9 @@ func (h *srvConn) sslRequest(began time.Time) (bool, bool) {
 
 func (h *srvConn) gssRequest(began time.Time) bool {
 	h.sess.GSSRequest = true
-	h.record(SrvProcessStartupPacket, StepGSSRequest, began, "GSSENCRequest (8 bytes, code 80877104)", nil, nil)
+	h.record(SrvProcessStartupPacket, statelog.StepGSSRequest, began, "GSSENCRequest (8 bytes, code 80877104)", nil, nil)
 	t := time.Now()
-	a, ok := h.write(StepGSSResponse, t, []byte{'N'})
+	a, ok := h.write(statelog.StepGSSResponse, t, []byte{'N'})
 	if !ok {
 		return false
 	}
@@ -664,8 +666,8 @@ func (h *srvConn) gssRequest(began time.Time) bool {
 	if note := a.describe(); note != "" {
 		detail += " (" + note + ")"
 	}
-	h.record(SrvProcessStartupPacket, StepGSSResponse, t, detail, nil, map[string]any{"byte": string(sent)})
-	if !h.afterAction(StepGSSResponse, a) {
+	h.record(SrvProcessStartupPacket, statelog.StepGSSResponse, t, detail, nil, map[string]any{"byte": string(sent)})
+	if !h.afterAction(statelog.StepGSSResponse, a) {
 		return false
 	}
 	if sent != 'N' {
@@ -683,7 +685,7 @@ func (h *srvConn) startupMessage(began time.Time, code uint32, body []byte) bool
 	major, minor := code>>16, code&0xffff
 	version := fmt.Sprintf("%d.%d", major, minor)
 	if major != 3 {
-		h.record(SrvProcessStartupPacket, StepStartup, began, "StartupMessage "+version, nil, map[string]any{"protocol_version": version})
+		h.record(SrvProcessStartupPacket, statelog.StepStartup, began, "StartupMessage "+version, nil, map[string]any{"protocol_version": version})
 		h.fatal(SrvProcessStartupPacket, time.Now(), "0A000",
 			fmt.Sprintf("unsupported frontend protocol %d.%d: server supports 3.0 to 3.0", major, minor), "", "", statelog.ClassProtocol)
 		return false
@@ -710,7 +712,7 @@ func (h *srvConn) startupMessage(began time.Time, code uint32, body []byte) bool
 	}
 	h.params = params
 	h.sess.Startup = &statelog.Startup{ProtocolVersion: version, Parameters: params}
-	h.record(SrvProcessStartupPacket, StepStartup, began, "StartupMessage "+version+": "+describeParams(params),
+	h.record(SrvProcessStartupPacket, statelog.StepStartup, began, "StartupMessage "+version+": "+describeParams(params),
 		nil, map[string]any{"protocol_version": version, "parameters": params})
 	if !terminated {
 		h.fatal(SrvProcessStartupPacket, time.Now(), "08P01", "invalid startup packet layout: expected terminator as last byte", "", "", statelog.ClassProtocol)
@@ -726,7 +728,7 @@ func (h *srvConn) startupMessage(began time.Time, code uint32, body []byte) bool
 		if len(npv.UnrecognizedOptions) > 0 {
 			detail += ", unrecognized options " + strings.Join(npv.UnrecognizedOptions, ", ")
 		}
-		if !h.emit(SrvProcessStartupPacket, StepNegotiate, time.Now(), encode(npv), detail, nil, nil) {
+		if !h.emit(SrvProcessStartupPacket, statelog.StepNegotiate, time.Now(), encode(npv), detail, nil, nil) {
 			return false
 		}
 	}
@@ -793,7 +795,7 @@ func (h *srvConn) authOK(auth *statelog.SessionAuth, note string) bool {
 	if note != "" {
 		detail += ": " + note
 	}
-	return h.emit(SrvClientAuthentication, StepAuthOK, time.Now(), encode(&pgproto3.AuthenticationOk{}), detail, nil, map[string]any{"code": authReqOK})
+	return h.emit(SrvClientAuthentication, statelog.StepAuthOK, time.Now(), encode(&pgproto3.AuthenticationOk{}), detail, nil, map[string]any{"code": wire.AuthReqOK})
 }
 
 func (h *srvConn) passwordFailed(began time.Time) {
@@ -805,10 +807,10 @@ func (h *srvConn) readAuthMessage(began time.Time, request, kind string) ([]byte
 	typ, body, err := h.readMessage(maxAuthToken)
 	if err != nil {
 		if errors.Is(err, errMessageLength) {
-			h.commerror(SrvClientAuthentication, StepAuthResponse, began, statelog.ClassProtocol, "08P01", "invalid message length", err.Error())
+			h.commerror(SrvClientAuthentication, statelog.StepAuthResponse, began, statelog.ClassProtocol, "08P01", "invalid message length", err.Error())
 			return nil, false
 		}
-		h.readFailed(SrvClientAuthentication, StepAuthResponse, began, err, "instead of answering "+request,
+		h.readFailed(SrvClientAuthentication, statelog.StepAuthResponse, began, err, "instead of answering "+request,
 			"a client with no password gives up here (libpq: \"fe_sendauth: no password supplied\"), as does one whose require_auth or channel_binding=require forbids "+request)
 		return nil, false
 	}
@@ -824,17 +826,17 @@ func (h *srvConn) passwordAuth(auth *statelog.SessionAuth) bool {
 	md5 := auth.Method == AuthMD5
 	var salt [4]byte
 	var msg pgproto3.BackendMessage = &pgproto3.AuthenticationCleartextPassword{}
-	name, code := "AuthenticationCleartextPassword", authReqPassword
+	name, code := "AuthenticationCleartextPassword", wire.AuthReqPassword
 	if md5 {
 		_, _ = rand.Read(salt[:])
 		msg = &pgproto3.AuthenticationMD5Password{Salt: salt}
-		name, code = "AuthenticationMD5Password", authReqMD5
+		name, code = "AuthenticationMD5Password", wire.AuthReqMD5
 	}
 	detail := name
 	if md5 {
 		detail += " (with a random 4-byte salt)"
 	}
-	if !h.emit(SrvClientAuthentication, StepAuthRequest, began, encode(msg), detail, nil, map[string]any{"code": code}) {
+	if !h.emit(SrvClientAuthentication, statelog.StepAuthRequest, began, encode(msg), detail, nil, map[string]any{"code": code}) {
 		return false
 	}
 	t := time.Now()
@@ -849,7 +851,7 @@ func (h *srvConn) passwordAuth(auth *statelog.SessionAuth) bool {
 	}
 	pw := body[:len(body)-1]
 	if len(pw) == 0 {
-		h.record(SrvClientAuthentication, StepAuthResponse, t, "PasswordMessage: an empty password", nil, nil)
+		h.record(SrvClientAuthentication, statelog.StepAuthResponse, t, "PasswordMessage: an empty password", nil, nil)
 		h.passwordFailed(time.Now())
 		return false
 	}
@@ -858,11 +860,11 @@ func (h *srvConn) passwordAuth(auth *statelog.SessionAuth) bool {
 	if md5 {
 		what = "PasswordMessage: an MD5 hash of the password and the salt (not recorded)"
 	}
-	h.record(SrvClientAuthentication, StepAuthResponse, t, what, nil, nil)
+	h.record(SrvClientAuthentication, statelog.StepAuthResponse, t, what, nil, nil)
 	if h.s.known {
 		want := []byte(h.s.cfg.Password)
 		if md5 {
-			want = []byte(md5Password(h.s.cfg.Password, h.user, salt[:]))
+			want = []byte(wire.MD5Password(h.s.cfg.Password, h.user, salt[:]))
 		}
 		match := subtle.ConstantTimeCompare(pw, want) == 1
 		auth.PasswordVerified = &match
@@ -897,8 +899,8 @@ func (h *srvConn) scramAuth(auth *statelog.SessionAuth) bool {
 		}
 	}
 	began := time.Now()
-	if !h.emit(SrvClientAuthentication, StepAuthRequest, began, encode(&pgproto3.AuthenticationSASL{AuthMechanisms: mechs}),
-		"AuthenticationSASL: "+strings.Join(mechs, ", "), nil, map[string]any{"code": authReqSASL, "mechanisms": mechs}) {
+	if !h.emit(SrvClientAuthentication, statelog.StepAuthRequest, began, encode(&pgproto3.AuthenticationSASL{AuthMechanisms: mechs}),
+		"AuthenticationSASL: "+strings.Join(mechs, ", "), nil, map[string]any{"code": wire.AuthReqSASL, "mechanisms": mechs}) {
 		return false
 	}
 
@@ -933,7 +935,7 @@ func (h *srvConn) scramAuth(auth *statelog.SessionAuth) bool {
 		auth.Method = "scram-sha-256-plus"
 	}
 	flagWords := map[string]string{"p": "binds the channel (tls-server-end-point)", "y": "could bind the channel, but thinks the server cannot", "n": "does not bind the channel"}
-	h.record(SrvClientAuthentication, StepAuthResponse, t, fmt.Sprintf("SASLInitialResponse: %s, client-first-message: the client %s", mech, orWord(flagWords[flag], "sent GS2 flag "+flag)),
+	h.record(SrvClientAuthentication, statelog.StepAuthResponse, t, fmt.Sprintf("SASLInitialResponse: %s, client-first-message: the client %s", mech, orWord(flagWords[flag], "sent GS2 flag "+flag)),
 		nil, map[string]any{"mechanism": mech, "gs2_flag": flag})
 
 	switch {
@@ -973,8 +975,8 @@ func (h *srvConn) scramAuth(auth *statelog.SessionAuth) bool {
 		return false
 	}
 	t = time.Now()
-	if !h.emit(SrvClientAuthentication, StepAuthRequest, t, encode(&pgproto3.AuthenticationSASLContinue{Data: []byte(serverFirst)}),
-		"AuthenticationSASLContinue: server-first-message (salt, 4096 iterations)", nil, map[string]any{"code": authReqSASLCont, "iterations": 4096}) {
+	if !h.emit(SrvClientAuthentication, statelog.StepAuthRequest, t, encode(&pgproto3.AuthenticationSASLContinue{Data: []byte(serverFirst)}),
+		"AuthenticationSASLContinue: server-first-message (salt, 4096 iterations)", nil, map[string]any{"code": wire.AuthReqSASLCont, "iterations": 4096}) {
 		return false
 	}
 
@@ -990,7 +992,7 @@ func (h *srvConn) scramAuth(auth *statelog.SessionAuth) bool {
 	if flag == "p" {
 		what = "SASLResponse: client-final-message with the channel binding data and the proof (not recorded)"
 	}
-	h.record(SrvClientAuthentication, StepAuthResponse, t, what, nil, nil)
+	h.record(SrvClientAuthentication, statelog.StepAuthResponse, t, what, nil, nil)
 	serverFinal, err := conv.Step(string(body))
 	t = time.Now()
 	switch {
@@ -998,8 +1000,8 @@ func (h *srvConn) scramAuth(auth *statelog.SessionAuth) bool {
 		verified := true
 		auth.PasswordVerified = &verified
 		auth.ChannelBinding = flag == "p"
-		if !h.emit(SrvClientAuthentication, StepAuthRequest, t, encode(&pgproto3.AuthenticationSASLFinal{Data: []byte(serverFinal)}),
-			"AuthenticationSASLFinal: server-final-message: the server's signature proves it knows the password", nil, map[string]any{"code": authReqSASLFin}) {
+		if !h.emit(SrvClientAuthentication, statelog.StepAuthRequest, t, encode(&pgproto3.AuthenticationSASLFinal{Data: []byte(serverFinal)}),
+			"AuthenticationSASLFinal: server-final-message: the server's signature proves it knows the password", nil, map[string]any{"code": wire.AuthReqSASLFin}) {
 			return false
 		}
 		return h.authOK(auth, "the proof matches")
@@ -1063,7 +1065,7 @@ func (h *srvConn) readMessage(max int) (byte, []byte, error) {
 func (h *srvConn) afterAuthentication() {
 	if er := h.script.ThenError; er != nil {
 		sev := er.Severity
-		h.emit(SrvInitPostgres, StepErrorResponse, time.Now(), encode(er), sev+" "+er.Code+": "+er.Message, nil, map[string]any{"sqlstate": er.Code})
+		h.emit(SrvInitPostgres, statelog.StepErrorResponse, time.Now(), encode(er), sev+" "+er.Code+": "+er.Message, nil, map[string]any{"sqlstate": er.Code})
 		h.end(statelog.OutcomeRefused, nil)
 		return
 	}
@@ -1112,16 +1114,16 @@ func (h *srvConn) ready() {
 	}
 	detail := fmt.Sprintf("%d ParameterStatus (server_version=%s, session_authorization=%s, client_encoding=%s, …)",
 		len(msgs), params["server_version"], params["session_authorization"], params["client_encoding"])
-	if !h.emit(SrvPostgresMain, StepParameter, time.Now(), encode(msgs...), detail, nil, map[string]any{"parameters": params}) {
+	if !h.emit(SrvPostgresMain, statelog.StepParameter, time.Now(), encode(msgs...), detail, nil, map[string]any{"parameters": params}) {
 		return
 	}
 	h.pid, h.key = h.s.newBackendKey()
 	h.sess.BackendPID = h.pid
-	if !h.emit(SrvPostgresMain, StepBackendKeyData, time.Now(), encode(&pgproto3.BackendKeyData{ProcessID: h.pid, SecretKey: h.key[:]}),
+	if !h.emit(SrvPostgresMain, statelog.StepBackendKeyData, time.Now(), encode(&pgproto3.BackendKeyData{ProcessID: h.pid, SecretKey: h.key[:]}),
 		fmt.Sprintf("BackendKeyData: backend pid %d", h.pid), nil, map[string]any{"pid": h.pid}) {
 		return
 	}
-	if !h.emit(SrvPostgresMain, StepReadyForQuery, time.Now(), encode(&pgproto3.ReadyForQuery{TxStatus: 'I'}), "ReadyForQuery (idle)", nil, nil) {
+	if !h.emit(SrvPostgresMain, statelog.StepReadyForQuery, time.Now(), encode(&pgproto3.ReadyForQuery{TxStatus: 'I'}), "ReadyForQuery (idle)", nil, nil) {
 		return
 	}
 	h.end(statelog.OutcomeReady, nil)
@@ -1142,32 +1144,32 @@ func (h *srvConn) serveQueries() {
 		switch {
 		case err == nil:
 		case h.s.isClosed():
-			h.record(SrvPostgresMain, StepClose, t, "pgprobe is stopping: connection closed", nil, nil)
+			h.record(SrvPostgresMain, statelog.StepClose, t, "pgprobe is stopping: connection closed", nil, nil)
 			return
-		case isTimeout(err):
-			h.record(SrvPostgresMain, StepClose, t, fmt.Sprintf("the client was idle for %s: connection closed", h.s.cfg.Timeout), nil, nil)
+		case wire.IsTimeout(err):
+			h.record(SrvPostgresMain, statelog.StepClose, t, fmt.Sprintf("the client was idle for %s: connection closed", h.s.cfg.Timeout), nil, nil)
 			return
 		case errors.Is(err, errMessageLength):
-			h.record(SrvPostgresMain, StepClose, t, err.Error()+": connection closed", nil, nil)
+			h.record(SrvPostgresMain, statelog.StepClose, t, err.Error()+": connection closed", nil, nil)
 			return
 		default:
-			h.record(SrvPostgresMain, StepClose, t, "the client closed the connection without Terminate", nil, nil)
+			h.record(SrvPostgresMain, statelog.StepClose, t, "the client closed the connection without Terminate", nil, nil)
 			return
 		}
 		switch typ {
 		case 'X':
-			h.record(SrvPostgresMain, StepClose, t, "Terminate: the client said goodbye", nil, nil)
+			h.record(SrvPostgresMain, statelog.StepClose, t, "Terminate: the client said goodbye", nil, nil)
 			return
 		case 'Q':
 			h.sess.Queries++
 			n := len(body)
 			clear(body) // queries may hold secrets too; they are not recorded
-			if !h.emit(SrvPostgresMain, StepQuery, t, encode(notADatabase, &pgproto3.ReadyForQuery{TxStatus: 'I'}),
+			if !h.emit(SrvPostgresMain, statelog.StepQuery, t, encode(notADatabase, &pgproto3.ReadyForQuery{TxStatus: 'I'}),
 				fmt.Sprintf("Query (%d bytes, not recorded): answered ERROR 0A000 and ReadyForQuery", n), nil, nil) {
 				return
 			}
 		case 'S':
-			if !h.emit(SrvPostgresMain, StepReadyForQuery, t, encode(&pgproto3.ReadyForQuery{TxStatus: 'I'}), "Sync: ReadyForQuery (idle)", nil, nil) {
+			if !h.emit(SrvPostgresMain, statelog.StepReadyForQuery, t, encode(&pgproto3.ReadyForQuery{TxStatus: 'I'}), "Sync: ReadyForQuery (idle)", nil, nil) {
 				return
 			}
 			inError = false
@@ -1176,7 +1178,7 @@ func (h *srvConn) serveQueries() {
 			if !inError {
 				inError = true
 				h.sess.Queries++
-				if !h.emit(SrvPostgresMain, StepQuery, t, encode(notADatabase), fmt.Sprintf("extended-protocol message %q: answered ERROR 0A000", typ), nil, nil) {
+				if !h.emit(SrvPostgresMain, statelog.StepQuery, t, encode(notADatabase), fmt.Sprintf("extended-protocol message %q: answered ERROR 0A000", typ), nil, nil) {
 					return
 				}
 			}

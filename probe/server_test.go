@@ -18,8 +18,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
-	"github.com/pgprobe/pgprobe/probe/conninfo"
+
 	"github.com/pgprobe/pgprobe/internal/pgtest"
+	"github.com/pgprobe/pgprobe/probe/conninfo"
 	"github.com/pgprobe/pgprobe/report"
 	"github.com/pgprobe/pgprobe/statelog"
 )
@@ -339,7 +340,7 @@ func TestServerThenError(t *testing.T) {
 
 func TestServerSSLResponseE(t *testing.T) {
 	ts := startServer(t, ServerConfig{SSL: true, Script: func(int) *Script {
-		return &Script{Actions: []Action{{Step: StepSSLResponse, Replace: []byte("EFATAL:  sorry, too many clients already\n\x00")}}}
+		return &Script{Actions: []Action{{Step: statelog.StepSSLResponse, Replace: []byte("EFATAL:  sorry, too many clients already\n\x00")}}}
 	}})
 	target := ts.conninfo("host=127.0.0.1", "user=u", "sslmode=prefer")
 	l := probeIt(t, target, nil)
@@ -358,7 +359,7 @@ func TestServerSSLResponseE(t *testing.T) {
 func TestServerBytesAfterS(t *testing.T) {
 	// A man in the middle's AuthenticationOk, in the clear, right after 'S'.
 	ts := startServer(t, ServerConfig{SSL: true, Then: ThenOK, Script: func(int) *Script {
-		return &Script{Actions: []Action{{Step: StepSSLResponse, After: []byte("R\x00\x00\x00\x08\x00\x00\x00\x00")}}}
+		return &Script{Actions: []Action{{Step: statelog.StepSSLResponse, After: []byte("R\x00\x00\x00\x08\x00\x00\x00\x00")}}}
 	}})
 	target := ts.conninfo("host=127.0.0.1", "user=u", "sslmode=require")
 	l := probeIt(t, target, nil)
@@ -427,7 +428,7 @@ func TestServerNegotiateProtocolVersion(t *testing.T) {
 	s := ts.next(t)
 	found := false
 	for _, e := range s.Events {
-		found = found || e.Step == StepNegotiate
+		found = found || e.Step == statelog.StepNegotiate
 	}
 	if !found {
 		t.Errorf("no negotiate_protocol_version event: %+v", s.Events)
@@ -437,14 +438,14 @@ func TestServerNegotiateProtocolVersion(t *testing.T) {
 func TestServerDelayCloseReset(t *testing.T) {
 	t.Run("delay", func(t *testing.T) {
 		ts := startServer(t, ServerConfig{Auth: AuthTrust, Then: ThenOK, Script: func(int) *Script {
-			return &Script{Actions: []Action{{Step: StepAuthOK, Delay: 300 * time.Millisecond}}}
+			return &Script{Actions: []Action{{Step: statelog.StepAuthOK, Delay: 300 * time.Millisecond}}}
 		}})
 		l := probeIt(t, ts.conninfo("host=127.0.0.1", "user=u", "sslmode=disable"), nil)
 		if !l.OK {
 			t.Fatalf("%+v", l.Error)
 		}
 		for _, e := range l.Attempts[0].Events {
-			if e.Step == StepAuthOK && e.DurationMS < 290 {
+			if e.Step == statelog.StepAuthOK && e.DurationMS < 290 {
 				t.Errorf("auth_ok took %.1f ms, the script waited 300", e.DurationMS)
 			}
 		}
@@ -452,14 +453,14 @@ func TestServerDelayCloseReset(t *testing.T) {
 	})
 	t.Run("delay beyond the probe's deadline", func(t *testing.T) {
 		ts := startServer(t, ServerConfig{SSL: true, Script: func(int) *Script {
-			return &Script{Actions: []Action{{Step: StepSSLResponse, Delay: 5 * time.Second}}}
+			return &Script{Actions: []Action{{Step: statelog.StepSSLResponse, Delay: 5 * time.Second}}}
 		}})
 		req := Request{Input: conninfo.Input{Target: ts.conninfo("host=127.0.0.1", "user=u"), HomeDir: t.TempDir(), Getenv: noEnv},
 			Timeout: 300 * time.Millisecond}
 		start := time.Now()
 		l := Probe(context.Background(), req)
 		wantError(t, l, statelog.ClassTimeout, "timeout expired")
-		if l.Error.Step != StepSSLResponse || time.Since(start) > 3*time.Second {
+		if l.Error.Step != statelog.StepSSLResponse || time.Since(start) > 3*time.Second {
 			t.Errorf("step %q after %s", l.Error.Step, time.Since(start))
 		}
 		// Close interrupts the delay: the test's cleanup must not wait 5s.
@@ -467,7 +468,7 @@ func TestServerDelayCloseReset(t *testing.T) {
 	for _, reset := range []bool{false, true} {
 		t.Run("close reset="+strconv.FormatBool(reset), func(t *testing.T) {
 			ts := startServer(t, ServerConfig{Script: func(int) *Script {
-				return &Script{Actions: []Action{{Step: StepAuthRequest, Replace: []byte{}, Close: !reset, Reset: reset}}}
+				return &Script{Actions: []Action{{Step: statelog.StepAuthRequest, Replace: []byte{}, Close: !reset, Reset: reset}}}
 			}})
 			l := probeIt(t, ts.conninfo("host=127.0.0.1", "user=u", "sslmode=disable"), nil)
 			wantError(t, l, statelog.ClassConnect, "server closed the connection unexpectedly")

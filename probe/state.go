@@ -45,28 +45,6 @@ func (s ConnStatusType) String() string {
 	return "CONNECTION_UNKNOWN"
 }
 
-// Steps: what happened, as the record names it.
-const (
-	StepResolve        = "resolve"
-	StepConnect        = "connect"
-	StepSSLRequest     = "ssl_request"
-	StepSSLResponse    = "ssl_response"
-	StepTLSHandshake   = "tls_handshake"
-	StepStartup        = "startup"
-	StepAuthRequest    = "auth_request"
-	StepAuthResponse   = "auth_response"
-	StepAuthOK         = "auth_ok"
-	StepParameter      = "parameter_status"
-	StepBackendKeyData = "backend_key_data"
-	StepReadyForQuery  = "ready_for_query"
-	StepNotice         = "notice"
-	StepErrorResponse  = "error_response"
-	StepNegotiate      = "negotiate_protocol_version"
-	StepCheckTarget    = "check_target"
-	StepClose          = "close"
-	StepTimeout        = "timeout"
-)
-
 // encMethod is one of libpq's ENC_* encryption methods.
 type encMethod int
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+
 	"github.com/pgprobe/pgprobe/statelog"
 )
 
@@ -15,11 +16,6 @@ import (
 const (
 	queryWritable = "SHOW transaction_read_only"
 	queryStandby  = "SELECT pg_catalog.pg_is_in_recovery()"
-)
-
-// Steps of the target_session_attrs checks.
-const (
-	StepQueryResult = "query_result" // CONNECTION_CHECK_WRITABLE / CHECK_STANDBY read its result
 )
 
 // targetState is what the checks learned on the current connection:
@@ -155,12 +151,12 @@ func (m *Machine) stepCheckTarget() {
 	if mismatch != "" {
 		data["result"] = "mismatch"
 		e := m.prefixed(newError(statelog.ClassTarget, mismatch))
-		m.record(StepCheckTarget, began, detail+"; Terminate sent, trying the next host", e, data)
+		m.record(statelog.StepCheckTarget, began, detail+"; Terminate sent, trying the next host", e, data)
 		m.targetNextHost(e)
 		return
 	}
 	data["result"] = "match"
-	m.record(StepCheckTarget, began, detail, nil, data)
+	m.record(statelog.StepCheckTarget, began, detail, nil, data)
 	m.att.OK = true
 	m.status = ConnectionOK
 	m.closing = true
@@ -172,10 +168,10 @@ func (m *Machine) askServer(began time.Time, want, query string, next ConnStatus
 	data["query"] = query
 	detail := fmt.Sprintf("target_session_attrs=%s: the server did not report %s; sending %q", want, missing, query)
 	if err := m.send(&pgproto3.Query{String: query}); err != nil {
-		m.sendFailed(StepQuery, began, "could not send query: ", err)
+		m.sendFailed(statelog.StepQuery, began, "could not send query: ", err)
 		return
 	}
-	m.record(StepQuery, began, detail, nil, data)
+	m.record(statelog.StepQuery, began, detail, nil, data)
 	m.tgt.query = query
 	m.status = next
 }
@@ -207,7 +203,7 @@ func (m *Machine) stepCheckQuery() {
 		why    string
 	)
 	for done := false; !done; {
-		msg, ok := m.readMessage(StepQueryResult, began, "waiting for the answer to "+query)
+		msg, ok := m.readMessage(statelog.StepQueryResult, began, "waiting for the answer to "+query)
 		if !ok {
 			return
 		}
@@ -248,7 +244,7 @@ func (m *Machine) stepCheckQuery() {
 			why = srvErr.Severity + ": " + srvErr.Message
 			data["sqlstate"] = srvErr.Code
 		}
-		m.record(StepQueryResult, began, fmt.Sprintf("%q: %s; Terminate sent, trying the next host", query, why), e, data)
+		m.record(statelog.StepQueryResult, began, fmt.Sprintf("%q: %s; Terminate sent, trying the next host", query, why), e, data)
 		m.targetNextHost(e)
 		return
 	}
@@ -265,7 +261,7 @@ func (m *Machine) stepCheckQuery() {
 			m.tgt.standby = "on"
 		}
 	}
-	m.record(StepQueryResult, began, fmt.Sprintf("%q → %s", query, val), nil, data)
+	m.record(statelog.StepQueryResult, began, fmt.Sprintf("%q → %s", query, val), nil, data)
 	m.status = ConnectionConsume
 }
 
@@ -274,13 +270,13 @@ func (m *Machine) stepCheckQuery() {
 func (m *Machine) stepConsume() {
 	began := time.Now()
 	for {
-		msg, ok := m.readMessage(StepReadyForQuery, began, "waiting for ReadyForQuery after "+m.tgt.query)
+		msg, ok := m.readMessage(statelog.StepReadyForQuery, began, "waiting for ReadyForQuery after "+m.tgt.query)
 		if !ok {
 			return
 		}
 		switch v := msg.(type) {
 		case *pgproto3.ReadyForQuery:
-			m.record(StepReadyForQuery, began, fmt.Sprintf("ReadyForQuery (transaction status %c)", v.TxStatus), nil, nil)
+			m.record(statelog.StepReadyForQuery, began, fmt.Sprintf("ReadyForQuery (transaction status %c)", v.TxStatus), nil, nil)
 			m.tgt.query = ""
 			m.status = ConnectionCheckTarget
 			return

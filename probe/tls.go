@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pgprobe/pgprobe/internal/wire"
 	"github.com/pgprobe/pgprobe/statelog"
 )
 
@@ -26,21 +27,6 @@ var tlsVersions = map[string]uint16{
 	"tlsv1.1": tls.VersionTLS11,
 	"tlsv1.2": tls.VersionTLS12,
 	"tlsv1.3": tls.VersionTLS13,
-}
-
-// TLSVersionName renders a crypto/tls version as libpq and OpenSSL name it.
-func TLSVersionName(v uint16) string {
-	switch v {
-	case tls.VersionTLS10:
-		return "TLSv1"
-	case tls.VersionTLS11:
-		return "TLSv1.1"
-	case tls.VersionTLS12:
-		return "TLSv1.2"
-	case tls.VersionTLS13:
-		return "TLSv1.3"
-	}
-	return fmt.Sprintf("0x%04x", v)
 }
 
 const rootHint = "Either provide the file, use the system's trusted roots with sslrootcert=system, or change sslmode to disable server certificate verification."
@@ -128,7 +114,7 @@ func (m *Machine) newTLSSetup(host string) (*tlsSetup, *statelog.Error) {
 				return nil, newError(statelog.ClassTLS, fmt.Sprintf("root certificate file \"%s\" does not exist\n%s", root, rootHint))
 			}
 		default:
-			return nil, newError(statelog.ClassTLS, fmt.Sprintf("could not read root certificate file \"%s\": %s", root, strerror(err)))
+			return nil, newError(statelog.ClassTLS, fmt.Sprintf("could not read root certificate file \"%s\": %s", root, wire.Strerror(err)))
 		}
 	}
 	cert, subject, err := m.loadClientCert()
@@ -151,7 +137,7 @@ func (m *Machine) newTLSSetup(host string) (*tlsSetup, *statelog.Error) {
 		// libpq notes a file it cannot open and goes on; so do we.
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 		if err != nil {
-			ts.keyLogErr = fmt.Sprintf("could not open SSL key logging file \"%s\": %s", path, strerror(err))
+			ts.keyLogErr = fmt.Sprintf("could not open SSL key logging file \"%s\": %s", path, wire.Strerror(err))
 		} else {
 			ts.keyLog = f
 			cfg.KeyLogWriter = f
@@ -260,11 +246,11 @@ func tlsHandshakeError(err error, ts *tlsSetup, minV, maxV string) string {
 	if ts.chainErr != nil {
 		return "SSL error: certificate verify failed"
 	}
-	if isEOF(err) {
+	if wire.IsEOF(err) {
 		return "SSL SYSCALL error: EOF detected"
 	}
-	if en, ok := errnoOf(err); ok {
-		return "SSL SYSCALL error: " + strerror(en)
+	if en, ok := wire.Errno(err); ok {
+		return "SSL SYSCALL error: " + wire.Strerror(en)
 	}
 	msg := err.Error()
 	var alert tls.AlertError
@@ -277,7 +263,7 @@ func tlsHandshakeError(err error, ts *tlsSetup, minV, maxV string) string {
 		if reason == "certificate required" {
 			prefix = "tlsv13 alert " // an alert only TLS 1.3 has, as OpenSSL names it
 		}
-		out := "SSL error: " + prefix + openSSLAlertName(reason)
+		out := "SSL error: " + prefix + wire.OpenSSLAlertName(reason)
 		if strings.Contains(reason, "protocol version") {
 			out += fmt.Sprintf("\nThis may indicate that the server does not support any SSL protocol version between %s and %s.", minV, maxV)
 		}
@@ -292,34 +278,6 @@ func tlsHandshakeError(err error, ts *tlsSetup, minV, maxV string) string {
 			fmt.Sprintf("\nThis may indicate that the server does not support any SSL protocol version between %s and %s.", minV, maxV)
 	}
 	return "SSL error: " + strings.TrimPrefix(msg, "tls: ")
-}
-
-// openSSLAlertName turns Go's alert text ("unknown certificate authority")
-// into OpenSSL's ("unknown ca"), which is what psql prints.
-func openSSLAlertName(goName string) string {
-	switch goName {
-	case "unknown certificate authority":
-		return "unknown ca"
-	case "bad certificate":
-		return "bad certificate"
-	case "certificate required":
-		return "certificate required"
-	case "handshake failure":
-		return "handshake failure"
-	case "protocol version not supported":
-		return "protocol version"
-	case "no application protocol":
-		return "no application protocol"
-	case "internal error":
-		return "internal error"
-	case "access denied":
-		return "access denied"
-	case "certificate revoked":
-		return "certificate revoked"
-	case "certificate expired":
-		return "certificate expired"
-	}
-	return goName
 }
 
 // rootPool splits a root file as OpenSSL uses it: only self-signed
@@ -343,20 +301,4 @@ func rootPool(data []byte) (*x509.CertPool, []*x509.Certificate, int) {
 		}
 	}
 	return pool, inter, n
-}
-
-// groupName names a TLS key-exchange group as OpenSSL and PostgreSQL's
-// ssl_ecdh_curve / ssl_groups do ("P-256" is prime256v1).
-func groupName(id tls.CurveID) string {
-	switch id {
-	case 0:
-		return ""
-	case tls.CurveP256:
-		return "P-256"
-	case tls.CurveP384:
-		return "P-384"
-	case tls.CurveP521:
-		return "P-521"
-	}
-	return id.String() // X25519, X25519MLKEM768, …
 }

@@ -1,15 +1,11 @@
 package probe
 
 import (
-	"syscall"
-
 	"bufio"
 	"encoding/binary"
 	"fmt"
-	"golang.org/x/sys/unix"
 	"io"
 	"net"
-	"sync"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 )
@@ -20,22 +16,22 @@ import (
 // room for any real server and keeps a hostile one from bloating us.
 const maxMessageBody = 1 << 20
 
-// wire frames backend messages itself instead of using pgproto3.Frontend's
+// msgConn frames backend messages itself instead of using pgproto3.Frontend's
 // Receive: the probe must see the type byte and length before trusting them
 // (libpq checks them per state), must survive a hostile peer, and must never
 // read past the one-byte answer to SSLRequest. pgproto3 still decodes bodies
 // and encodes every frontend message.
-type wire struct {
+type msgConn struct {
 	conn net.Conn
 	r    *bufio.Reader
 }
 
-func newWire(c net.Conn) *wire {
-	return &wire{conn: c, r: bufio.NewReaderSize(c, 8192)}
+func newMsgConn(c net.Conn) *msgConn {
+	return &msgConn{conn: c, r: bufio.NewReaderSize(c, 8192)}
 }
 
 // header reads a message's type and length.
-func (w *wire) header() (byte, int, error) {
+func (w *msgConn) header() (byte, int, error) {
 	var h [5]byte
 	if _, err := io.ReadFull(w.r, h[:]); err != nil {
 		return 0, 0, err
@@ -44,7 +40,7 @@ func (w *wire) header() (byte, int, error) {
 }
 
 // length reads a message's int32 length, after its type byte.
-func (w *wire) length() (int, error) {
+func (w *msgConn) length() (int, error) {
 	var b [4]byte
 	if _, err := io.ReadFull(w.r, b[:]); err != nil {
 		return 0, err
@@ -53,7 +49,7 @@ func (w *wire) length() (int, error) {
 }
 
 // body reads n bytes of message body (n = length - 4).
-func (w *wire) body(n int) ([]byte, error) {
+func (w *msgConn) body(n int) ([]byte, error) {
 	if n < 0 || n > maxMessageBody {
 		return nil, fmt.Errorf("message body of %d bytes exceeds the %d-byte limit", n, maxMessageBody)
 	}
@@ -63,9 +59,9 @@ func (w *wire) body(n int) ([]byte, error) {
 }
 
 // buffered is how many bytes were received but not yet consumed.
-func (w *wire) buffered() int { return w.r.Buffered() }
+func (w *msgConn) buffered() int { return w.r.Buffered() }
 
-func (w *wire) send(msgs ...pgproto3.FrontendMessage) error {
+func (w *msgConn) send(msgs ...pgproto3.FrontendMessage) error {
 	var buf []byte
 	for _, m := range msgs {
 		var err error
@@ -143,35 +139,4 @@ func indexByte(b []byte, c byte) int {
 		}
 	}
 	return -1
-}
-
-var peekBufs = sync.Pool{New: func() any { return new([8192]byte) }}
-
-// pendingBytes counts bytes already received on a raw socket without
-// consuming them (recv with MSG_PEEK|MSG_DONTWAIT), up to 8 KiB (the size
-// of PostgreSQL's and libpq's input buffers): the check of CVE-2021-23222 on
-// the client and CVE-2021-23214 on the server.
-//
-// The peeked bytes are thrown away, so the buffer comes from a pool (a fleet
-// checks once per TLS target: 8 KiB of garbage each otherwise).
-func pendingBytes(c net.Conn) int {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return 0
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return 0
-	}
-	n := 0
-	buf := peekBufs.Get().(*[8192]byte)
-	defer peekBufs.Put(buf)
-	_ = rc.Read(func(fd uintptr) bool {
-		k, _, err := unix.Recvfrom(int(fd), buf[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
-		if err == nil && k > 0 {
-			n = k
-		}
-		return true
-	})
-	return n
 }

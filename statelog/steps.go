@@ -1,0 +1,37 @@
+package statelog
+
+// Steps: what happened, as the record names it (Event.Step). Both sides of
+// the connection, the diagnosis and every report use these names.
+const (
+	StepResolve        = "resolve"
+	StepConnect        = "connect"
+	StepSSLRequest     = "ssl_request"
+	StepSSLResponse    = "ssl_response"
+	StepTLSHandshake   = "tls_handshake"
+	StepStartup        = "startup"
+	StepAuthRequest    = "auth_request"
+	StepAuthResponse   = "auth_response"
+	StepAuthOK         = "auth_ok"
+	StepParameter      = "parameter_status"
+	StepBackendKeyData = "backend_key_data"
+	StepReadyForQuery  = "ready_for_query"
+	StepNotice         = "notice"
+	StepErrorResponse  = "error_response"
+	StepNegotiate      = "negotiate_protocol_version"
+	StepCheckTarget    = "check_target"
+	StepClose          = "close"
+	StepTimeout        = "timeout"
+)
+
+// Steps the target_session_attrs checks record.
+const (
+	StepQuery       = "query"        // SHOW transaction_read_only or pg_is_in_recovery() sent
+	StepQueryResult = "query_result" // CONNECTION_CHECK_WRITABLE / CHECK_STANDBY read its result
+)
+
+// Steps only the server side records.
+const (
+	StepGSSRequest    = "gss_request"
+	StepGSSResponse   = "gss_response"
+	StepCancelRequest = "cancel_request"
+)
