@@ -208,130 +208,27 @@ func parseKeyValue(s string) ([]param, *Error) {
 // Messages that libpq words with the whole URI show it through Redact, and
 // those that quote a password (or another secret query parameter) show ****.
 func parseURI(uri string) ([]param, *Error) {
-	var out []param
-	n := len(uri)
-	at := func(i int) byte {
-		if i < n {
-			return uri[i]
-		}
-		return 0
-	}
 	start := uriPrefixLength(uri)
 	if start == 0 {
 		return nil, errorf("invalid URI propagated to internal parser routine: \"%s\"", Redact(uri))
 	}
-
-	// Look ahead for the user credentials designator: '@' before any '/'.
-	p := start
-	for p < n && uri[p] != '@' && uri[p] != '/' {
-		p++
+	out, p, err := parseURIUserinfo(uri, start)
+	if err != nil {
+		return nil, err
 	}
-	if at(p) == '@' {
-		if err := doubleAt(uri[start:]); err != nil {
-			return nil, err
-		}
-		if err := ambiguousUserinfo(uri[p+1:]); err != nil {
-			return nil, err
-		}
-		atSign := p
-		u := start
-		for uri[u] != ':' && uri[u] != '@' {
-			u++
-		}
-		if user := uri[start:u]; user != "" {
-			v, err := uriDecode(user, false)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, param{"user", v, originURI})
-		}
-		if uri[u] == ':' {
-			// The password runs to the first '@', which is atSign.
-			if pw := uri[u+1 : atSign]; pw != "" {
-				v, err := uriDecode(pw, true)
-				if err != nil {
-					return nil, err
-				}
-				out = append(out, param{"password", v, originURI})
-			}
-		}
-		p = atSign + 1
-	} else {
-		if err := ambiguousUserinfo(uri[start:]); err != nil {
-			return nil, err
-		}
-		p = start
+	hosts, p, prevchar, err := parseURIHosts(uri, p)
+	if err != nil {
+		return nil, err
 	}
-
-	// One or more netloc[:port], separated by commas.
-	var hostbuf, portbuf strings.Builder
-	var prevchar byte
-	for {
-		var host string
-		if at(p) == '[' {
-			p++
-			h := p
-			for p < n && uri[p] != ']' {
-				p++
-			}
-			if p >= n {
-				return nil, errorf("end of string reached when looking for matching \"]\" in IPv6 host address in URI: \"%s\"", Redact(uri))
-			}
-			if p == h {
-				return nil, errorf("IPv6 host address may not be empty in URI: \"%s\"", Redact(uri))
-			}
-			host = uri[h:p]
-			p++ // past ']'
-			if c := at(p); c != 0 && c != ':' && c != '/' && c != '?' && c != ',' {
-				return nil, errorf("unexpected character \"%s\" at position %d in URI (expected \":\" or \"/\"): \"%s\"", string([]byte{c}), p+1, Redact(uri))
-			}
-		} else {
-			h := p
-			for p < n && !strings.ContainsRune(":/?,", rune(uri[p])) {
-				p++
-			}
-			host = uri[h:p]
-		}
-		prevchar = at(p)
-		hostbuf.WriteString(host)
-		if prevchar == ':' {
-			p++
-			pt := p
-			for p < n && !strings.ContainsRune("/?,", rune(uri[p])) {
-				p++
-			}
-			prevchar = at(p)
-			portbuf.WriteString(uri[pt:p])
-		}
-		if prevchar != ',' {
-			break
-		}
-		p++
-		hostbuf.WriteByte(',')
-		portbuf.WriteByte(',')
-	}
-	if h := hostbuf.String(); h != "" {
-		v, err := uriDecode(h, false)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, param{"host", v, originURI})
-	}
-	if pt := portbuf.String(); pt != "" {
-		v, err := uriDecode(pt, false)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, param{"port", v, originURI})
-	}
+	out = append(out, hosts...)
 
 	if prevchar != 0 && prevchar != '?' {
 		p++ // past '/'
 		d := p
-		for p < n && uri[p] != '?' {
+		for p < len(uri) && uri[p] != '?' {
 			p++
 		}
-		prevchar = at(p)
+		prevchar = byteAt(uri, p)
 		// An empty dbname is not stored, so PGDATABASE still applies.
 		if db := uri[d:p]; db != "" {
 			v, err := uriDecode(db, false)
@@ -349,6 +246,132 @@ func parseURI(uri string) ([]param, *Error) {
 		out = append(out, params...)
 	}
 	return out, nil
+}
+
+// byteAt is uri[i], or the terminating NUL libpq sees past the end.
+func byteAt(uri string, i int) byte {
+	if i < len(uri) {
+		return uri[i]
+	}
+	return 0
+}
+
+// parseURIUserinfo is the user credentials part of
+// conninfo_uri_parse_options: user[:password]@ when an '@' comes before any
+// '/'. It returns the position where the host list starts.
+func parseURIUserinfo(uri string, start int) ([]param, int, *Error) {
+	n := len(uri)
+	// Look ahead for the user credentials designator: '@' before any '/'.
+	p := start
+	for p < n && uri[p] != '@' && uri[p] != '/' {
+		p++
+	}
+	if byteAt(uri, p) != '@' {
+		if err := ambiguousUserinfo(uri[start:]); err != nil {
+			return nil, 0, err
+		}
+		return nil, start, nil
+	}
+	if err := doubleAt(uri[start:]); err != nil {
+		return nil, 0, err
+	}
+	if err := ambiguousUserinfo(uri[p+1:]); err != nil {
+		return nil, 0, err
+	}
+	var out []param
+	atSign := p
+	u := start
+	for uri[u] != ':' && uri[u] != '@' {
+		u++
+	}
+	if user := uri[start:u]; user != "" {
+		v, err := uriDecode(user, false)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, param{"user", v, originURI})
+	}
+	if uri[u] == ':' {
+		// The password runs to the first '@', which is atSign.
+		if pw := uri[u+1 : atSign]; pw != "" {
+			v, err := uriDecode(pw, true)
+			if err != nil {
+				return nil, 0, err
+			}
+			out = append(out, param{"password", v, originURI})
+		}
+	}
+	return out, atSign + 1, nil
+}
+
+// parseURIHosts is the host list part of conninfo_uri_parse_options: one or
+// more netloc[:port] separated by commas, from p. It returns the host and
+// port params, the position after the list and the character there
+// (prevchar: '/', '?' or 0 at the end).
+func parseURIHosts(uri string, p int) ([]param, int, byte, *Error) {
+	n := len(uri)
+	var hostbuf, portbuf strings.Builder
+	var prevchar byte
+	for {
+		var host string
+		if byteAt(uri, p) == '[' {
+			p++
+			h := p
+			for p < n && uri[p] != ']' {
+				p++
+			}
+			if p >= n {
+				return nil, 0, 0, errorf("end of string reached when looking for matching \"]\" in IPv6 host address in URI: \"%s\"", Redact(uri))
+			}
+			if p == h {
+				return nil, 0, 0, errorf("IPv6 host address may not be empty in URI: \"%s\"", Redact(uri))
+			}
+			host = uri[h:p]
+			p++ // past ']'
+			if c := byteAt(uri, p); c != 0 && c != ':' && c != '/' && c != '?' && c != ',' {
+				return nil, 0, 0, errorf("unexpected character \"%s\" at position %d in URI (expected \":\" or \"/\"): \"%s\"", string([]byte{c}), p+1, Redact(uri))
+			}
+		} else {
+			h := p
+			for p < n && !strings.ContainsRune(":/?,", rune(uri[p])) {
+				p++
+			}
+			host = uri[h:p]
+		}
+		prevchar = byteAt(uri, p)
+		hostbuf.WriteString(host)
+		if prevchar == ':' {
+			p++
+			pt := p
+			for p < n && !strings.ContainsRune("/?,", rune(uri[p])) {
+				p++
+			}
+			prevchar = byteAt(uri, p)
+			portbuf.WriteString(uri[pt:p])
+		}
+		if prevchar != ',' {
+			break
+		}
+		p++
+		hostbuf.WriteByte(',')
+		portbuf.WriteByte(',')
+	}
+	var out []param
+	if h := hostbuf.String(); h != "" {
+		v, err := uriDecode(h, false)
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		out = append(out, param{"host", v, originURI})
+	}
+	if pt := portbuf.String(); pt != "" {
+		v, err := uriDecode(pt, false)
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		out = append(out, param{"port", v, originURI})
+	}
+	return out, p, prevchar, nil
 }
 
 // ambiguousUserinfo catches a password with an unencoded '/':

@@ -152,32 +152,62 @@ func Resolve(in Input) (*Settings, error) {
 	}
 
 	// 1. The target, as psql's expanded dbname.
-	target, src, plainOrigin := cString(in.Target), SourceConninfo, originDBName
+	if err := s.applyTarget(cString(in.Target), flags, flagOrigin); err != nil {
+		return nil, err
+	}
+	// 2. Flags, below the target.
+	if err := s.applyFlags(flags, flagOrigin); err != nil {
+		return nil, err
+	}
+	// 3. The service file.
+	if err := s.applyService(); err != nil {
+		return nil, err
+	}
+	// 4 and 5. Environment and compiled-in defaults.
+	s.addDefaults()
+	// 6. pqConnectOptions2.
+	if err := s.connectOptions2(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// applyTarget stores the target as psql's expanded dbname does: a connection
+// string's keywords, or a plain database name. With no target, a dbname flag
+// that is itself a connection string is expanded instead (and removed from
+// flags).
+func (s *Settings) applyTarget(target string, flags map[string]string, flagOrigin func(string) string) *Error {
+	src, plainOrigin := SourceConninfo, originDBName
 	if target == "" {
 		if d := flags["dbname"]; d != "" && IsConnString(d) {
 			target, src, plainOrigin = d, SourceFlag, flagOrigin("dbname")
 			delete(flags, "dbname")
 		}
 	}
-	if target != "" {
-		if IsConnString(target) {
-			params, err := parseConnString(target)
-			if err != nil {
-				return nil, err
-			}
-			for _, p := range params {
-				origin := p.origin
-				if src == SourceFlag {
-					origin = plainOrigin + " " + p.origin
-				}
-				s.vals[p.keyword] = Value{Value: p.value, Source: src, Origin: origin}
-			}
-		} else {
-			s.vals["dbname"] = Value{Value: target, Source: src, Origin: plainOrigin}
-		}
+	if target == "" {
+		return nil
 	}
+	if !IsConnString(target) {
+		s.vals["dbname"] = Value{Value: target, Source: src, Origin: plainOrigin}
+		return nil
+	}
+	params, err := parseConnString(target)
+	if err != nil {
+		return err
+	}
+	for _, p := range params {
+		origin := p.origin
+		if src == SourceFlag {
+			origin = plainOrigin + " " + p.origin
+		}
+		s.vals[p.keyword] = Value{Value: p.value, Source: src, Origin: origin}
+	}
+	return nil
+}
 
-	// 2. Flags, below the target.
+// applyFlags stores the non-empty flags the target did not set, in
+// flagRank order, rejecting an unknown keyword as PQconnectdbParams does.
+func (s *Settings) applyFlags(flags map[string]string, flagOrigin func(string) string) *Error {
 	names := make([]string, 0, len(flags))
 	for k := range flags {
 		names = append(names, k)
@@ -189,20 +219,21 @@ func Resolve(in Input) (*Settings, error) {
 			continue
 		}
 		if _, ok := LookupKeyword(k); !ok {
-			return nil, errorf("invalid connection option \"%s\"", k)
+			return errorf("invalid connection option \"%s\"", k)
 		}
 		if s.has(k) {
 			continue
 		}
 		s.vals[k] = Value{Value: v, Source: SourceFlag, Origin: flagOrigin(k)}
 	}
+	return nil
+}
 
-	// 3. The service file.
-	if err := s.applyService(); err != nil {
-		return nil, err
-	}
-
-	// 4 and 5. Environment and compiled-in defaults (conninfo_add_defaults).
+// addDefaults is conninfo_add_defaults: each keyword still unset takes its
+// environment variable, else its compiled-in default, else (user) the OS
+// user; sslmode defaults to verify-full instead of prefer when
+// sslrootcert=system.
+func (s *Settings) addDefaults() {
 	sslmodeDefaulted := false
 	for _, k := range Keywords {
 		if s.has(k.Name) {
@@ -234,12 +265,6 @@ func Resolve(in Input) (*Settings, error) {
 	if sslmodeDefaulted && s.vals["sslrootcert"].Value == "system" {
 		s.vals["sslmode"] = Value{Value: "verify-full", Source: SourceDefault, Origin: "sslrootcert=system"}
 	}
-
-	// 6. pqConnectOptions2.
-	if err := s.connectOptions2(); err != nil {
-		return nil, err
-	}
-	return s, nil
 }
 
 // flagRank orders flags as psql passes them (host, port, user, password,

@@ -16,42 +16,87 @@ func (s *Settings) connectOptions2() *Error {
 	if _, err := hostSlots(s.vals["host"].Value, s.vals["hostaddr"].Value, s.vals["port"].Value); err != nil {
 		return err
 	}
-
-	// user: the OS user when not given or empty.
-	if s.vals["user"].Value == "" {
-		if s.lookupOSUser() == "" {
-			return errorf("could not look up local user ID %d: %s", os.Geteuid(), s.osUserErr)
-		}
-		s.vals["user"] = Value{Value: s.osUser, Source: SourceDefault, Origin: "OS user"}
+	if err := s.deriveUserDBName(); err != nil {
+		return err
 	}
-	// dbname: the user name when not given or empty.
-	if s.vals["dbname"].Value == "" {
-		s.vals["dbname"] = Value{Value: s.vals["user"].Value, Source: SourceDefault, Origin: "user"}
+	if err := s.derivePassword(); err != nil {
+		return err
 	}
-
-	// The password file, consulted only when no password was given.
-	if s.vals["passfile"].Value == "" {
-		if f := s.defaultPassfile(); f != "" {
-			s.vals["passfile"] = Value{Value: f, Source: SourceDefault, Origin: "home directory"}
-		}
-	}
-	if s.vals["password"].Value == "" {
-		hosts, err := s.Hosts()
-		if err != nil {
-			return err.(*Error)
-		}
-		// The password keyword shows what the first host would use.
-		if len(hosts) > 0 && hosts[0].Password.Source == SourcePgpass {
-			s.vals["password"] = hosts[0].Password
-		}
-	}
-
 	if err := checkRequireAuth(s.vals["require_auth"]); err != nil {
 		return err
 	}
 	if err := s.checkEnum("channel_binding", "disable", "prefer", "require"); err != nil {
 		return err
 	}
+	if err := s.checkSSLOptions(); err != nil {
+		return err
+	}
+	if err := s.checkEnum("gssencmode", "disable", "prefer", "require"); err != nil {
+		return err
+	}
+	if v := s.vals["gssencmode"]; v.Value == "require" {
+		// pgprobe has no GSSAPI: libpq built without it says exactly this.
+		return errorf("gssencmode value \"%s\" invalid when GSSAPI support is not compiled in", v.Value)
+	}
+	if err := s.checkEnum("target_session_attrs", "any", "read-write", "read-only", "primary", "standby", "prefer-standby"); err != nil {
+		return err
+	}
+	if err := checkScramKey(s.vals, "scram_client_key", "client"); err != nil {
+		return err
+	}
+	if err := checkScramKey(s.vals, "scram_server_key", "server"); err != nil {
+		return err
+	}
+	if err := s.checkEnum("load_balance_hosts", "disable", "random"); err != nil {
+		return err
+	}
+	if err := checkProtocolVersions(s.vals); err != nil {
+		return err
+	}
+	return s.checkIntegerOptions()
+}
+
+// deriveUserDBName fills in user (the OS user) and dbname (the user name)
+// when not given or empty, as pqConnectOptions2 does.
+func (s *Settings) deriveUserDBName() *Error {
+	if s.vals["user"].Value == "" {
+		if s.lookupOSUser() == "" {
+			return errorf("could not look up local user ID %d: %s", os.Geteuid(), s.osUserErr)
+		}
+		s.vals["user"] = Value{Value: s.osUser, Source: SourceDefault, Origin: "OS user"}
+	}
+	if s.vals["dbname"].Value == "" {
+		s.vals["dbname"] = Value{Value: s.vals["user"].Value, Source: SourceDefault, Origin: "user"}
+	}
+	return nil
+}
+
+// derivePassword fills in passfile (~/.pgpass) when not given, and consults
+// the password file only when no password was given.
+func (s *Settings) derivePassword() *Error {
+	if s.vals["passfile"].Value == "" {
+		if f := s.defaultPassfile(); f != "" {
+			s.vals["passfile"] = Value{Value: f, Source: SourceDefault, Origin: "home directory"}
+		}
+	}
+	if s.vals["password"].Value != "" {
+		return nil
+	}
+	hosts, err := s.Hosts()
+	if err != nil {
+		return err.(*Error)
+	}
+	// The password keyword shows what the first host would use.
+	if len(hosts) > 0 && hosts[0].Password.Source == SourcePgpass {
+		s.vals["password"] = hosts[0].Password
+	}
+	return nil
+}
+
+// checkSSLOptions is pqConnectOptions2's TLS part: sslmode, sslnegotiation
+// and the modes they allow, sslrootcert=system, the TLS protocol version
+// range, and sslcertmode (defaulted here, as libpq does).
+func (s *Settings) checkSSLOptions() *Error {
 	if err := s.checkEnum("sslmode", "disable", "allow", "prefer", "require", "verify-ca", "verify-full"); err != nil {
 		return err
 	}
@@ -79,36 +124,14 @@ func (s *Settings) connectOptions2() *Error {
 	if _, ok := s.vals["sslcertmode"]; !ok {
 		s.vals["sslcertmode"] = Value{Value: "allow", Source: SourceDefault}
 	}
-	if err := s.checkEnum("sslcertmode", "disable", "allow", "require"); err != nil {
-		return err
-	}
-	if err := s.checkEnum("gssencmode", "disable", "prefer", "require"); err != nil {
-		return err
-	}
-	if v := s.vals["gssencmode"]; v.Value == "require" {
-		// pgprobe has no GSSAPI: libpq built without it says exactly this.
-		return errorf("gssencmode value \"%s\" invalid when GSSAPI support is not compiled in", v.Value)
-	}
-	if err := s.checkEnum("target_session_attrs", "any", "read-write", "read-only", "primary", "standby", "prefer-standby"); err != nil {
-		return err
-	}
-	if err := checkScramKey(s.vals, "scram_client_key", "client"); err != nil {
-		return err
-	}
-	if err := checkScramKey(s.vals, "scram_server_key", "server"); err != nil {
-		return err
-	}
-	if err := s.checkEnum("load_balance_hosts", "disable", "random"); err != nil {
-		return err
-	}
-	if err := checkProtocolVersions(s.vals); err != nil {
-		return err
-	}
+	return s.checkEnum("sslcertmode", "disable", "allow", "require")
+}
 
-	// pgprobe's addition: libpq parses these when it uses them (connect_timeout
-	// when the connection starts, the others when it sets up a TCP socket, so
-	// a Unix-socket connection never looks at them); pgprobe rejects a bad
-	// value before any attempt, with libpq's wording.
+// checkIntegerOptions is pgprobe's addition: libpq parses these when it uses
+// them (connect_timeout when the connection starts, the others when it sets
+// up a TCP socket, so a Unix-socket connection never looks at them); pgprobe
+// rejects a bad value before any attempt, with libpq's wording.
+func (s *Settings) checkIntegerOptions() *Error {
 	for _, k := range []string{"connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout"} {
 		if v, ok := s.vals[k]; ok {
 			if _, valid := parseIntParam(v.Value); !valid {
