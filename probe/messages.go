@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/pgprobe/pgprobe/statelog"
 )
 
 // maxMessageBody bounds what a server may make us buffer. libpq accepts
@@ -72,6 +75,53 @@ func (w *msgConn) send(msgs ...pgproto3.FrontendMessage) error {
 	}
 	_, err := w.conn.Write(buf)
 	return err
+}
+
+func (m *Machine) send(msg pgproto3.FrontendMessage) error {
+	m.setDeadline()
+	m.conn.wroteSinceRead = true
+	return m.conn.msgs.send(msg)
+}
+
+// awaitReply counts a round trip when the client reads after it wrote:
+// round trips are counted by the protocol's exchanges, not by how the
+// kernel happens to split the bytes.
+func (m *Machine) awaitReply() {
+	if m.conn.wroteSinceRead {
+		m.attempt.RoundTrips++
+		m.conn.wroteSinceRead = false
+	}
+}
+
+// readMessage reads one backend message after startup; on failure it has
+// already ended the machine.
+func (m *Machine) readMessage(step string, began time.Time, waiting string) (pgproto3.BackendMessage, bool) {
+	m.awaitReply() // the check query is one more round trip
+	m.setDeadline()
+	typ, length, err := m.conn.msgs.header()
+	if err != nil {
+		m.readFailed(step, began, err, waiting)
+		return nil, false
+	}
+	if length < 4 {
+		e := m.prefixed(newError(statelog.ClassProtocol, fmt.Sprintf("invalid message length %d from server", length)))
+		m.record(step, began, "", e, nil)
+		m.bad(e)
+		return nil, false
+	}
+	body, err := m.conn.msgs.body(length - 4)
+	if err != nil {
+		m.readFailed(step, began, err, "a message was cut short")
+		return nil, false
+	}
+	msg, derr := decode(typ, body)
+	if derr != nil {
+		e := m.prefixed(newError(statelog.ClassProtocol, "unexpected message from server: "+derr.Error()))
+		m.record(step, began, "", e, nil)
+		m.bad(e)
+		return nil, false
+	}
+	return msg, true
 }
 
 // decode parses a backend message body of the given type with pgproto3.
