@@ -361,7 +361,7 @@ func (m *Machine) authFail(began time.Time, detail, msg string) {
 	m.bad(e)
 }
 
-// pingStop ends a --ping probe at the first authentication request.
+// pingStop ends a ping at the first authentication request.
 func (m *Machine) pingStop() {
 	t := time.Now()
 	_ = m.send(&pgproto3.Terminate{})

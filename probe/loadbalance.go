@@ -7,7 +7,7 @@ import (
 // loadBalance is load_balance_hosts=random: libpq shuffles the host list
 // once when it reads the options and each host's addresses after resolving
 // them, both with an inside-out Fisher–Yates over its PRNG. pgprobe's PRNG
-// is seeded from --seed so that a run can be repeated.
+// is seeded from Config.Seed so that a run can be repeated.
 type loadBalance struct {
 	seed uint64
 	rng  *rand.Rand

@@ -44,9 +44,9 @@ type Config struct {
 	Dial     func(ctx context.Context, network, address string) (net.Conn, error)
 	Resolver *net.Resolver
 	// Log, when set, is written into instead of a new record (several
-	// machines, e.g. --wait retries, can share one sink).
+	// machines, e.g. retries until a deadline, can share one sink).
 	Log *statelog.Log
-	// Seed drives load_balance_hosts=random's shuffles (--seed); 0 picks a
+	// Seed drives load_balance_hosts=random's shuffles; 0 picks a
 	// random seed, which the record then shows.
 	Seed uint64
 }
