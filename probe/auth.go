@@ -71,6 +71,68 @@ func (m *Machine) handleAuth(began time.Time, body []byte) {
 	}
 }
 
+// checkExpectedAreq is fe-auth.c's check_expected_areq: require_auth and
+// channel_binding=require are enforced when the request arrives, before any
+// secret leaves the client. It returns libpq's message, or "".
+func (m *Machine) checkExpectedAreq(code uint32) string {
+	if raw := m.settings.Get("require_auth"); raw != "" {
+		ra, err := conninfo.ParseRequireAuth(raw)
+		if err != nil {
+			return err.Error()
+		}
+		authRequired := !ra.Negated
+		for _, meth := range ra.Methods {
+			if meth == "none" {
+				authRequired = ra.Negated
+			}
+		}
+		var reason string
+		switch code {
+		case wire.AuthReqOK:
+			if authRequired && !m.conn.clientFinishedAuth {
+				reason = "server did not complete authentication"
+			}
+		case wire.AuthReqPassword:
+			if !ra.Allows("password") {
+				reason = "server requested a cleartext password"
+			}
+		case wire.AuthReqMD5:
+			if !ra.Allows("md5") {
+				reason = "server requested a hashed password"
+			}
+		case wire.AuthReqGSS, wire.AuthReqGSSCont:
+			if !ra.Allows("gss") {
+				reason = "server requested GSSAPI authentication"
+			}
+		case wire.AuthReqSSPI:
+			if !ra.Allows("sspi") {
+				reason = "server requested SSPI authentication"
+			}
+		case wire.AuthReqSASL, wire.AuthReqSASLCont, wire.AuthReqSASLFin:
+			if !ra.Allows("scram-sha-256") {
+				reason = "server requested SASL authentication"
+			}
+		default:
+			reason = "server requested an unknown authentication type"
+		}
+		if reason != "" {
+			return fmt.Sprintf("authentication method requirement \"%s\" failed: %s", raw, reason)
+		}
+	}
+	if m.settings.Get("channel_binding") == "require" {
+		switch code {
+		case wire.AuthReqSASL, wire.AuthReqSASLCont, wire.AuthReqSASLFin:
+		case wire.AuthReqOK:
+			if m.conn.sasl == nil || !m.conn.sasl.Valid() || m.conn.saslMech != "SCRAM-SHA-256-PLUS" {
+				return "channel binding required, but server authenticated client without channel binding"
+			}
+		default:
+			return "channel binding required but not supported by server's authentication request"
+		}
+	}
+	return ""
+}
+
 // authOK is AuthenticationOk: name the method that was used, and enforce
 // sslcertmode=require (libpq checks it here, once the server is done).
 func (m *Machine) authOK(began time.Time, name string, code uint32) {
@@ -137,104 +199,6 @@ func (m *Machine) sendPassword(began time.Time, name string, code uint32, data [
 	}
 	m.conn.clientFinishedAuth = true
 	m.record(statelog.StepAuthResponse, t, "PasswordMessage: "+what+" sent (not shown)", nil, nil)
-}
-
-// continueSASL is pg_SASL_continue: AuthenticationSASLContinue gets the
-// client-final-message; AuthenticationSASLFinal's server signature is
-// checked.
-func (m *Machine) continueSASL(began time.Time, name string, code uint32, data []byte) {
-	auth := m.attempt.Auth
-	if m.conn.sasl == nil {
-		m.authFail(began, name, "fe_sendauth: invalid authentication request from server: AUTH_REQ_SASL_CONT without AUTH_REQ_SASL")
-		return
-	}
-	resp, err := m.conn.sasl.Step(string(data))
-	if code == wire.AuthReqSASLCont {
-		if it := scramIterations(string(data)); it > 0 {
-			auth.Iterations = it
-		}
-	}
-	if err != nil {
-		m.authFail(began, name, scramError(err))
-		return
-	}
-	if code == wire.AuthReqSASLFin {
-		m.conn.clientFinishedAuth = true
-		if auth.Method == "scram-sha-256-plus" {
-			auth.ChannelBinding = true
-		}
-		m.record(statelog.StepAuthRequest, began, name+": the server's signature is valid, it knows the password", nil, map[string]any{"code": code})
-		return
-	}
-	m.record(statelog.StepAuthRequest, began, fmt.Sprintf("%s: salt and %d iterations", name, auth.Iterations), nil, map[string]any{"code": code, "iterations": auth.Iterations})
-	t := time.Now()
-	if err := m.send(&pgproto3.SASLResponse{Data: []byte(resp)}); err != nil {
-		m.sendFailed(statelog.StepAuthResponse, t, "could not send data to server: ", err)
-		return
-	}
-	m.record(statelog.StepAuthResponse, t, "SASLResponse: client-final-message with proof (not shown)", nil, nil)
-}
-
-// checkExpectedAreq is fe-auth.c's check_expected_areq: require_auth and
-// channel_binding=require are enforced when the request arrives, before any
-// secret leaves the client. It returns libpq's message, or "".
-func (m *Machine) checkExpectedAreq(code uint32) string {
-	if raw := m.settings.Get("require_auth"); raw != "" {
-		ra, err := conninfo.ParseRequireAuth(raw)
-		if err != nil {
-			return err.Error()
-		}
-		authRequired := !ra.Negated
-		for _, meth := range ra.Methods {
-			if meth == "none" {
-				authRequired = ra.Negated
-			}
-		}
-		var reason string
-		switch code {
-		case wire.AuthReqOK:
-			if authRequired && !m.conn.clientFinishedAuth {
-				reason = "server did not complete authentication"
-			}
-		case wire.AuthReqPassword:
-			if !ra.Allows("password") {
-				reason = "server requested a cleartext password"
-			}
-		case wire.AuthReqMD5:
-			if !ra.Allows("md5") {
-				reason = "server requested a hashed password"
-			}
-		case wire.AuthReqGSS, wire.AuthReqGSSCont:
-			if !ra.Allows("gss") {
-				reason = "server requested GSSAPI authentication"
-			}
-		case wire.AuthReqSSPI:
-			if !ra.Allows("sspi") {
-				reason = "server requested SSPI authentication"
-			}
-		case wire.AuthReqSASL, wire.AuthReqSASLCont, wire.AuthReqSASLFin:
-			if !ra.Allows("scram-sha-256") {
-				reason = "server requested SASL authentication"
-			}
-		default:
-			reason = "server requested an unknown authentication type"
-		}
-		if reason != "" {
-			return fmt.Sprintf("authentication method requirement \"%s\" failed: %s", raw, reason)
-		}
-	}
-	if m.settings.Get("channel_binding") == "require" {
-		switch code {
-		case wire.AuthReqSASL, wire.AuthReqSASLCont, wire.AuthReqSASLFin:
-		case wire.AuthReqOK:
-			if m.conn.sasl == nil || !m.conn.sasl.Valid() || m.conn.saslMech != "SCRAM-SHA-256-PLUS" {
-				return "channel binding required, but server authenticated client without channel binding"
-			}
-		default:
-			return "channel binding required but not supported by server's authentication request"
-		}
-	}
-	return ""
 }
 
 // startSASL is pg_SASL_init: pick the mechanism, then send the
@@ -336,6 +300,42 @@ func (m *Machine) newSCRAMConversation(pw, mech string) (*scram.ClientConversati
 	default:
 		return client.NewConversation(), ""
 	}
+}
+
+// continueSASL is pg_SASL_continue: AuthenticationSASLContinue gets the
+// client-final-message; AuthenticationSASLFinal's server signature is
+// checked.
+func (m *Machine) continueSASL(began time.Time, name string, code uint32, data []byte) {
+	auth := m.attempt.Auth
+	if m.conn.sasl == nil {
+		m.authFail(began, name, "fe_sendauth: invalid authentication request from server: AUTH_REQ_SASL_CONT without AUTH_REQ_SASL")
+		return
+	}
+	resp, err := m.conn.sasl.Step(string(data))
+	if code == wire.AuthReqSASLCont {
+		if it := scramIterations(string(data)); it > 0 {
+			auth.Iterations = it
+		}
+	}
+	if err != nil {
+		m.authFail(began, name, scramError(err))
+		return
+	}
+	if code == wire.AuthReqSASLFin {
+		m.conn.clientFinishedAuth = true
+		if auth.Method == "scram-sha-256-plus" {
+			auth.ChannelBinding = true
+		}
+		m.record(statelog.StepAuthRequest, began, name+": the server's signature is valid, it knows the password", nil, map[string]any{"code": code})
+		return
+	}
+	m.record(statelog.StepAuthRequest, began, fmt.Sprintf("%s: salt and %d iterations", name, auth.Iterations), nil, map[string]any{"code": code, "iterations": auth.Iterations})
+	t := time.Now()
+	if err := m.send(&pgproto3.SASLResponse{Data: []byte(resp)}); err != nil {
+		m.sendFailed(statelog.StepAuthResponse, t, "could not send data to server: ", err)
+		return
+	}
+	m.record(statelog.StepAuthResponse, t, "SASLResponse: client-final-message with proof (not shown)", nil, nil)
 }
 
 // needPassword returns the password for this host, or fails as libpq does.
