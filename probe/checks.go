@@ -43,22 +43,22 @@ func (c Checks) apply(l *statelog.Log) {
 	}
 	if c.MinTLSVersion != "" {
 		if a.TLS == nil || a.TLS.Version == "" {
-			fail(fmt.Sprintf("the connection is not encrypted, but --min-tls-version %s was asked for", c.MinTLSVersion))
+			fail(fmt.Sprintf("the connection is not encrypted, but TLS %s or newer is required", c.MinTLSVersion))
 			return
 		}
 		if strings.TrimPrefix(a.TLS.Version, "TLSv") < c.MinTLSVersion {
-			fail(fmt.Sprintf("the connection uses %s, older than --min-tls-version %s", a.TLS.Version, c.MinTLSVersion))
+			fail(fmt.Sprintf("the connection uses %s, but TLS %s or newer is required", a.TLS.Version, c.MinTLSVersion))
 			return
 		}
 	}
 	if c.MinCertDays > 0 {
 		if a.TLS == nil || len(a.TLS.PeerCertificates) == 0 {
-			fail(fmt.Sprintf("the server showed no certificate, but --min-cert-days %d was asked for", c.MinCertDays))
+			fail(fmt.Sprintf("the server showed no certificate, but one valid at least %d more days is required", c.MinCertDays))
 			return
 		}
 		leaf := a.TLS.PeerCertificates[0]
 		if leaf.DaysLeft < c.MinCertDays {
-			fail(fmt.Sprintf("the server certificate %s expires on %s, in %d days: less than --min-cert-days %d",
+			fail(fmt.Sprintf("the server certificate %s expires on %s, in %d days: fewer than the %d days required",
 				leaf.Subject, leaf.NotAfter.Format("2006-01-02"), leaf.DaysLeft, c.MinCertDays))
 		}
 	}

@@ -106,7 +106,7 @@ func explain(s *conninfo.Settings, home string, lookup lookupFunc) []string {
 		say("target_session_attrs=prefer-standby: a standby is looked for first; if no host is one, the hosts are tried again and any server is accepted")
 	}
 	if lb {
-		say("load_balance_hosts=random: hosts are tried in random order, and each host's addresses too (pgprobe --seed N repeats an order)")
+		say("load_balance_hosts=random: hosts are tried in random order, and each host's addresses too (the same seed repeats an order; each attempt's reason shows the seed)")
 	}
 	if v := s.Get("connect_timeout"); v != "" && v != "0" {
 		say("connect_timeout=%s: each address gets %s seconds before the next one is tried", v, v)

@@ -7,7 +7,7 @@ import (
 // loadBalance is load_balance_hosts=random: libpq shuffles the host list
 // once when it reads the options and each host's addresses after resolving
 // them, both with an inside-out Fisher–Yates over its PRNG. pgprobe's PRNG
-// is seeded from --seed so that a run can be repeated.
+// is seeded from Config.Seed so that a run can be repeated.
 type loadBalance struct {
 	seed uint64
 	rng  *rand.Rand
@@ -33,24 +33,24 @@ func (m *Machine) initLoadBalance() {
 	if m.settings.Get("load_balance_hosts") != "random" {
 		return
 	}
-	m.lb = newLoadBalance(m.cfg.Seed)
-	m.lb.shuffle(len(m.hosts), func(i, j int) { m.hosts[i], m.hosts[j] = m.hosts[j], m.hosts[i] })
+	m.loadBalance = newLoadBalance(m.cfg.Seed)
+	m.loadBalance.shuffle(len(m.hosts), func(i, j int) { m.hosts[i], m.hosts[j] = m.hosts[j], m.hosts[i] })
 }
 
 // shuffleAddrs shuffles one host's resolved addresses in place and reports
 // whether it did.
 func (m *Machine) shuffleAddrs(ips []string) bool {
-	if m.lb == nil || len(ips) < 2 {
+	if m.loadBalance == nil || len(ips) < 2 {
 		return false
 	}
-	m.lb.shuffle(len(ips), func(i, j int) { ips[i], ips[j] = ips[j], ips[i] })
+	m.loadBalance.shuffle(len(ips), func(i, j int) { ips[i], ips[j] = ips[j], ips[i] })
 	return true
 }
 
 // Seed is the seed load_balance_hosts=random used (0 when it did not apply).
 func (m *Machine) Seed() uint64 {
-	if m.lb == nil {
+	if m.loadBalance == nil {
 		return 0
 	}
-	return m.lb.seed
+	return m.loadBalance.seed
 }

@@ -79,7 +79,7 @@ func TestLoadBalanceHosts(t *testing.T) {
 func TestShuffleAddrs(t *testing.T) {
 	seen := map[string]bool{}
 	for seed := uint64(1); seed <= 100; seed++ {
-		m := &Machine{lb: newLoadBalance(seed)}
+		m := &Machine{loadBalance: newLoadBalance(seed)}
 		ips := []string{"a", "b", "c"}
 		if !m.shuffleAddrs(ips) {
 			t.Fatal("not shuffled")

@@ -15,7 +15,7 @@ type Request struct {
 	Ping    bool
 	Timeout time.Duration
 	Sink    statelog.Sink
-	// Password, when set, is a password the user typed at a -W prompt.
+	// Password, when set, is a password the user typed at a prompt.
 	Password string
 	Dial     func(ctx context.Context, network, address string) (net.Conn, error)
 	Resolver *net.Resolver
@@ -27,8 +27,8 @@ type Request struct {
 	Seed uint64
 }
 
-// PromptOrigin is the origin of a password typed at the -W prompt.
-const PromptOrigin = "-W prompt"
+// PromptOrigin is the origin of a password typed at a prompt.
+const PromptOrigin = "password prompt"
 
 // Probe resolves the settings and walks the state machine once. Invalid
 // settings give a record with an error of class "usage" and no attempt.
@@ -54,14 +54,14 @@ func Probe(ctx context.Context, req Request) *statelog.Log {
 	if !req.Ping {
 		// libpq checks ports and host addresses only when it reaches each
 		// host; pgprobe says up front that the settings cannot work (exit 3,
-		// no attempt). --ping keeps libpq's order, as pg_isready reports it.
+		// no attempt). A ping keeps libpq's order, as pg_isready reports it.
 		if msg := checkHosts(s); msg != "" {
 			return UsageLog(target, msg, false, req.Sink)
 		}
 	}
 	if req.Ping && s.Get("connect_timeout") == "" {
 		// pg_isready passes connect_timeout=3 unless told otherwise.
-		s.Set("connect_timeout", conninfo.Value{Value: "3", Source: conninfo.SourceDefault, Origin: "pg_isready's -t default"})
+		s.Set("connect_timeout", conninfo.Value{Value: "3", Source: conninfo.SourceDefault, Origin: "pg_isready's default"})
 	}
 	m := New(ctx, Config{Settings: s, Target: target, Ping: req.Ping, Timeout: req.Timeout,
 		HomeDir: req.Input.HomeDir, Getenv: req.Input.Getenv, Sink: req.Sink, Dial: req.Dial, Resolver: req.Resolver, Seed: req.Seed})

@@ -32,7 +32,7 @@ func (m *Machine) wantedAttrs() string {
 	if want == "" {
 		want = "any"
 	}
-	if m.pass2 && want == "prefer-standby" {
+	if m.preferStandbyPass2 && want == "prefer-standby" {
 		want = "any"
 	}
 	return want
@@ -73,9 +73,9 @@ func serverVersionNum(v string) int {
 // role is the server's role as far as the connection told: "standby",
 // "primary" or "" (unknown).
 func (m *Machine) role() string {
-	s := m.tgt.standby
+	s := m.conn.target.standby
 	if s == "" {
-		s = m.params["in_hot_standby"]
+		s = m.conn.params["in_hot_standby"]
 	}
 	switch s {
 	case "on":
@@ -91,12 +91,12 @@ func (m *Machine) role() string {
 func (m *Machine) stepCheckTarget() {
 	began := time.Now()
 	want := m.wantedAttrs()
-	hot, dtro := m.params["in_hot_standby"], m.params["default_transaction_read_only"]
+	hot, dtro := m.conn.params["in_hot_standby"], m.conn.params["default_transaction_read_only"]
 	data := map[string]any{"target_session_attrs": want, "in_hot_standby": orUnknown(hot), "default_transaction_read_only": orUnknown(dtro)}
 	var mismatch, detail string
 	switch want {
 	case "read-write", "read-only":
-		readOnly := m.tgt.readOnly
+		readOnly := m.conn.target.readOnly
 		how := fmt.Sprintf("%q answered %s", queryWritable, readOnly)
 		if readOnly == "" {
 			if hot == "" || dtro == "" {
@@ -118,13 +118,13 @@ func (m *Machine) stepCheckTarget() {
 		}
 		detail = fmt.Sprintf("target_session_attrs=%s: %s, so the session is %s", want, how, map[bool]string{true: "read-only", false: "read-write"}[readOnly == "on"])
 	case "primary", "standby", "prefer-standby":
-		standby := m.tgt.standby
+		standby := m.conn.target.standby
 		how := fmt.Sprintf("%q answered %s", "SELECT pg_is_in_recovery()", map[string]string{"on": "t", "off": "f"}[standby])
 		if standby == "" {
 			switch {
-			case serverVersionNum(m.params["server_version"]) < 90000:
+			case serverVersionNum(m.conn.params["server_version"]) < 90000:
 				standby = "off"
-				how = fmt.Sprintf("server_version %q is older than 9.0 (or not reported): assumed not in hot standby", m.params["server_version"])
+				how = fmt.Sprintf("server_version %q is older than 9.0 (or not reported): assumed not in hot standby", m.conn.params["server_version"])
 			case hot == "":
 				m.askServer(began, want, queryStandby, ConnectionCheckStandby, "in_hot_standby", data)
 				return
@@ -143,11 +143,11 @@ func (m *Machine) stepCheckTarget() {
 		detail = fmt.Sprintf("target_session_attrs=%s: %s, so the server is %s", want, how, map[bool]string{true: "a standby", false: "not a standby"}[standby == "on"])
 	default:
 		detail = fmt.Sprintf("target_session_attrs=%s: any server will do (in_hot_standby=%s, default_transaction_read_only=%s)", want, orUnknown(hot), orUnknown(dtro))
-		if m.pass2 && m.settings.Get("target_session_attrs") == "prefer-standby" {
+		if m.preferStandbyPass2 && m.settings.Get("target_session_attrs") == "prefer-standby" {
 			detail = "target_session_attrs=prefer-standby, second pass: any server will do"
 		}
 	}
-	m.att.Role = m.role()
+	m.attempt.Role = m.role()
 	if mismatch != "" {
 		data["result"] = "mismatch"
 		e := m.prefixed(newError(statelog.ClassTarget, mismatch))
@@ -157,7 +157,7 @@ func (m *Machine) stepCheckTarget() {
 	}
 	data["result"] = "match"
 	m.record(statelog.StepCheckTarget, began, detail, nil, data)
-	m.att.OK = true
+	m.attempt.OK = true
 	m.status = ConnectionOK
 	m.closing = true
 }
@@ -172,7 +172,7 @@ func (m *Machine) askServer(began time.Time, want, query string, next ConnStatus
 		return
 	}
 	m.record(statelog.StepQuery, began, detail, nil, data)
-	m.tgt.query = query
+	m.conn.target.query = query
 	m.status = next
 }
 
@@ -181,7 +181,7 @@ func (m *Machine) askServer(began time.Time, want, query string, next ConnStatus
 func (m *Machine) targetNextHost(e *statelog.Error) {
 	_ = m.send(&pgproto3.Terminate{})
 	m.closeConn()
-	m.att.Error, m.lastErr = e, e
+	m.attempt.Error, m.lastErr = e, e
 	m.tryNextHost = true
 	m.status = ConnectionNeeded
 }
@@ -190,7 +190,7 @@ func (m *Machine) targetNextHost(e *statelog.Error) {
 // read the query's result (RowDescription, DataRow, CommandComplete).
 func (m *Machine) stepCheckQuery() {
 	began := time.Now()
-	query := m.tgt.query
+	query := m.conn.target.query
 	failedMsg := `"SHOW transaction_read_only" failed`
 	if m.status == ConnectionCheckStandby {
 		failedMsg = `"SELECT pg_is_in_recovery()" failed`
@@ -222,7 +222,7 @@ func (m *Machine) stepCheckQuery() {
 		case *pgproto3.ErrorResponse:
 			srvErr, done = (*pgproto3.ErrorResponse)(v), true
 		case *pgproto3.ParameterStatus:
-			m.params[v.Name] = v.Value
+			m.conn.params[v.Name] = v.Value
 			m.serverInfo().Parameters[v.Name] = v.Value
 		case *pgproto3.NoticeResponse:
 		case *pgproto3.ReadyForQuery:
@@ -251,14 +251,14 @@ func (m *Machine) stepCheckQuery() {
 	val := string(rows[0])
 	data["answer"] = val
 	if m.status == ConnectionCheckWritable {
-		m.tgt.readOnly = "off"
+		m.conn.target.readOnly = "off"
 		if strings.HasPrefix(val, "on") {
-			m.tgt.readOnly = "on"
+			m.conn.target.readOnly = "on"
 		}
 	} else {
-		m.tgt.standby = "off"
+		m.conn.target.standby = "off"
 		if strings.HasPrefix(val, "t") {
-			m.tgt.standby = "on"
+			m.conn.target.standby = "on"
 		}
 	}
 	m.record(statelog.StepQueryResult, began, fmt.Sprintf("%q → %s", query, val), nil, data)
@@ -270,52 +270,21 @@ func (m *Machine) stepCheckQuery() {
 func (m *Machine) stepConsume() {
 	began := time.Now()
 	for {
-		msg, ok := m.readMessage(statelog.StepReadyForQuery, began, "waiting for ReadyForQuery after "+m.tgt.query)
+		msg, ok := m.readMessage(statelog.StepReadyForQuery, began, "waiting for ReadyForQuery after "+m.conn.target.query)
 		if !ok {
 			return
 		}
 		switch v := msg.(type) {
 		case *pgproto3.ReadyForQuery:
 			m.record(statelog.StepReadyForQuery, began, fmt.Sprintf("ReadyForQuery (transaction status %c)", v.TxStatus), nil, nil)
-			m.tgt.query = ""
+			m.conn.target.query = ""
 			m.status = ConnectionCheckTarget
 			return
 		case *pgproto3.ParameterStatus:
-			m.params[v.Name] = v.Value
+			m.conn.params[v.Name] = v.Value
 			m.serverInfo().Parameters[v.Name] = v.Value
 		}
 	}
-}
-
-// readMessage reads one backend message after startup; on failure it has
-// already ended the machine.
-func (m *Machine) readMessage(step string, began time.Time, waiting string) (pgproto3.BackendMessage, bool) {
-	m.awaitReply() // the check query is one more round trip
-	m.setDeadline()
-	typ, length, err := m.w.header()
-	if err != nil {
-		m.readFailed(step, began, err, waiting)
-		return nil, false
-	}
-	if length < 4 {
-		e := m.prefixed(newError(statelog.ClassProtocol, fmt.Sprintf("invalid message length %d from server", length)))
-		m.record(step, began, "", e, nil)
-		m.bad(e)
-		return nil, false
-	}
-	body, err := m.w.body(length - 4)
-	if err != nil {
-		m.readFailed(step, began, err, "a message was cut short")
-		return nil, false
-	}
-	msg, derr := decode(typ, body)
-	if derr != nil {
-		e := m.prefixed(newError(statelog.ClassProtocol, "unexpected message from server: "+derr.Error()))
-		m.record(step, began, "", e, nil)
-		m.bad(e)
-		return nil, false
-	}
-	return msg, true
 }
 
 func orUnknown(s string) string {

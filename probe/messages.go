@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/pgprobe/pgprobe/statelog"
 )
 
 // maxMessageBody bounds what a server may make us buffer. libpq accepts
@@ -26,42 +29,41 @@ type msgConn struct {
 	r    *bufio.Reader
 }
 
+// newMsgConn frames messages on c (plain or TLS).
 func newMsgConn(c net.Conn) *msgConn {
 	return &msgConn{conn: c, r: bufio.NewReaderSize(c, 8192)}
 }
 
 // header reads a message's type and length.
-func (w *msgConn) header() (byte, int, error) {
+func (mc *msgConn) header() (byte, int, error) {
 	var h [5]byte
-	if _, err := io.ReadFull(w.r, h[:]); err != nil {
+	if _, err := io.ReadFull(mc.r, h[:]); err != nil {
 		return 0, 0, err
 	}
 	return h[0], int(int32(binary.BigEndian.Uint32(h[1:]))), nil
 }
 
 // length reads a message's int32 length, after its type byte.
-func (w *msgConn) length() (int, error) {
+func (mc *msgConn) length() (int, error) {
 	var b [4]byte
-	if _, err := io.ReadFull(w.r, b[:]); err != nil {
+	if _, err := io.ReadFull(mc.r, b[:]); err != nil {
 		return 0, err
 	}
 	return int(int32(binary.BigEndian.Uint32(b[:]))), nil
 }
 
 // body reads n bytes of message body (n = length - 4).
-func (w *msgConn) body(n int) ([]byte, error) {
+func (mc *msgConn) body(n int) ([]byte, error) {
 	if n < 0 || n > maxMessageBody {
 		return nil, fmt.Errorf("message body of %d bytes exceeds the %d-byte limit", n, maxMessageBody)
 	}
 	b := make([]byte, n)
-	_, err := io.ReadFull(w.r, b)
+	_, err := io.ReadFull(mc.r, b)
 	return b, err
 }
 
-// buffered is how many bytes were received but not yet consumed.
-func (w *msgConn) buffered() int { return w.r.Buffered() }
-
-func (w *msgConn) send(msgs ...pgproto3.FrontendMessage) error {
+// send encodes the messages and writes them in one write.
+func (mc *msgConn) send(msgs ...pgproto3.FrontendMessage) error {
 	var buf []byte
 	for _, m := range msgs {
 		var err error
@@ -70,8 +72,56 @@ func (w *msgConn) send(msgs ...pgproto3.FrontendMessage) error {
 			return err
 		}
 	}
-	_, err := w.conn.Write(buf)
+	_, err := mc.conn.Write(buf)
 	return err
+}
+
+// send writes one frontend message within the current deadline.
+func (m *Machine) send(msg pgproto3.FrontendMessage) error {
+	m.setDeadline()
+	m.conn.wroteSinceRead = true
+	return m.conn.msgs.send(msg)
+}
+
+// awaitReply counts a round trip when the client reads after it wrote:
+// round trips are counted by the protocol's exchanges, not by how the
+// kernel happens to split the bytes.
+func (m *Machine) awaitReply() {
+	if m.conn.wroteSinceRead {
+		m.attempt.RoundTrips++
+		m.conn.wroteSinceRead = false
+	}
+}
+
+// readMessage reads one backend message after startup; on failure it has
+// already ended the machine.
+func (m *Machine) readMessage(step string, began time.Time, waiting string) (pgproto3.BackendMessage, bool) {
+	m.awaitReply() // the check query is one more round trip
+	m.setDeadline()
+	typ, length, err := m.conn.msgs.header()
+	if err != nil {
+		m.readFailed(step, began, err, waiting)
+		return nil, false
+	}
+	if length < 4 {
+		e := m.prefixed(newError(statelog.ClassProtocol, fmt.Sprintf("invalid message length %d from server", length)))
+		m.record(step, began, "", e, nil)
+		m.bad(e)
+		return nil, false
+	}
+	body, err := m.conn.msgs.body(length - 4)
+	if err != nil {
+		m.readFailed(step, began, err, "a message was cut short")
+		return nil, false
+	}
+	msg, derr := decode(typ, body)
+	if derr != nil {
+		e := m.prefixed(newError(statelog.ClassProtocol, "unexpected message from server: "+derr.Error()))
+		m.record(step, began, "", e, nil)
+		m.bad(e)
+		return nil, false
+	}
+	return msg, true
 }
 
 // decode parses a backend message body of the given type with pgproto3.
