@@ -19,15 +19,16 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
-	"github.com/pgprobe/pgprobe/probe"
+
 	"github.com/pgprobe/pgprobe/internal/pgtest"
+	"github.com/pgprobe/pgprobe/server"
 )
 
 // testServer runs the project's test server on a loopback port until the
 // test ends.
-func testServer(t testing.TB, cfg probe.ServerConfig) int {
+func testServer(t testing.TB, cfg server.Config) int {
 	t.Helper()
-	s, err := probe.NewServer(cfg)
+	s, err := server.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,8 +59,8 @@ func encodeMsg(t *testing.T, m pgproto3.BackendMessage) []byte {
 func preAuthError(t *testing.T, code, msg, detail string) int {
 	t.Helper()
 	b := encodeMsg(t, fatalResponse(code, msg, detail))
-	return testServer(t, probe.ServerConfig{Timeout: 10 * time.Second, Script: func(int) *probe.Script {
-		return &probe.Script{Actions: []probe.Action{{Step: "auth_request", Nth: 1, Replace: b, Close: true}}}
+	return testServer(t, server.Config{Timeout: 10 * time.Second, Script: func(int) *server.Script {
+		return &server.Script{Actions: []server.Action{{Step: "auth_request", Nth: 1, Replace: b, Close: true}}}
 	}})
 }
 

@@ -15,9 +15,9 @@ import (
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
-	"github.com/pgprobe/pgprobe/probe"
 	"github.com/pgprobe/pgprobe/internal/pgtest"
 	"github.com/pgprobe/pgprobe/report"
+	"github.com/pgprobe/pgprobe/server"
 )
 
 // When a pooler sends its error, relative to authentication.
@@ -39,16 +39,16 @@ func poolerServer(t *testing.T, when int, e *pgproto3.ErrorResponse) int {
 	b := encodeMsg(t, e)
 	switch when {
 	case beforeAuth:
-		return testServer(t, probe.ServerConfig{Timeout: 10 * time.Second, Script: func(int) *probe.Script {
-			return &probe.Script{Actions: []probe.Action{{Step: "auth_request", Nth: 1, Replace: b, Close: true}}}
+		return testServer(t, server.Config{Timeout: 10 * time.Second, Script: func(int) *server.Script {
+			return &server.Script{Actions: []server.Action{{Step: "auth_request", Nth: 1, Replace: b, Close: true}}}
 		}})
 	case duringAuth:
-		return testServer(t, probe.ServerConfig{Auth: probe.AuthPassword, Password: "secret", Timeout: 10 * time.Second, Script: func(int) *probe.Script {
-			return &probe.Script{Actions: []probe.Action{{Step: "auth_ok", Nth: 1, Replace: b, Close: true}}}
+		return testServer(t, server.Config{Auth: server.AuthPassword, Password: "secret", Timeout: 10 * time.Second, Script: func(int) *server.Script {
+			return &server.Script{Actions: []server.Action{{Step: "auth_ok", Nth: 1, Replace: b, Close: true}}}
 		}})
 	default:
-		return testServer(t, probe.ServerConfig{Auth: probe.AuthTrust, Timeout: 10 * time.Second, Script: func(int) *probe.Script {
-			return &probe.Script{ThenError: e}
+		return testServer(t, server.Config{Auth: server.AuthTrust, Timeout: 10 * time.Second, Script: func(int) *server.Script {
+			return &server.Script{ThenError: e}
 		}})
 	}
 }
@@ -133,7 +133,7 @@ func TestPoolerRecognition(t *testing.T) {
 	t.Run("PgBouncer server_version on success", func(t *testing.T) {
 		// PgBouncer's admin console: pgbouncer 13a344f2 src/admin.c:1905
 		// sends server_version PACKAGE_VERSION "/bouncer".
-		port := testServer(t, probe.ServerConfig{Auth: probe.AuthTrust, Then: probe.ThenOK, ServerVersion: "1.25.2/bouncer", Timeout: 10 * time.Second})
+		port := testServer(t, server.Config{Auth: server.AuthTrust, Then: server.ThenOK, ServerVersion: "1.25.2/bouncer", Timeout: 10 * time.Second})
 		r := pgprobe(t, nil, "-o", "json", fmt.Sprintf("host=127.0.0.1 port=%d user=x dbname=pgbouncer", port))
 		mustCode(t, r, 0)
 		if w := fmt.Sprint(get(r.doc, "warnings")); !strings.Contains(w, "PgBouncer") || !strings.Contains(w, "not that the database behind it is up") {
@@ -146,7 +146,7 @@ func TestPoolerRecognition(t *testing.T) {
 		}
 	})
 	t.Run("plain PostgreSQL is no pooler", func(t *testing.T) {
-		port := testServer(t, probe.ServerConfig{Auth: probe.AuthTrust, Then: probe.ThenOK, Timeout: 10 * time.Second})
+		port := testServer(t, server.Config{Auth: server.AuthTrust, Then: server.ThenOK, Timeout: 10 * time.Second})
 		r := pgprobe(t, nil, "-o", "json", fmt.Sprintf("host=127.0.0.1 port=%d user=x dbname=neondb", port))
 		mustCode(t, r, 0)
 		mustEqual(t, r, "warnings", nil)

@@ -27,8 +27,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgprobe/pgprobe/probe"
 	"github.com/pgprobe/pgprobe/internal/pgtest"
+	"github.com/pgprobe/pgprobe/server"
 )
 
 const (
@@ -48,7 +48,7 @@ var fleetConcurrency = []int{16, 64, 128, 256}
 // application_name differ).
 func fleetSetup(b *testing.B) (targetsFile string) {
 	b.Helper()
-	port := testServer(b, probe.ServerConfig{SSL: true, Auth: probe.AuthSCRAMSHA256, Password: fleetPW, Then: probe.ThenOK, Timeout: time.Minute})
+	port := testServer(b, server.Config{SSL: true, Auth: server.AuthSCRAMSHA256, Password: fleetPW, Then: server.ThenOK, Timeout: time.Minute})
 	p := pgtest.NewProxy(b, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), pgtest.ProxyOptions{Up: fleetOneWay, Down: fleetOneWay, HoldUp: pgtest.NoHold, HoldDown: pgtest.NoHold})
 	var sb strings.Builder
 	for i := range fleetTargets {

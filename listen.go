@@ -1,6 +1,6 @@
 package main
 
-// pgprobe listen and pgprobe demo: the server side (probe.Server) wired to
+// pgprobe listen and pgprobe demo: the server side (server.Server) wired to
 // the command line. No protocol or rendering logic lives here.
 
 import (
@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/signal"
@@ -21,14 +22,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/urfave/cli/v2"
+
 	"github.com/pgprobe/pgprobe/probe"
 	"github.com/pgprobe/pgprobe/probe/conninfo"
 	"github.com/pgprobe/pgprobe/report"
+	"github.com/pgprobe/pgprobe/server"
 	"github.com/pgprobe/pgprobe/statelog"
-	"github.com/urfave/cli/v2"
 )
-
-var listenFormats = []string{"timeline", "json", "ndjson"}
 
 func listenFlags() []cli.Flag {
 	return []cli.Flag{
@@ -38,8 +39,8 @@ func listenFlags() []cli.Flag {
 		&cli.StringFlag{Name: "cert", Usage: "server certificate `FILE` (PEM); default: a self-signed one made at start for the addresses listened on"},
 		&cli.StringFlag{Name: "key", Usage: "private key `FILE` (PEM) of --cert"},
 		&cli.BoolFlag{Name: "direct-ssl", Usage: "also accept PostgreSQL 17 direct TLS (sslnegotiation=direct; ALPN \"postgresql\" required)"},
-		&cli.StringFlag{Name: "auth", Value: probe.AuthSCRAMSHA256, Usage: "authentication to ask for: trust, password, md5 or scram-sha-256 (`METHOD`); any password is accepted and never shown"},
-		&cli.StringFlag{Name: "then", Value: probe.ThenError, Usage: "after authentication: error (a FATAL error saying this is pgprobe) or ok (complete the startup; queries get an error) (`WHAT`)"},
+		&cli.StringFlag{Name: "auth", Value: server.AuthSCRAMSHA256, Usage: "authentication to ask for: trust, password, md5 or scram-sha-256 (`METHOD`); any password is accepted and never shown"},
+		&cli.StringFlag{Name: "then", Value: server.ThenError, Usage: "after authentication: error (a FATAL error saying this is pgprobe) or ok (complete the startup; queries get an error) (`WHAT`)"},
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "timeline", Usage: "output `FORMAT` per client: timeline, json (one document per client) or ndjson (one line per client)"},
 		&cli.StringFlag{Name: "color", Value: "auto", Usage: "colour `WHEN`: auto, always or never (NO_COLOR is honoured)"},
 		&cli.IntFlag{Name: "count", Usage: "stop after `N` client connections (0: run until interrupted)"},
@@ -93,9 +94,26 @@ func demoCommand(e *env) *cli.Command {
 	}
 }
 
-// listenConfig turns the flags into a server configuration.
-func listenConfig(c *cli.Context) (probe.ServerConfig, error) {
-	cfg := probe.ServerConfig{Auth: c.String("auth"), Then: c.String("then"), DirectSSL: c.Bool("direct-ssl")}
+// configFlags names the flag that sets each server.Config field.
+var configFlags = map[string]string{"SSL": "--ssl", "DirectSSL": "--direct-ssl", "Auth": "--auth", "Then": "--then"}
+
+// configUsageErr words the server's refusal of a configuration in the
+// flags' terms (exit 3).
+func configUsageErr(err error) error {
+	var ce *server.ConfigError
+	if !errors.As(err, &ce) || configFlags[ce.Field] == "" {
+		return usageErr("%s", err)
+	}
+	if ce.Needs != "" {
+		return usageErr("%s needs %s on", configFlags[ce.Field], configFlags[ce.Needs])
+	}
+	return usageErr("invalid %s %q: use %s", configFlags[ce.Field], ce.Value, ce.Valid)
+}
+
+// listenConfig turns the flags into a server configuration, checked before
+// anything listens.
+func listenConfig(c *cli.Context) (server.Config, error) {
+	cfg := server.Config{Auth: c.String("auth"), Then: c.String("then"), DirectSSL: c.Bool("direct-ssl")}
 	switch strings.ToLower(c.String("ssl")) {
 	case "on", "true", "yes", "1":
 		cfg.SSL = true
@@ -103,16 +121,8 @@ func listenConfig(c *cli.Context) (probe.ServerConfig, error) {
 	default:
 		return cfg, usageErr("invalid --ssl %q: use on or off", c.String("ssl"))
 	}
-	switch cfg.Auth {
-	case probe.AuthTrust, probe.AuthPassword, probe.AuthMD5, probe.AuthSCRAMSHA256:
-	default:
-		return cfg, usageErr("invalid --auth %q: use trust, password, md5 or scram-sha-256", cfg.Auth)
-	}
-	if cfg.Then != probe.ThenError && cfg.Then != probe.ThenOK {
-		return cfg, usageErr("invalid --then %q: use error or ok", cfg.Then)
-	}
-	if cfg.DirectSSL && !cfg.SSL {
-		return cfg, usageErr("--direct-ssl needs --ssl on")
+	if err := cfg.Validate(); err != nil {
+		return cfg, configUsageErr(err)
 	}
 	certFile, keyFile := c.String("cert"), c.String("key")
 	switch {
@@ -130,50 +140,74 @@ func listenConfig(c *cli.Context) (probe.ServerConfig, error) {
 	return cfg, nil
 }
 
-func listenAction(c *cli.Context, e *env) error {
+// listenOptions is what pgprobe listen's flags ask for.
+type listenOptions struct {
+	cfg     server.Config
+	out     report.SessionWriter
+	count   int
+	addr    string
+	unixDir string
+}
+
+func parseListen(c *cli.Context, e *env) (*listenOptions, error) {
 	if c.NArg() > 0 {
-		return usageErr("listen takes no arguments, got %q", c.Args().First())
+		return nil, usageErr("listen takes no arguments, got %q", c.Args().First())
 	}
 	output := c.String("output")
-	if !contains(listenFormats, output) {
-		return usageErr("invalid --output %q for listen: use one of %s", output, strings.Join(listenFormats, ", "))
+	if !contains(report.SessionFormats, output) {
+		return nil, usageErr("invalid --output %q for listen: use one of %s", output, strings.Join(report.SessionFormats, ", "))
 	}
 	colorOn, err := report.ColorEnabled(c.String("color"), e.stdout, func(k string) string { v, _ := e.getenv(k); return v })
 	if err != nil {
-		return usageErr("%s", err)
+		return nil, usageErr("%s", err)
 	}
-	count := c.Int("count")
-	if count < 0 {
-		return usageErr("invalid --count %d: give 0 or more", count)
+	o := &listenOptions{count: c.Int("count"), addr: c.String("addr"), unixDir: c.String("unix")}
+	if o.count < 0 {
+		return nil, usageErr("invalid --count %d: give 0 or more", o.count)
 	}
-	cfg, err := listenConfig(c)
+	if o.cfg, err = listenConfig(c); err != nil {
+		return nil, err
+	}
+	if _, _, err := net.SplitHostPort(o.addr); err != nil {
+		return nil, usageErr("invalid --addr %q: give HOST:PORT", o.addr)
+	}
+	if o.out, err = report.NewSessionWriter(output, e.stdout, report.Options{Color: colorOn, Verbose: c.Bool("verbose")}); err != nil {
+		return nil, usageErr("%s", err)
+	}
+	return o, nil
+}
+
+// openListeners listens on addr and, with dir, on dir/.s.PGSQL.PORT.
+func openListeners(addr, dir string) ([]net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, &exitError{code: statelog.ExitNoAnswer, msg: "could not listen: " + err.Error()}
+	}
+	if dir == "" {
+		return []net.Listener{ln}, nil
+	}
+	uln, err := listenUnix(filepath.Join(dir, ".s.PGSQL."+strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)))
+	if err != nil {
+		ln.Close()
+		return nil, &exitError{code: statelog.ExitNoAnswer, msg: "could not listen: " + err.Error()}
+	}
+	return []net.Listener{ln, uln}, nil
+}
+
+func listenAction(c *cli.Context, e *env) error {
+	o, err := parseListen(c, e)
 	if err != nil {
 		return err
 	}
-	addr := c.String("addr")
-	if _, _, err := net.SplitHostPort(addr); err != nil {
-		return usageErr("invalid --addr %q: give HOST:PORT", addr)
-	}
-
-	ln, err := net.Listen("tcp", addr)
+	listeners, err := openListeners(o.addr, o.unixDir)
 	if err != nil {
-		return &exitError{code: statelog.ExitNoAnswer, msg: "could not listen: " + err.Error()}
+		return err
 	}
-	listeners := []net.Listener{ln}
-	port := ln.Addr().(*net.TCPAddr).Port
-	if dir := c.String("unix"); dir != "" {
-		uln, err := listenUnix(filepath.Join(dir, ".s.PGSQL."+strconv.Itoa(port)))
-		if err != nil {
-			ln.Close()
-			return &exitError{code: statelog.ExitNoAnswer, msg: "could not listen: " + err.Error()}
-		}
-		listeners = append(listeners, uln)
-	}
+	cfg := o.cfg
 	if cfg.SSL && cfg.Certificate == nil {
 		hostname, _ := os.Hostname()
-		cfg.CertificateHosts = probe.CertificateHosts(ln.Addr().String(), hostname)
+		cfg.CertificateHosts = server.CertificateHosts(listeners[0].Addr().String(), hostname)
 	}
-
 	sessions := make(chan *statelog.Session)
 	stop := make(chan struct{})
 	cfg.OnSession = func(s *statelog.Session) {
@@ -182,57 +216,52 @@ func listenAction(c *cli.Context, e *env) error {
 		case <-stop:
 		}
 	}
-	srv, err := probe.NewServer(cfg)
+	srv, err := server.New(cfg)
 	if err != nil {
 		for _, l := range listeners {
 			l.Close()
 		}
-		return usageErr("%s", err)
+		return configUsageErr(err)
 	}
 	served := make(chan error, len(listeners))
 	for _, l := range listeners {
 		go func(l net.Listener) { served <- srv.Serve(l) }(l)
 	}
 	fmt.Fprintln(e.stderr, listenBanner(listeners, cfg, srv))
+	return showSessions(srv, sessions, stop, served, o)
+}
 
+// showSessions writes each client's record as its connection ends, until
+// --count clients, a failed write, a listener's failure or SIGINT/SIGTERM;
+// then it closes srv.
+func showSessions(srv *server.Server, sessions <-chan *statelog.Session, stop chan struct{}, served <-chan error, o *listenOptions) error {
 	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stopSignals()
-	opts := report.Options{Color: colorOn, Verbose: c.Bool("verbose")}
 	n := 0
 	var failure error
 	show := func(s *statelog.Session) {
 		if failure != nil {
 			return
 		}
-		var err error
-		switch output {
-		case "json":
-			err = report.SessionJSON(e.stdout, s)
-		case "ndjson":
-			err = report.SessionNDJSON(e.stdout, s)
-		default:
-			if n > 0 {
-				fmt.Fprintln(e.stdout)
-			}
-			err = report.SessionTimeline(e.stdout, s, opts)
-		}
-		if err != nil {
+		if err := o.out.WriteSession(s); err != nil {
 			failure = &exitError{code: statelog.ExitNoAnswer, msg: "could not write the report: " + err.Error()}
 		}
 		n++
 	}
-loop:
 	for {
 		select {
 		case s := <-sessions:
 			show(s)
-			if failure != nil || (count > 0 && n >= count) {
-				break loop
+			if failure != nil || (o.count > 0 && n >= o.count) {
+				close(stop)
+				srv.Close()
+				return failure
 			}
 		case err := <-served:
-			if err != nil && !errors.Is(err, probe.ErrServerClosed) {
-				failure = &exitError{code: statelog.ExitNoAnswer, msg: "stopped listening: " + err.Error()}
-				break loop
+			if err != nil && !errors.Is(err, server.ErrClosed) {
+				close(stop)
+				srv.Close()
+				return &exitError{code: statelog.ExitNoAnswer, msg: "stopped listening: " + err.Error()}
 			}
 		case <-ctx.Done():
 			// Print what the clients still connected saw, then stop.
@@ -249,9 +278,6 @@ loop:
 			}
 		}
 	}
-	close(stop)
-	srv.Close()
-	return failure
 }
 
 // listenUnix listens on a socket path, replacing a stale socket file (one
@@ -274,7 +300,7 @@ func listenUnix(path string) (net.Listener, error) {
 	return net.Listen("unix", path)
 }
 
-func listenBanner(lns []net.Listener, cfg probe.ServerConfig, srv *probe.Server) string {
+func listenBanner(lns []net.Listener, cfg server.Config, srv *server.Server) string {
 	var where []string
 	for _, l := range lns {
 		where = append(where, l.Addr().String())
@@ -329,8 +355,8 @@ func demoAction(c *cli.Context, e *env) error {
 	}
 	password := base64.RawURLEncoding.EncodeToString(pwb[:])
 	sessions := make(chan *statelog.Session, 4)
-	srv, err := probe.NewServer(probe.ServerConfig{SSL: true, CertificateHosts: []string{"localhost", "127.0.0.1", "::1"},
-		Auth: probe.AuthSCRAMSHA256, Password: password, Then: probe.ThenOK, Timeout: 30 * time.Second,
+	srv, err := server.New(server.Config{SSL: true, CertificateHosts: []string{"localhost", "127.0.0.1", "::1"},
+		Auth: server.AuthSCRAMSHA256, Password: password, Then: server.ThenOK, Timeout: 30 * time.Second,
 		OnSession: func(s *statelog.Session) {
 			select {
 			case sessions <- s:
@@ -358,14 +384,7 @@ func demoAction(c *cli.Context, e *env) error {
 		return fail("making a scratch home directory", err)
 	}
 	defer os.RemoveAll(home)
-	port := ln.Addr().(*net.TCPAddr).Port
-	target := fmt.Sprintf("host=localhost hostaddr=127.0.0.1 port=%d user=demo dbname=demo sslmode=require", port)
-	req := probe.Request{
-		Input: conninfo.Input{Target: target, HomeDir: home, OSUser: "demo",
-			Flags: map[string]string{"password": password}, FlagOrigin: map[string]string{"password": "pgprobe demo"},
-			Getenv: func(string) (string, bool) { return "", false }},
-		Timeout: 30 * time.Second,
-	}
+	req := demoRequest(ln.Addr().(*net.TCPAddr).Port, password, home)
 	var sink *statelog.NDJSONSink
 	if output == "ndjson" {
 		sink = statelog.NewNDJSONSink(e.stdout)
@@ -381,29 +400,44 @@ func demoAction(c *cli.Context, e *env) error {
 	case seen = <-sessions:
 	case <-time.After(5 * time.Second):
 	}
-
-	opts := report.Options{Color: colorOn, Verbose: c.Bool("verbose")}
-	switch output {
-	case "json":
-		err = report.JSON(e.stdout, l)
-	case "ndjson":
-		err = sink.Verdict(l)
-	case "table":
-		err = report.Table(e.stdout, []*statelog.Log{l}, opts)
-	default:
-		err = report.Timeline(e.stdout, l, opts)
-		if err == nil && seen != nil {
-			fmt.Fprintln(e.stdout)
-			fmt.Fprintln(e.stdout, "What the server saw (pgprobe listen records the same for any client):")
-			fmt.Fprintln(e.stdout)
-			err = report.SessionTimeline(e.stdout, seen, opts)
-		}
-	}
-	if err != nil {
+	if err := writeDemo(e.stdout, output, l, seen, sink, report.Options{Color: colorOn, Verbose: c.Bool("verbose")}); err != nil {
 		return &exitError{code: statelog.ExitNoAnswer, msg: "could not write the report: " + err.Error()}
 	}
 	if l.ExitCode != 0 {
 		return &exitError{code: l.ExitCode}
 	}
 	return nil
+}
+
+// demoRequest is libpq's sslmode=require to the demo server with its
+// password, in a scratch home directory.
+func demoRequest(port int, password, home string) probe.Request {
+	target := fmt.Sprintf("host=localhost hostaddr=127.0.0.1 port=%d user=demo dbname=demo sslmode=require", port)
+	return probe.Request{
+		Input: conninfo.Input{Target: target, HomeDir: home, OSUser: "demo",
+			Flags: map[string]string{"password": password}, FlagOrigin: map[string]string{"password": "pgprobe demo"},
+			Getenv: func(string) (string, bool) { return "", false }},
+		Timeout: 30 * time.Second,
+	}
+}
+
+// writeDemo writes the probe's record l and, with the timeline, what the
+// server saw.
+func writeDemo(w io.Writer, output string, l *statelog.Log, seen *statelog.Session, sink *statelog.NDJSONSink, opts report.Options) error {
+	switch output {
+	case "json":
+		return report.JSON(w, l)
+	case "ndjson":
+		return sink.Verdict(l)
+	case "table":
+		return report.Table(w, []*statelog.Log{l}, opts)
+	}
+	err := report.Timeline(w, l, opts)
+	if err == nil && seen != nil {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "What the server saw (pgprobe listen records the same for any client):")
+		fmt.Fprintln(w)
+		err = report.SessionTimeline(w, seen, opts)
+	}
+	return err
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pgprobe/pgprobe/server"
 	"github.com/pgprobe/pgprobe/statelog"
 )
 
@@ -189,7 +190,7 @@ func drainThen(then func(p *hostilePeer, c net.Conn)) func(p *hostilePeer, c net
 
 // longChainCert is a certificate whose chain repeats its leaf 100 times.
 func longChainCert(t *testing.T) tls.Certificate {
-	c, err := SelfSignedCertificate([]string{"localhost", "127.0.0.1"}, 0)
+	c, err := server.SelfSignedCertificate([]string{"localhost", "127.0.0.1"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +264,7 @@ func hostileCases() []hostileCase {
 		// done: with a silent TLS peer the probe times out, as libpq does.
 		{name: "ssl/cleartext-after-S-silent", opts: ssl, timeout: time.Second, handle: fixed(afterSSLRequest(append([]byte("S"), authOK()...), silence)), check: wantClass(statelog.ClassTimeout)},
 		{name: "ssl/cleartext-after-S", opts: ssl, handle: func(t *testing.T) func(p *hostilePeer, c net.Conn) {
-			cert, err := SelfSignedCertificate([]string{"localhost"}, 0)
+			cert, err := server.SelfSignedCertificate([]string{"localhost"}, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -446,20 +447,20 @@ func TestHostileServers(t *testing.T) {
 func TestHostileScriptedServer(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		a    Action
+		a    server.Action
 		then string
 	}{
-		{"reset-at-auth-request", Action{Step: statelog.StepAuthRequest, Replace: []byte{}, Reset: true}, ThenOK},
-		{"garbage-auth-request", Action{Step: statelog.StepAuthRequest, Replace: []byte("R\x00\x00\x00\x02")}, ThenOK},
-		{"close-at-auth-ok", Action{Step: statelog.StepAuthOK, Replace: []byte{}, Close: true}, ThenOK},
-		{"garbage-before-parameters", Action{Step: statelog.StepParameter, Before: []byte("\x00\x00garbage")}, ThenOK},
-		{"silent-ready-for-query", Action{Step: statelog.StepReadyForQuery, Delay: 5 * time.Second}, ThenOK},
-		{"reset-at-ready-for-query", Action{Step: statelog.StepReadyForQuery, Replace: []byte{}, Reset: true}, ThenOK},
+		{"reset-at-auth-request", server.Action{Step: statelog.StepAuthRequest, Replace: []byte{}, Reset: true}, server.ThenOK},
+		{"garbage-auth-request", server.Action{Step: statelog.StepAuthRequest, Replace: []byte("R\x00\x00\x00\x02")}, server.ThenOK},
+		{"close-at-auth-ok", server.Action{Step: statelog.StepAuthOK, Replace: []byte{}, Close: true}, server.ThenOK},
+		{"garbage-before-parameters", server.Action{Step: statelog.StepParameter, Before: []byte("\x00\x00garbage")}, server.ThenOK},
+		{"silent-ready-for-query", server.Action{Step: statelog.StepReadyForQuery, Delay: 5 * time.Second}, server.ThenOK},
+		{"reset-at-ready-for-query", server.Action{Step: statelog.StepReadyForQuery, Replace: []byte{}, Reset: true}, server.ThenOK},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := runtime.NumGoroutine()
-			ts := startServerNoCleanup(t, ServerConfig{Auth: AuthPassword, Then: tc.then, Timeout: 3 * time.Second,
-				Script: func(int) *Script { return &Script{Actions: []Action{tc.a}} }})
+			ts := startServerNoCleanup(t, server.Config{Auth: server.AuthPassword, Then: tc.then, Timeout: 3 * time.Second,
+				Script: func(int) *server.Script { return &server.Script{Actions: []server.Action{tc.a}} }})
 			target := ts.conninfo("host=127.0.0.1 sslmode=disable user=u password=x")
 			start := time.Now()
 			l := Run(context.Background(), Config{Settings: settings(t, target), Target: target, Timeout: time.Second,
@@ -479,14 +480,14 @@ func TestHostileScriptedServer(t *testing.T) {
 }
 
 type stoppableServer struct {
-	srv    *Server
+	srv    *server.Server
 	port   int
 	served chan error
 }
 
-func startServerNoCleanup(t *testing.T, cfg ServerConfig) *stoppableServer {
+func startServerNoCleanup(t *testing.T, cfg server.Config) *stoppableServer {
 	t.Helper()
-	srv, err := NewServer(cfg)
+	srv, err := server.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -498,6 +499,8 @@ func startServerNoCleanup(t *testing.T, cfg ServerConfig) *stoppableServer {
 	go func() { s.served <- srv.Serve(ln) }()
 	return s
 }
+
+func noEnv(string) (string, bool) { return "", false }
 
 func (s *stoppableServer) conninfo(extra string) string { return "port=" + itoa(s.port) + " " + extra }
 

@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"sort"
 	"strings"
 	"testing"
@@ -108,5 +109,51 @@ func TestSessionTimeline(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("timeline lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+func TestSessionWriter(t *testing.T) {
+	one := map[string]string{}
+	for _, f := range SessionFormats {
+		var b bytes.Buffer
+		var err error
+		switch f {
+		case "timeline":
+			err = SessionTimeline(&b, sampleSession(), Options{})
+		case "json":
+			err = SessionJSON(&b, sampleSession())
+		case "ndjson":
+			err = SessionNDJSON(&b, sampleSession())
+		default:
+			t.Fatalf("no check for format %q", f)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		one[f] = b.String()
+	}
+	// Two sessions in a row: timelines apart by a blank line, documents
+	// and lines one after the other.
+	for f, want := range map[string]string{
+		"timeline": one["timeline"] + "\n" + one["timeline"],
+		"json":     one["json"] + one["json"],
+		"ndjson":   one["ndjson"] + one["ndjson"],
+	} {
+		var b bytes.Buffer
+		w, err := NewSessionWriter(f, &b, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if err := w.WriteSession(sampleSession()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if b.String() != want {
+			t.Errorf("%s: two sessions\n got %q\nwant %q", f, b.String(), want)
+		}
+	}
+	if _, err := NewSessionWriter("table", io.Discard, Options{}); err == nil || !strings.Contains(err.Error(), "timeline, json, ndjson") {
+		t.Errorf("unknown format: %v", err)
 	}
 }

@@ -8,7 +8,7 @@ import (
 // The server side (pgprobe listen, pgprobe demo, the test server) records one
 // Session per client connection: what the client asked for and sent, and
 // each step the server took, named after the PostgreSQL server function that
-// takes it (see probe/server.go for the list).
+// takes it (see package server for the list).
 
 // SessionType is the "type" of a session document.
 const SessionType = "session"

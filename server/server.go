@@ -1,17 +1,15 @@
-package probe
-
-// The server half of the handshake: what PostgreSQL's postmaster and backend
-// do with a new connection before the first query (BackendInitialize,
-// ProcessSSLStartup, ProcessStartupPacket, secure_open_server,
-// ClientAuthentication, then InitPostgres or PostgresMain), re-enacted so
-// that a client can be pointed at pgprobe instead of a database (pgprobe
-// listen), so that the probe can be shown on a machine with no database
-// (pgprobe demo), and so that tests can make a server do what PostgreSQL
-// will not (Script).
+// Package server is the server half of the handshake: what PostgreSQL's
+// postmaster and backend do with a new connection before the first query
+// (BackendInitialize, ProcessSSLStartup, ProcessStartupPacket,
+// secure_open_server, ClientAuthentication, then InitPostgres or
+// PostgresMain), re-enacted so that a client can be pointed at pgprobe
+// instead of a database (pgprobe listen), so that the probe can be shown on a
+// machine with no database (pgprobe demo), and so that tests can make a
+// server do what PostgreSQL will not (Script).
 //
 // Each client connection is recorded into a statelog.Session. Its events
-// reuse the probe's step names; their State is the PostgreSQL server
-// function that takes the step, so that a reader of
+// reuse the client's step names (statelog.Step*); their State is the
+// PostgreSQL server function that takes the step, so that a reader of
 // src/backend/tcop/backend_startup.c and src/backend/libpq/auth.c
 // recognises every line:
 //
@@ -22,12 +20,19 @@ package probe
 //	secure_open_server    tls_handshake after 'S'
 //	ClientAuthentication  auth_request (AuthenticationCleartextPassword, MD5Password, SASL, SASLContinue,
 //	                      SASLFinal), auth_response (what came back, never its content), auth_ok, error_response
-//	InitPostgres          error_response: --then error's FATAL (where PostgreSQL checks the database)
+//	InitPostgres          error_response: ThenError's FATAL (where PostgreSQL checks the database)
 //	PostgresMain          parameter_status, backend_key_data, ready_for_query, query, close (Terminate)
 //	proc_exit             close: the connection ends
 //
 // The server never prints. It never records a password, an MD5 hash or a
 // SCRAM proof: only whether one arrived (auth.password_received).
+//
+// The files follow PostgreSQL's backend: server.go is the postmaster
+// (listening, cancel keys), conn.go a backend's life and its writes,
+// tls.go secure_open_server and direct TLS, startup.go
+// ProcessStartupPacket, auth.go ClientAuthentication, postgres.go
+// InitPostgres and PostgresMain.
+package server
 
 import (
 	"crypto/rand"
@@ -48,14 +53,14 @@ import (
 
 // Server-side state names (statelog.Event.State of a Session).
 const (
-	SrvBackendInitialize    = "BackendInitialize"
-	SrvProcessSSLStartup    = "ProcessSSLStartup"
-	SrvProcessStartupPacket = "ProcessStartupPacket"
-	SrvSecureOpenServer     = "secure_open_server"
-	SrvClientAuthentication = "ClientAuthentication"
-	SrvInitPostgres         = "InitPostgres"
-	SrvPostgresMain         = "PostgresMain"
-	SrvProcExit             = "proc_exit"
+	StateBackendInitialize    = "BackendInitialize"
+	StateProcessSSLStartup    = "ProcessSSLStartup"
+	StateProcessStartupPacket = "ProcessStartupPacket"
+	StateSecureOpenServer     = "secure_open_server"
+	StateClientAuthentication = "ClientAuthentication"
+	StateInitPostgres         = "InitPostgres"
+	StatePostgresMain         = "PostgresMain"
+	StateProcExit             = "proc_exit"
 )
 
 // Authentication methods the server can ask for.
@@ -78,7 +83,6 @@ const (
 
 // Wire codes of the special startup packets (pqcomm.h).
 const (
-	protocol30        = 196608
 	cancelRequestCode = 80877102
 	sslRequestCode    = 80877103
 	gssRequestCode    = 80877104
@@ -89,13 +93,13 @@ const (
 	maxAuthToken = 65535
 )
 
-// ServerConfig is what the server is.
-type ServerConfig struct {
+// Config is what the server is.
+type Config struct {
 	// SSL answers SSLRequest with 'S' and accepts TLS (PostgreSQL's ssl=on),
 	// except on Unix sockets, where the answer is always 'N'.
 	SSL bool
 	// Certificate is the server's certificate and key. With SSL and no
-	// Certificate, NewServer makes a self-signed one for CertificateHosts.
+	// Certificate, New makes a self-signed one for CertificateHosts.
 	Certificate *tls.Certificate
 	// CertificateHosts are the names a generated certificate is for
 	// (default: localhost and the loopback addresses).
@@ -130,7 +134,7 @@ type ServerConfig struct {
 
 // Server answers clients as PostgreSQL's ProcessStartupPacket does.
 type Server struct {
-	cfg     ServerConfig
+	cfg     Config
 	tlsBase *tls.Config
 	leaf    *x509.Certificate
 	scram   *scram.Server
@@ -146,67 +150,81 @@ type Server struct {
 	wg        sync.WaitGroup
 }
 
-// ErrServerClosed is returned by Serve after Close.
-var ErrServerClosed = errors.New("pgprobe server closed")
+// ErrClosed is returned by Serve after Close.
+var ErrClosed = errors.New("pgprobe server closed")
 
-// NewServer checks cfg and prepares the server (generating a certificate
-// when SSL needs one).
-func NewServer(cfg ServerConfig) (*Server, error) {
-	if cfg.Auth == "" {
-		cfg.Auth = AuthSCRAMSHA256
+// ConfigError is a Config that New refuses. It names the Config field, so
+// that a caller can word it in its own terms (a command-line flag, say).
+type ConfigError struct {
+	// Field is the Config field at fault: "Auth", "Then" or "DirectSSL".
+	Field string
+	// Value is the field's value, when the value is wrong.
+	Value string
+	// Valid lists the values the field takes ("error or ok").
+	Valid string
+	// Needs is the boolean field this one needs on ("SSL"), when the
+	// field is right but the other is missing.
+	Needs string
+}
+
+func (e *ConfigError) Error() string {
+	if e.Needs != "" {
+		return e.Field + " needs " + e.Needs + " on"
 	}
-	switch cfg.Auth {
+	return fmt.Sprintf("invalid %s %q: use %s", e.Field, e.Value, e.Valid)
+}
+
+// Validate checks c as it stands: an empty Auth or Then is refused here,
+// where New first takes it for the default. A caller can so check the
+// values it means to use before it does anything else (pgprobe listen
+// checks its flags before it listens). The error is a *ConfigError.
+func (c Config) Validate() error {
+	switch c.Auth {
 	case AuthTrust, AuthPassword, AuthMD5, AuthSCRAMSHA256:
 	default:
-		return nil, fmt.Errorf("invalid authentication method %q: use trust, password, md5 or scram-sha-256", cfg.Auth)
+		return &ConfigError{Field: "Auth", Value: c.Auth, Valid: "trust, password, md5 or scram-sha-256"}
 	}
-	if cfg.Then == "" {
-		cfg.Then = ThenError
+	switch c.Then {
+	case ThenError, ThenOK:
+	default:
+		return &ConfigError{Field: "Then", Value: c.Then, Valid: "error or ok"}
 	}
-	if cfg.Then != ThenError && cfg.Then != ThenOK {
-		return nil, fmt.Errorf("invalid --then %q: use error or ok", cfg.Then)
+	if c.DirectSSL && !c.SSL {
+		return &ConfigError{Field: "DirectSSL", Needs: "SSL"}
 	}
-	if cfg.DirectSSL && !cfg.SSL {
-		return nil, errors.New("direct SSL needs SSL on")
+	return nil
+}
+
+// withDefaults fills in the fields left empty.
+func (c Config) withDefaults() Config {
+	if c.Auth == "" {
+		c.Auth = AuthSCRAMSHA256
 	}
-	if cfg.ServerVersion == "" {
-		cfg.ServerVersion = "17.0 (pgprobe)"
+	if c.Then == "" {
+		c.Then = ThenError
 	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = time.Minute
+	if c.ServerVersion == "" {
+		c.ServerVersion = "17.0 (pgprobe)"
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = time.Minute
+	}
+	return c
+}
+
+// New prepares a server for cfg, its empty fields filled with the defaults
+// (generating a certificate when SSL needs one). A configuration New
+// refuses gives a *ConfigError.
+func New(cfg Config) (*Server, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	s := &Server{cfg: cfg, done: make(chan struct{}), listeners: map[net.Listener]struct{}{},
 		conns: map[net.Conn]struct{}{}, keys: map[uint32][4]byte{}, known: cfg.Password != ""}
 	if cfg.SSL {
-		if cfg.Certificate == nil {
-			hosts := cfg.CertificateHosts
-			if len(hosts) == 0 {
-				hosts = []string{"localhost", "127.0.0.1", "::1"}
-			}
-			c, err := SelfSignedCertificate(hosts, 0)
-			if err != nil {
-				return nil, err
-			}
-			s.cfg.Certificate = &c
-		}
-		cert := s.cfg.Certificate
-		if len(cert.Certificate) == 0 {
-			return nil, errors.New("the certificate is empty")
-		}
-		leaf := cert.Leaf
-		if leaf == nil {
-			var err error
-			if leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
-				return nil, fmt.Errorf("parsing the certificate: %w", err)
-			}
-		}
-		s.leaf = leaf
-		s.tlsBase = &tls.Config{
-			Certificates: []tls.Certificate{*cert},
-			// PostgreSQL 17 offers ALPN "postgresql" and refuses any other.
-			NextProtos: []string{"postgresql"},
-			// ssl_min_protocol_version's default.
-			MinVersion: tls.VersionTLS12,
+		if err := s.setupTLS(); err != nil {
+			return nil, err
 		}
 	}
 	creds, err := s.storedCredentials()
@@ -218,6 +236,42 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// setupTLS is what secure_initialize does at start: load (here, perhaps
+// make) the certificate and fix the TLS settings every handshake starts from.
+func (s *Server) setupTLS() error {
+	if s.cfg.Certificate == nil {
+		hosts := s.cfg.CertificateHosts
+		if len(hosts) == 0 {
+			hosts = []string{"localhost", "127.0.0.1", "::1"}
+		}
+		c, err := SelfSignedCertificate(hosts, 0)
+		if err != nil {
+			return err
+		}
+		s.cfg.Certificate = &c
+	}
+	cert := s.cfg.Certificate
+	if len(cert.Certificate) == 0 {
+		return errors.New("the certificate is empty")
+	}
+	leaf := cert.Leaf
+	if leaf == nil {
+		var err error
+		if leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
+			return fmt.Errorf("parsing the certificate: %w", err)
+		}
+	}
+	s.leaf = leaf
+	s.tlsBase = &tls.Config{
+		Certificates: []tls.Certificate{*cert},
+		// PostgreSQL 17 offers ALPN "postgresql" and refuses any other.
+		NextProtos: []string{"postgresql"},
+		// ssl_min_protocol_version's default.
+		MinVersion: tls.VersionTLS12,
+	}
+	return nil
 }
 
 // storedCredentials is the role's SCRAM secret, as pg_authid would hold it:
@@ -255,7 +309,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	if s.closed {
 		s.mu.Unlock()
 		_ = ln.Close()
-		return ErrServerClosed
+		return ErrClosed
 	}
 	s.listeners[ln] = struct{}{}
 	s.wg.Add(1)
@@ -332,7 +386,7 @@ func (s *Server) handle(c net.Conn, index int, laddr net.Addr) {
 		delete(s.conns, c)
 		s.mu.Unlock()
 	}()
-	h := newSrvConn(s, c, index, laddr)
+	h := newBackend(s, c, index, laddr)
 	h.run()
 	if s.cfg.OnSession != nil {
 		s.cfg.OnSession(h.sess)

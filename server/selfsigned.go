@@ -1,4 +1,4 @@
-package probe
+package server
 
 import (
 	"crypto/ecdsa"

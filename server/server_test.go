@@ -1,4 +1,4 @@
-package probe
+package server
 
 import (
 	"bytes"
@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/pgprobe/pgprobe/internal/pgtest"
+	"github.com/pgprobe/pgprobe/probe"
 	"github.com/pgprobe/pgprobe/probe/conninfo"
 	"github.com/pgprobe/pgprobe/report"
 	"github.com/pgprobe/pgprobe/statelog"
@@ -33,7 +34,7 @@ type testServer struct {
 	sessions chan *statelog.Session
 }
 
-func startServer(t *testing.T, cfg ServerConfig) *testServer {
+func startServer(t *testing.T, cfg Config) *testServer {
 	t.Helper()
 	ts := &testServer{sessions: make(chan *statelog.Session, 64)}
 	cfg.OnSession = func(s *statelog.Session) {
@@ -45,9 +46,23 @@ func startServer(t *testing.T, cfg ServerConfig) *testServer {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 10 * time.Second
 	}
-	s := startServerNoCleanup(t, cfg)
-	ts.srv, ts.port = s.srv, s.port
-	t.Cleanup(func() { s.stop(t) })
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.srv, ts.port = srv, ln.Addr().(*net.TCPAddr).Port
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		srv.Close()
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
 	return ts
 }
 
@@ -64,7 +79,7 @@ func (ts *testServer) next(t *testing.T) *statelog.Session {
 }
 
 func (ts *testServer) conninfo(extra ...string) string {
-	return strings.Join(append([]string{"port=" + itoa(ts.port)}, extra...), " ")
+	return strings.Join(append([]string{"port=" + strconv.Itoa(ts.port)}, extra...), " ")
 }
 
 func noEnv(string) (string, bool) { return "", false }
@@ -73,19 +88,41 @@ func noEnv(string) (string, bool) { return "", false }
 // streams its NDJSON into ndjson when not nil.
 func probeIt(t *testing.T, target string, ndjson io.Writer) *statelog.Log {
 	t.Helper()
-	req := Request{Input: conninfo.Input{Target: target, HomeDir: t.TempDir(), Getenv: noEnv}, Timeout: 15 * time.Second}
+	req := probe.Request{Input: conninfo.Input{Target: target, HomeDir: t.TempDir(), Getenv: noEnv}, Timeout: 15 * time.Second}
 	var sink *statelog.NDJSONSink
 	if ndjson != nil {
 		sink = statelog.NewNDJSONSink(ndjson)
 		req.Sink = sink
 	}
-	l := Probe(context.Background(), req)
+	l := probe.Probe(context.Background(), req)
 	if sink != nil {
 		if err := sink.Verdict(l); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return l
+}
+
+func wantError(t *testing.T, l *statelog.Log, class, msg string) {
+	t.Helper()
+	if l.Error == nil {
+		t.Fatalf("no error; want %s %q", class, msg)
+	}
+	if l.Error.Class != class || !strings.Contains(l.Error.Message, msg) {
+		t.Fatalf("error %s %q; want %s containing %q", l.Error.Class, l.Error.Message, class, msg)
+	}
+}
+
+// samePsqlMessage checks that psql fails on target with the probe's words.
+func samePsqlMessage(t *testing.T, target string, l *statelog.Log) {
+	t.Helper()
+	out, code := pgtest.RunPsql(t, target, "")
+	if code != 2 {
+		t.Fatalf("psql exit %d: %s", code, out)
+	}
+	if !strings.Contains(out, l.Error.Message) {
+		t.Errorf("psql says %q\npgprobe says %q", out, l.Error.Message)
+	}
 }
 
 // renderSession renders s in every format the CLI offers.
@@ -164,7 +201,7 @@ func jget(doc any, path string) any {
 }
 
 func TestServerPsqlSSLRequireThenOK(t *testing.T) {
-	ts := startServer(t, ServerConfig{SSL: true, Then: ThenOK})
+	ts := startServer(t, Config{SSL: true, Then: ThenOK})
 	out, code := pgtest.RunPsql(t, ts.conninfo("host=localhost", "user=alice", "dbname=appdb", "application_name=billing",
 		"sslmode=require", "password=listen-secret-Ω"), "")
 	if code != 0 {
@@ -218,7 +255,7 @@ func TestServerPsqlSSLRequireThenOK(t *testing.T) {
 }
 
 func TestServerPsqlSSLOff(t *testing.T) {
-	ts := startServer(t, ServerConfig{SSL: false, Then: ThenOK})
+	ts := startServer(t, Config{SSL: false, Then: ThenOK})
 	out, code := pgtest.RunPsql(t, ts.conninfo("host=127.0.0.1", "user=alice", "sslmode=require"), "")
 	if code != 2 || !strings.Contains(out, "server does not support SSL, but SSL was required") {
 		t.Fatalf("psql exit %d: %s", code, out)
@@ -250,7 +287,7 @@ func TestServerPasswordNeverInOutput(t *testing.T) {
 	const pw = "hunter2-Ω-secret"
 	for _, method := range []string{AuthPassword, AuthMD5, AuthSCRAMSHA256} {
 		t.Run(method, func(t *testing.T) {
-			ts := startServer(t, ServerConfig{SSL: true, Auth: method, Password: pw, Then: ThenOK})
+			ts := startServer(t, Config{SSL: true, Auth: method, Password: pw, Then: ThenOK})
 			target := ts.conninfo("host=localhost", "user=bob", "dbname=app", "sslmode=require", "password="+pw)
 
 			out, code := pgtest.RunPsql(t, target, "")
@@ -301,7 +338,7 @@ func TestServerListenAcceptsAnyPassword(t *testing.T) {
 	const pw = "whatever-the-app-has"
 	for _, method := range []string{AuthPassword, AuthMD5, AuthSCRAMSHA256} {
 		t.Run(method, func(t *testing.T) {
-			ts := startServer(t, ServerConfig{SSL: false, Auth: method, Then: ThenOK})
+			ts := startServer(t, Config{SSL: false, Auth: method, Then: ThenOK})
 			target := ts.conninfo("host=127.0.0.1", "user=carol", "sslmode=prefer", "password="+pw)
 			out, code := pgtest.RunPsql(t, target, "")
 			if code != 0 {
@@ -323,7 +360,7 @@ func TestServerListenAcceptsAnyPassword(t *testing.T) {
 }
 
 func TestServerThenError(t *testing.T) {
-	ts := startServer(t, ServerConfig{SSL: true, Auth: AuthTrust})
+	ts := startServer(t, Config{SSL: true, Auth: AuthTrust})
 	out, code := pgtest.RunPsql(t, ts.conninfo("host=localhost", "user=dave", "sslmode=require"), "")
 	if code != 2 || !strings.Contains(out, "FATAL:  pgprobe listen is not a database") {
 		t.Fatalf("psql exit %d: %s", code, out)
@@ -339,7 +376,7 @@ func TestServerThenError(t *testing.T) {
 }
 
 func TestServerSSLResponseE(t *testing.T) {
-	ts := startServer(t, ServerConfig{SSL: true, Script: func(int) *Script {
+	ts := startServer(t, Config{SSL: true, Script: func(int) *Script {
 		return &Script{Actions: []Action{{Step: statelog.StepSSLResponse, Replace: []byte("EFATAL:  sorry, too many clients already\n\x00")}}}
 	}})
 	target := ts.conninfo("host=127.0.0.1", "user=u", "sslmode=prefer")
@@ -358,7 +395,7 @@ func TestServerSSLResponseE(t *testing.T) {
 
 func TestServerBytesAfterS(t *testing.T) {
 	// A man in the middle's AuthenticationOk, in the clear, right after 'S'.
-	ts := startServer(t, ServerConfig{SSL: true, Then: ThenOK, Script: func(int) *Script {
+	ts := startServer(t, Config{SSL: true, Then: ThenOK, Script: func(int) *Script {
 		return &Script{Actions: []Action{{Step: statelog.StepSSLResponse, After: []byte("R\x00\x00\x00\x08\x00\x00\x00\x00")}}}
 	}})
 	target := ts.conninfo("host=127.0.0.1", "user=u", "sslmode=require")
@@ -376,7 +413,7 @@ func TestServerSCRAMPlus(t *testing.T) {
 	const pw = "plus-secret"
 	for _, mechs := range [][]string{nil, {mechSCRAMPlus}} {
 		t.Run(strings.Join(append([]string{"mechs"}, mechs...), "="), func(t *testing.T) {
-			ts := startServer(t, ServerConfig{SSL: true, Password: pw, Then: ThenOK,
+			ts := startServer(t, Config{SSL: true, Password: pw, Then: ThenOK,
 				Script: func(int) *Script { return &Script{SASLMechanisms: mechs} }})
 			for _, cb := range []string{"prefer", "require"} {
 				l := probeIt(t, ts.conninfo("host=localhost", "user=erin", "sslmode=require", "channel_binding="+cb, "password="+pw), nil)
@@ -408,7 +445,7 @@ func TestServerSCRAMPlus(t *testing.T) {
 	t.Run("downgrade", func(t *testing.T) {
 		// The client says 'y' (it thinks the server cannot bind) although
 		// -PLUS was offered: PostgreSQL refuses, so does the server.
-		ts := startServer(t, ServerConfig{SSL: true, Password: pw, Then: ThenOK})
+		ts := startServer(t, Config{SSL: true, Password: pw, Then: ThenOK})
 		l := probeIt(t, ts.conninfo("host=localhost", "user=erin", "sslmode=require", "channel_binding=disable", "password="+pw), nil)
 		if !l.OK {
 			t.Fatalf("channel_binding=disable sends 'n', which is fine: %+v", l.Error)
@@ -420,7 +457,7 @@ func TestServerSCRAMPlus(t *testing.T) {
 }
 
 func TestServerNegotiateProtocolVersion(t *testing.T) {
-	ts := startServer(t, ServerConfig{SSL: false, Then: ThenOK, Script: func(int) *Script {
+	ts := startServer(t, Config{SSL: false, Then: ThenOK, Script: func(int) *Script {
 		return &Script{NegotiateProtocolVersion: &pgproto3.NegotiateProtocolVersion{NewestMinorProtocol: 0, UnrecognizedOptions: []string{}}}
 	}})
 	l := probeIt(t, ts.conninfo("host=127.0.0.1", "user=u", "sslmode=disable"), nil)
@@ -437,7 +474,7 @@ func TestServerNegotiateProtocolVersion(t *testing.T) {
 
 func TestServerDelayCloseReset(t *testing.T) {
 	t.Run("delay", func(t *testing.T) {
-		ts := startServer(t, ServerConfig{Auth: AuthTrust, Then: ThenOK, Script: func(int) *Script {
+		ts := startServer(t, Config{Auth: AuthTrust, Then: ThenOK, Script: func(int) *Script {
 			return &Script{Actions: []Action{{Step: statelog.StepAuthOK, Delay: 300 * time.Millisecond}}}
 		}})
 		l := probeIt(t, ts.conninfo("host=127.0.0.1", "user=u", "sslmode=disable"), nil)
@@ -452,13 +489,13 @@ func TestServerDelayCloseReset(t *testing.T) {
 		ts.next(t)
 	})
 	t.Run("delay beyond the probe's deadline", func(t *testing.T) {
-		ts := startServer(t, ServerConfig{SSL: true, Script: func(int) *Script {
+		ts := startServer(t, Config{SSL: true, Script: func(int) *Script {
 			return &Script{Actions: []Action{{Step: statelog.StepSSLResponse, Delay: 5 * time.Second}}}
 		}})
-		req := Request{Input: conninfo.Input{Target: ts.conninfo("host=127.0.0.1", "user=u"), HomeDir: t.TempDir(), Getenv: noEnv},
+		req := probe.Request{Input: conninfo.Input{Target: ts.conninfo("host=127.0.0.1", "user=u"), HomeDir: t.TempDir(), Getenv: noEnv},
 			Timeout: 300 * time.Millisecond}
 		start := time.Now()
-		l := Probe(context.Background(), req)
+		l := probe.Probe(context.Background(), req)
 		wantError(t, l, statelog.ClassTimeout, "timeout expired")
 		if l.Error.Step != statelog.StepSSLResponse || time.Since(start) > 3*time.Second {
 			t.Errorf("step %q after %s", l.Error.Step, time.Since(start))
@@ -467,7 +504,7 @@ func TestServerDelayCloseReset(t *testing.T) {
 	})
 	for _, reset := range []bool{false, true} {
 		t.Run("close reset="+strconv.FormatBool(reset), func(t *testing.T) {
-			ts := startServer(t, ServerConfig{Script: func(int) *Script {
+			ts := startServer(t, Config{Script: func(int) *Script {
 				return &Script{Actions: []Action{{Step: statelog.StepAuthRequest, Replace: []byte{}, Close: !reset, Reset: reset}}}
 			}})
 			l := probeIt(t, ts.conninfo("host=127.0.0.1", "user=u", "sslmode=disable"), nil)
@@ -482,7 +519,7 @@ func TestServerDelayCloseReset(t *testing.T) {
 // rawClient dials the test server.
 func rawClient(t *testing.T, ts *testServer) net.Conn {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", "127.0.0.1:"+itoa(ts.port), 5*time.Second)
+	c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(ts.port), 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -530,7 +567,7 @@ func untilReady(t *testing.T, c net.Conn) *pgproto3.BackendKeyData {
 func TestServerDirectTLS(t *testing.T) {
 	startup := &pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30, Parameters: map[string]string{"user": "frank", "application_name": "direct"}}
 	t.Run("ALPN postgresql", func(t *testing.T) {
-		ts := startServer(t, ServerConfig{SSL: true, DirectSSL: true, Auth: AuthTrust, Then: ThenOK})
+		ts := startServer(t, Config{SSL: true, DirectSSL: true, Auth: AuthTrust, Then: ThenOK})
 		tc := tls.Client(rawClient(t, ts), &tls.Config{ServerName: "localhost", NextProtos: []string{"postgresql"}, InsecureSkipVerify: true})
 		if err := tc.Handshake(); err != nil {
 			t.Fatal(err)
@@ -548,7 +585,7 @@ func TestServerDirectTLS(t *testing.T) {
 		}
 	})
 	t.Run("the probe with sslnegotiation=direct", func(t *testing.T) {
-		ts := startServer(t, ServerConfig{SSL: true, DirectSSL: true, Auth: AuthTrust, Then: ThenOK})
+		ts := startServer(t, Config{SSL: true, DirectSSL: true, Auth: AuthTrust, Then: ThenOK})
 		l := probeIt(t, ts.conninfo("host=localhost", "user=frank", "sslmode=require", "sslnegotiation=direct"), nil)
 		if !l.OK || l.Attempts[0].SSLResponse != nil || l.Attempts[0].TLS.ALPN != "postgresql" {
 			t.Fatalf("probe: %+v %+v", l.Error, l.Attempts[0])
@@ -560,7 +597,7 @@ func TestServerDirectTLS(t *testing.T) {
 
 		// A server before 17 (no --direct-ssl) takes the ClientHello for
 		// a startup packet of absurd length and hangs up.
-		old := startServer(t, ServerConfig{SSL: true, Auth: AuthTrust, Then: ThenOK})
+		old := startServer(t, Config{SSL: true, Auth: AuthTrust, Then: ThenOK})
 		l = probeIt(t, old.conninfo("host=localhost", "user=frank", "sslmode=require", "sslnegotiation=direct"), nil)
 		if l.OK {
 			t.Fatal("direct TLS to a server without it succeeded")
@@ -570,7 +607,7 @@ func TestServerDirectTLS(t *testing.T) {
 		}
 	})
 	t.Run("no ALPN", func(t *testing.T) {
-		ts := startServer(t, ServerConfig{SSL: true, DirectSSL: true, Auth: AuthTrust, Then: ThenOK})
+		ts := startServer(t, Config{SSL: true, DirectSSL: true, Auth: AuthTrust, Then: ThenOK})
 		tc := tls.Client(rawClient(t, ts), &tls.Config{ServerName: "localhost", InsecureSkipVerify: true})
 		if err := tc.Handshake(); err != nil {
 			t.Fatal(err)
@@ -586,7 +623,7 @@ func TestServerDirectTLS(t *testing.T) {
 		}
 	})
 	t.Run("without --direct-ssl", func(t *testing.T) {
-		ts := startServer(t, ServerConfig{SSL: true, Auth: AuthTrust, Then: ThenOK})
+		ts := startServer(t, Config{SSL: true, Auth: AuthTrust, Then: ThenOK})
 		tc := tls.Client(rawClient(t, ts), &tls.Config{ServerName: "localhost", NextProtos: []string{"postgresql"}, InsecureSkipVerify: true})
 		if err := tc.Handshake(); err == nil {
 			t.Error("handshake succeeded")
@@ -599,7 +636,7 @@ func TestServerDirectTLS(t *testing.T) {
 }
 
 func TestServerGSSAndCancel(t *testing.T) {
-	ts := startServer(t, ServerConfig{Auth: AuthTrust, Then: ThenOK})
+	ts := startServer(t, Config{Auth: AuthTrust, Then: ThenOK})
 	c := rawClient(t, ts)
 	mustSend(t, c, &pgproto3.GSSEncRequest{})
 	var b [1]byte
@@ -652,7 +689,7 @@ func TestServerGSSAndCancel(t *testing.T) {
 func TestServerUnencryptedDataAfterSSLRequest(t *testing.T) {
 	// CVE-2021-23214, the server's side: a startup packet sent in the clear
 	// together with SSLRequest must not be taken as sent over TLS.
-	ts := startServer(t, ServerConfig{SSL: true, Auth: AuthTrust, Then: ThenOK})
+	ts := startServer(t, Config{SSL: true, Auth: AuthTrust, Then: ThenOK})
 	c := rawClient(t, ts)
 	mustSend(t, c, &pgproto3.SSLRequest{}, &pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30, Parameters: map[string]string{"user": "mallory"}})
 	var b [1]byte
@@ -673,7 +710,7 @@ func TestServerUnencryptedDataAfterSSLRequest(t *testing.T) {
 }
 
 func TestServerHostileClientIsEscaped(t *testing.T) {
-	ts := startServer(t, ServerConfig{Auth: AuthTrust})
+	ts := startServer(t, Config{Auth: AuthTrust})
 	c := rawClient(t, ts)
 	mustSend(t, c, &pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30,
 		Parameters: map[string]string{"user": "x\x1b[2J", "application_name": "\x1b]0;owned\x07app"}})
@@ -695,7 +732,7 @@ func TestServerUnixSocketPsql(t *testing.T) {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	sessions := make(chan *statelog.Session, 4)
-	srv, err := NewServer(ServerConfig{SSL: true, Then: ThenOK, Auth: AuthTrust, Timeout: 10 * time.Second,
+	srv, err := New(Config{SSL: true, Then: ThenOK, Auth: AuthTrust, Timeout: 10 * time.Second,
 		OnSession: func(s *statelog.Session) { sessions <- s }})
 	if err != nil {
 		t.Fatal(err)
@@ -721,7 +758,7 @@ func TestServerUnixSocketPsql(t *testing.T) {
 }
 
 func TestServerCloseInterruptsSilentClients(t *testing.T) {
-	ts := startServer(t, ServerConfig{SSL: true})
+	ts := startServer(t, Config{SSL: true})
 	c := rawClient(t, ts)
 	if _, err := c.Write([]byte{0, 0}); err != nil { // half a length word, then silence
 		t.Fatal(err)
@@ -752,7 +789,7 @@ func TestServerCloseInterruptsSilentClients(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := ts.srv.Serve(ln); !errors.Is(err, ErrServerClosed) {
+	if err := ts.srv.Serve(ln); !errors.Is(err, ErrClosed) {
 		t.Errorf("Serve after Close: %v", err)
 	}
 	if _, err := ln.Accept(); err == nil {
@@ -761,7 +798,7 @@ func TestServerCloseInterruptsSilentClients(t *testing.T) {
 }
 
 func TestServerStartupPacketChecks(t *testing.T) {
-	ts := startServer(t, ServerConfig{Auth: AuthTrust})
+	ts := startServer(t, Config{Auth: AuthTrust})
 	for name, tc := range map[string]struct {
 		packet []byte
 		msg    string
@@ -799,10 +836,10 @@ func TestSelfSignedCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := VerifyPeerName(c.Leaf, "localhost"); err != nil {
+	if err := probe.VerifyPeerName(c.Leaf, "localhost"); err != nil {
 		t.Errorf("localhost: %v", err)
 	}
-	if err := VerifyPeerName(c.Leaf, "127.0.0.1"); err != nil {
+	if err := probe.VerifyPeerName(c.Leaf, "127.0.0.1"); err != nil {
 		t.Errorf("127.0.0.1: %v", err)
 	}
 	if got := CertificateHosts("0.0.0.0:5432", "box"); !strings.Contains(strings.Join(got, ","), "box") {
@@ -819,7 +856,7 @@ func TestServerSCRAMProofNeverRecorded(t *testing.T) {
 		"malformed":      "c=biws,r=x,p=!!secret-proof-value!!",
 	} {
 		t.Run(name, func(t *testing.T) {
-			ts := startServer(t, ServerConfig{Password: "pw"})
+			ts := startServer(t, Config{Password: "pw"})
 			c := rawClient(t, ts)
 			mustSend(t, c, &pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30, Parameters: map[string]string{"user": "ivan"}})
 			fe := pgproto3.NewFrontend(c, c)
@@ -850,5 +887,34 @@ func TestServerSCRAMProofNeverRecorded(t *testing.T) {
 				t.Errorf("auth %+v error %+v", s.Auth, s.Error)
 			}
 		})
+	}
+}
+
+func TestConfigErrorsNameTheField(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  Config
+		want ConfigError
+		msg  string
+	}{
+		{Config{Auth: "ldap"}, ConfigError{Field: "Auth", Value: "ldap", Valid: "trust, password, md5 or scram-sha-256"},
+			`invalid Auth "ldap": use trust, password, md5 or scram-sha-256`},
+		{Config{Then: "later"}, ConfigError{Field: "Then", Value: "later", Valid: "error or ok"}, `invalid Then "later": use error or ok`},
+		{Config{DirectSSL: true}, ConfigError{Field: "DirectSSL", Needs: "SSL"}, "DirectSSL needs SSL on"},
+	} {
+		_, err := New(tc.cfg)
+		var ce *ConfigError
+		if !errors.As(err, &ce) || *ce != tc.want || err.Error() != tc.msg {
+			t.Errorf("New(%+v): %#v (%v), want %+v", tc.cfg, err, err, tc.want)
+		}
+	}
+	// New fills in what is empty; Validate checks the values as they are.
+	if err := (Config{}).Validate(); err == nil {
+		t.Error("Validate took an empty Auth")
+	}
+	if err := (Config{Auth: AuthTrust, Then: ThenOK}).Validate(); err != nil {
+		t.Errorf("Validate: %v", err)
+	}
+	if _, err := New(Config{}); err != nil {
+		t.Errorf("New with the defaults: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package probe
+package server
 
 import (
 	"fmt"
@@ -28,7 +28,7 @@ type Script struct {
 	// SCRAM-SHA-256-PLUS is verified with the tls-server-end-point binding.
 	SASLMechanisms []string
 	// ThenError, when set, is sent after authentication instead of what
-	// ServerConfig.Then says (57P03, 53300, 3D000, … as a server would).
+	// Config.Then says (57P03, 53300, 3D000, … as a server would).
 	ThenError *pgproto3.ErrorResponse
 }
 

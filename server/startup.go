@@ -1,0 +1,337 @@
+package server
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/pgprobe/pgprobe/internal/wire"
+	"github.com/pgprobe/pgprobe/statelog"
+)
+
+// processStartupPacket reads packets until the StartupMessage, answering
+// SSLRequest and GSSENCRequest on the way, as ProcessStartupPacket's
+// recursion does. first is a byte already read, or -1.
+func (h *backend) processStartupPacket(first int) bool {
+	sslDone, gssDone := false, false
+	for {
+		began := time.Now()
+		code, body, ok := h.readStartupPacket(first, sslDone || gssDone, began)
+		first = -1
+		if !ok {
+			return false
+		}
+		switch {
+		case code == cancelRequestCode:
+			h.cancelRequest(began, body)
+			return false
+		case code == sslRequestCode && !sslDone:
+			ok, tlsUp := h.sslRequest(began)
+			if !ok {
+				return false
+			}
+			sslDone, gssDone = true, gssDone || tlsUp
+		case code == gssRequestCode && !gssDone:
+			if !h.gssRequest(began) {
+				return false
+			}
+			gssDone = true
+		default:
+			return h.startupMessage(began, code, body)
+		}
+	}
+}
+
+func (h *backend) readStartupPacket(first int, quiet bool, began time.Time) (uint32, []byte, bool) {
+	var lb [4]byte
+	h.deadline()
+	if first >= 0 {
+		lb[0] = byte(first)
+	} else if _, err := io.ReadFull(h.conn, lb[:1]); err != nil {
+		waiting, left := h.leftAfter()
+		h.readFailed(StateProcessStartupPacket, statelog.StepStartup, began, err, waiting, left)
+		return 0, nil, false
+	}
+	if _, err := io.ReadFull(h.conn, lb[1:]); err != nil {
+		if quiet || h.s.isClosed() || wire.IsTimeout(err) {
+			h.readFailed(StateProcessStartupPacket, statelog.StepStartup, began, err, "in the middle of a startup packet", "")
+		} else {
+			h.commerror(StateProcessStartupPacket, statelog.StepStartup, began, statelog.ClassProtocol, "08P01", "incomplete startup packet", "")
+		}
+		return 0, nil, false
+	}
+	n := int64(int32(binary.BigEndian.Uint32(lb[:]))) - 4
+	if n < 4 || n > maxStartupPacket {
+		detail := fmt.Sprintf("length word %d", n+4)
+		switch {
+		case lb[0] == 0x16:
+			detail = "the client began with a TLS ClientHello: it uses sslnegotiation=direct (PostgreSQL 17); pgprobe listen accepts that with --direct-ssl"
+		case bytes.HasPrefix(lb[:], []byte("GET ")) || bytes.HasPrefix(lb[:], []byte("POST")) || bytes.HasPrefix(lb[:], []byte("HEAD")):
+			detail = "the client speaks HTTP, not the PostgreSQL protocol"
+		case bytes.HasPrefix(lb[:], []byte("SSH-")):
+			detail = "the client speaks SSH, not the PostgreSQL protocol"
+		}
+		h.commerror(StateProcessStartupPacket, statelog.StepStartup, began, statelog.ClassProtocol, "08P01", "invalid length of startup packet", detail)
+		return 0, nil, false
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(h.conn, body); err != nil {
+		if h.s.isClosed() || wire.IsTimeout(err) {
+			h.readFailed(StateProcessStartupPacket, statelog.StepStartup, began, err, "in the middle of a startup packet", "")
+		} else {
+			h.commerror(StateProcessStartupPacket, statelog.StepStartup, began, statelog.ClassProtocol, "08P01", "incomplete startup packet", "")
+		}
+		return 0, nil, false
+	}
+	return binary.BigEndian.Uint32(body[:4]), body, true
+}
+
+// leftAfter explains a client that leaves instead of sending a packet.
+func (h *backend) leftAfter() (waiting, left string) {
+	switch h.lastAnswer {
+	case "N":
+		return "after 'N' to its SSLRequest",
+			"the client requires SSL (sslmode=require, verify-ca or verify-full) and gives up on 'N': libpq says \"server does not support SSL, but SSL was required\""
+	case "S":
+		return "after the TLS handshake, without a startup packet", ""
+	case "GN":
+		return "after 'N' to its GSSENCRequest", "the client requires GSSAPI encryption (gssencmode=require)"
+	case "direct":
+		return "after direct TLS, without a startup packet", ""
+	}
+	return "without sending anything", "the client connected and left without a word (a port check, or a client that gave up)"
+}
+
+func (h *backend) cancelRequest(began time.Time, body []byte) {
+	if len(body) != 12 {
+		h.commerror(StateProcessStartupPacket, statelog.StepCancelRequest, began, statelog.ClassProtocol, "08P01", "invalid length of startup packet",
+			fmt.Sprintf("CancelRequest of %d bytes, not 16", len(body)+4))
+		return
+	}
+	pid := binary.BigEndian.Uint32(body[4:8])
+	matched := h.s.cancelMatches(pid, body[8:12])
+	h.sess.Cancel = &statelog.Cancel{BackendPID: pid, Matched: matched}
+	detail := fmt.Sprintf("CancelRequest for backend pid %d: ", pid)
+	if matched {
+		detail += "a session of this server (nothing runs there to cancel)"
+	} else {
+		detail += "no session of this server has that pid and key"
+	}
+	h.record(StateProcessStartupPacket, statelog.StepCancelRequest, began, detail, nil, map[string]any{"backend_pid": pid, "matched": matched})
+	h.end(statelog.OutcomeCancel, nil)
+}
+
+// sslRequest answers 'S' or 'N' and, after 'S', runs secure_open_server.
+// It reports whether to go on and whether TLS is now up.
+func (h *backend) sslRequest(began time.Time) (bool, bool) {
+	h.sess.SSLRequest = true
+	h.record(StateProcessStartupPacket, statelog.StepSSLRequest, began, "SSLRequest (8 bytes, code 80877103)", nil, nil)
+	answer, why := byte('S'), "SSL is on: the TLS handshake follows"
+	switch {
+	case !h.s.cfg.SSL:
+		answer, why = 'N', "SSL is off"
+	case h.unix:
+		answer, why = 'N', "no SSL on a Unix socket"
+	case h.tc != nil:
+		answer, why = 'N', "TLS is already in use (direct TLS)"
+	}
+	// Bytes the client sent after SSLRequest, before any answer: they are
+	// in PostgreSQL's input buffer, not in OpenSSL's (CVE-2021-23214).
+	extra := 0
+	if h.tc == nil {
+		extra = wire.PendingBytes(h.raw)
+	}
+	t := time.Now()
+	a, ok := h.write(statelog.StepSSLResponse, t, []byte{answer})
+	if !ok {
+		return false, false
+	}
+	sent := answer
+	if a.Replace != nil {
+		sent = 0
+		if len(a.Replace) > 0 {
+			sent = a.Replace[0]
+		}
+		why = "script"
+	}
+	if sent != 0 {
+		h.sess.SSLResponse = statelog.Str(string(sent))
+	}
+	detail := fmt.Sprintf("'%c': %s", sent, why)
+	if sent == 0 {
+		detail = "nothing sent"
+	} else if sent < 0x20 || sent > 0x7e {
+		detail = fmt.Sprintf("byte 0x%02x", sent)
+	}
+	if note := a.describe(); note != "" {
+		detail += " (" + note + ")"
+	}
+	h.record(StateProcessStartupPacket, statelog.StepSSLResponse, t, detail, nil, map[string]any{"byte": string(sent)})
+	if !h.afterAction(statelog.StepSSLResponse, a) {
+		return false, false
+	}
+	switch sent {
+	case 'N':
+		h.lastAnswer = "N"
+		return true, false
+	case 'S':
+		if h.s.tlsBase == nil {
+			h.commerror(StateSecureOpenServer, statelog.StepTLSHandshake, time.Now(), statelog.ClassSSL, "", "no certificate to accept TLS with", "the script answered 'S' with SSL off")
+			return false, false
+		}
+	default:
+		h.end(statelog.OutcomeDropped, nil)
+		return false, false
+	}
+	if extra > 0 {
+		h.sess.UnencryptedAfterSSLRequest = extra
+		_, _ = io.ReadFull(h.raw, make([]byte, extra))
+	}
+	if !h.tlsAccept(StateSecureOpenServer, h.raw, time.Now()) {
+		return false, false
+	}
+	if extra > 0 {
+		h.fatal(StateProcessStartupPacket, time.Now(), "08P01", "received unencrypted data after SSL request",
+			"This could be either a client-software bug or evidence of an attempted man-in-the-middle attack.", "",
+			statelog.ClassProtocol)
+		return false, false
+	}
+	h.lastAnswer = "S"
+	return true, true
+}
+
+func (h *backend) gssRequest(began time.Time) bool {
+	h.sess.GSSRequest = true
+	h.record(StateProcessStartupPacket, statelog.StepGSSRequest, began, "GSSENCRequest (8 bytes, code 80877104)", nil, nil)
+	t := time.Now()
+	a, ok := h.write(statelog.StepGSSResponse, t, []byte{'N'})
+	if !ok {
+		return false
+	}
+	sent, why := byte('N'), "pgprobe does not do GSSAPI encryption"
+	if a.Replace != nil {
+		sent, why = 0, "script"
+		if len(a.Replace) > 0 {
+			sent = a.Replace[0]
+		}
+	}
+	if sent != 0 {
+		h.sess.GSSResponse = statelog.Str(string(sent))
+	}
+	detail := fmt.Sprintf("'%c': %s", sent, why)
+	if note := a.describe(); note != "" {
+		detail += " (" + note + ")"
+	}
+	h.record(StateProcessStartupPacket, statelog.StepGSSResponse, t, detail, nil, map[string]any{"byte": string(sent)})
+	if !h.afterAction(statelog.StepGSSResponse, a) {
+		return false
+	}
+	if sent != 'N' {
+		h.end(statelog.OutcomeDropped, nil)
+		return false
+	}
+	h.lastAnswer = "GN"
+	return true
+}
+
+// startupOrderServer puts the parameters people look for first.
+var startupOrderServer = []string{"user", "database", "application_name", "options", "replication", "client_encoding"}
+
+func (h *backend) startupMessage(began time.Time, code uint32, body []byte) bool {
+	major, minor := code>>16, code&0xffff
+	version := fmt.Sprintf("%d.%d", major, minor)
+	if major != 3 {
+		h.record(StateProcessStartupPacket, statelog.StepStartup, began, "StartupMessage "+version, nil, map[string]any{"protocol_version": version})
+		h.fatal(StateProcessStartupPacket, time.Now(), "0A000",
+			fmt.Sprintf("unsupported frontend protocol %d.%d: server supports 3.0 to 3.0", major, minor), "", "", statelog.ClassProtocol)
+		return false
+	}
+	params := map[string]string{}
+	var pqOptions []string
+	off, terminated := 4, false
+	for off < len(body) {
+		if body[off] == 0 {
+			terminated = off == len(body)-1
+			break
+		}
+		name := cString(body[off:])
+		valOff := off + len(name) + 1
+		if valOff >= len(body) {
+			break
+		}
+		value := cString(body[valOff:])
+		params[name] = value
+		if strings.HasPrefix(name, "_pq_.") {
+			pqOptions = append(pqOptions, name)
+		}
+		off = valOff + len(value) + 1
+	}
+	h.params = params
+	h.sess.Startup = &statelog.Startup{ProtocolVersion: version, Parameters: params}
+	h.record(StateProcessStartupPacket, statelog.StepStartup, began, "StartupMessage "+version+": "+describeParams(params),
+		nil, map[string]any{"protocol_version": version, "parameters": params})
+	if !terminated {
+		h.fatal(StateProcessStartupPacket, time.Now(), "08P01", "invalid startup packet layout: expected terminator as last byte", "", "", statelog.ClassProtocol)
+		return false
+	}
+	npv := h.script.NegotiateProtocolVersion
+	if npv == nil && (minor > 0 || len(pqOptions) > 0) {
+		sort.Strings(pqOptions)
+		npv = &pgproto3.NegotiateProtocolVersion{NewestMinorProtocol: 0, UnrecognizedOptions: pqOptions}
+	}
+	if npv != nil {
+		detail := fmt.Sprintf("NegotiateProtocolVersion: newest minor version 3.%d", npv.NewestMinorProtocol)
+		if len(npv.UnrecognizedOptions) > 0 {
+			detail += ", unrecognized options " + strings.Join(npv.UnrecognizedOptions, ", ")
+		}
+		if !h.emit(StateProcessStartupPacket, statelog.StepNegotiate, time.Now(), encode(npv), detail, nil, nil) {
+			return false
+		}
+	}
+	h.user = params["user"]
+	if h.user == "" {
+		h.fatal(StateProcessStartupPacket, time.Now(), "28000", "no PostgreSQL user name specified in startup packet", "", "", statelog.ClassProtocol)
+		return false
+	}
+	return true
+}
+
+func cString(b []byte) string {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		return string(b[:i])
+	}
+	return string(b)
+}
+
+func describeParams(p map[string]string) string {
+	var keys []string
+	seen := map[string]bool{}
+	for _, k := range startupOrderServer {
+		if _, ok := p[k]; ok {
+			keys = append(keys, k)
+			seen[k] = true
+		}
+	}
+	var rest []string
+	for k := range p {
+		if !seen[k] {
+			rest = append(rest, k)
+		}
+	}
+	sort.Strings(rest)
+	keys = append(keys, rest...)
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = k + "=" + p[k]
+	}
+	if len(out) == 0 {
+		return "no parameters"
+	}
+	return strings.Join(out, " ")
+}
