@@ -15,8 +15,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
+	"github.com/pgprobe/pgprobe/diagnose"
 	"github.com/pgprobe/pgprobe/internal/pgtest"
-	"github.com/pgprobe/pgprobe/report"
 	"github.com/pgprobe/pgprobe/server"
 )
 
@@ -57,7 +57,7 @@ func poolerServer(t *testing.T, when int, e *pgproto3.ErrorResponse) int {
 // pooler or proxy sends make the advice say that the database behind it
 // was not proven, and name the pooler's own fix. Each case sends the text,
 // severity and SQLSTATE the pooler sends, at the moment it sends it; the
-// source of each is cited (report/pooler_test.go has every recognised text).
+// source of each is cited (diagnose/pooler_test.go has every recognised text).
 func TestPoolerRecognition(t *testing.T) {
 	errorCases := []struct {
 		name, pooler   string
@@ -337,7 +337,7 @@ func TestPoolerRealPgBouncer(t *testing.T) {
 			pid, _ := get(r.doc, "attempts.0.server.backend_pid").(float64)
 			w := fmt.Sprint(get(r.doc, "warnings"))
 			t.Logf("through PgBouncer, try %d: backend_pid %.0f, warnings %s", try, pid, w)
-			if pid > report.MaxOSPid {
+			if pid > diagnose.MaxOSPid {
 				if !strings.Contains(w, "backend_pid") || !strings.Contains(w, "pooler") {
 					t.Errorf("backend_pid %.0f is no process id, and the warnings should say a pooler answered: %s", pid, w)
 				}
@@ -347,7 +347,7 @@ func TestPoolerRealPgBouncer(t *testing.T) {
 				t.Errorf("backend_pid %.0f can be a process id, yet the warnings call it made up: %s", pid, w)
 			}
 			if try == 3 {
-				t.Fatalf("backend_pid was at most %d (report.MaxOSPid) on %d logins through PgBouncer: a random key does that about once in a billion times, so PgBouncer seems to pass the server's real process id on, and the made-up-key warning went unchecked", report.MaxOSPid, try)
+				t.Fatalf("backend_pid was at most %d (diagnose.MaxOSPid) on %d logins through PgBouncer: a random key does that about once in a billion times, so PgBouncer seems to pass the server's real process id on, and the made-up-key warning went unchecked", diagnose.MaxOSPid, try)
 			}
 		}
 	})

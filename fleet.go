@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pgprobe/pgprobe/diagnose"
 	"github.com/pgprobe/pgprobe/probe"
 	"github.com/pgprobe/pgprobe/report"
 	"github.com/pgprobe/pgprobe/statelog"
@@ -339,8 +340,9 @@ func probeTarget(ctx context.Context, req probe.Request, o runOpts) *statelog.Lo
 		} else if o.sink != nil {
 			req.Sink = o.sink
 		}
+		req.Sink = diagnose.Sink(req.Sink)
 		l := probe.Probe(ctx, req)
-		report.Annotate(l)
+		diagnose.Record(l)
 		return l
 	}
 	var l *statelog.Log

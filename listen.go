@@ -24,6 +24,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/pgprobe/pgprobe/diagnose"
 	"github.com/pgprobe/pgprobe/probe"
 	"github.com/pgprobe/pgprobe/probe/conninfo"
 	"github.com/pgprobe/pgprobe/report"
@@ -393,7 +394,7 @@ func demoAction(c *cli.Context, e *env) error {
 	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stopSignals()
 	l := probe.Probe(ctx, req)
-	report.Annotate(l)
+	diagnose.Record(l)
 
 	var seen *statelog.Session
 	select {

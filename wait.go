@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pgprobe/pgprobe/diagnose"
 	"github.com/pgprobe/pgprobe/probe"
 	"github.com/pgprobe/pgprobe/report"
 	"github.com/pgprobe/pgprobe/statelog"
@@ -107,7 +108,7 @@ type fleetProgress struct {
 func (p *fleetProgress) tried(l *statelog.Log, try int, _ time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.last = fmt.Sprintf("%s, try %d: %s: %s", l.Target, try, l.Error.Class, report.Short(l.Error))
+	p.last = fmt.Sprintf("%s, try %d: %s: %s", l.Target, try, l.Error.Class, diagnose.Short(l.Error))
 	p.draw()
 }
 
@@ -145,7 +146,7 @@ func (p *fleetProgress) draw() {
 func progressLine(l *statelog.Log, try int, elapsed, wait time.Duration, width int) string {
 	s := fmt.Sprintf("pgprobe: waiting %s/%s, try %d", elapsed.Round(100*time.Millisecond), wait, try)
 	if l.Error != nil {
-		s += ": " + l.Error.Class + ": " + report.Short(l.Error)
+		s += ": " + l.Error.Class + ": " + diagnose.Short(l.Error)
 	}
 	return fit(s, width)
 }

@@ -10,9 +10,8 @@ import (
 )
 
 // JSON writes l as one indented document, exactly statelog's JSON (schema
-// pgprobe/v1), after filling in the advice. Never coloured.
+// pgprobe/v1), with the advice diagnose wrote into it. Never coloured.
 func JSON(w io.Writer, l *statelog.Log) error {
-	Annotate(l)
 	return writeJSON(w, l)
 }
 
@@ -100,10 +99,10 @@ func (s *JSONStream) Close() error {
 }
 
 // ResultEncoder encodes one target's document as an element of JSONStream's
-// results array (indented one level deeper, no trailing newline), after
-// filling in the advice. Its buffer is reused: copy the bytes to keep them
-// past the next Encode. The zero value is ready to use; not for concurrent
-// use (give each goroutine its own).
+// results array (indented one level deeper, no trailing newline). Its
+// buffer is reused: copy the bytes to keep them past the next Encode. The
+// zero value is ready to use; not for concurrent use (give each goroutine
+// its own).
 type ResultEncoder struct {
 	buf bytes.Buffer
 	enc *json.Encoder
@@ -116,7 +115,6 @@ func (e *ResultEncoder) Encode(l *statelog.Log) ([]byte, error) {
 		e.enc.SetEscapeHTML(false)
 		e.enc.SetIndent("    ", "  ")
 	}
-	Annotate(l)
 	e.buf.Reset()
 	if err := e.enc.Encode(l); err != nil {
 		return nil, err

@@ -9,6 +9,8 @@ import (
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/renderer"
 	"github.com/olekukonko/tablewriter/tw"
+
+	"github.com/pgprobe/pgprobe/diagnose"
 	"github.com/pgprobe/pgprobe/statelog"
 )
 
@@ -116,7 +118,7 @@ func usedAttempt(l *statelog.Log) *statelog.Attempt {
 			return a
 		}
 	}
-	return attemptOf(l, l.Error)
+	return diagnose.AttemptOf(l, l.Error)
 }
 
 func address(a *statelog.Attempt) string {

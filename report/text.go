@@ -152,3 +152,10 @@ func fmtMS(v float64) string {
 		return strconv.FormatFloat(v, 'f', 0, 64) + " ms"
 	}
 }
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/fatih/color"
+
+	"github.com/pgprobe/pgprobe/diagnose"
 	"github.com/pgprobe/pgprobe/statelog"
 )
 
@@ -109,7 +111,7 @@ func (t *timeline) findDeciding() {
 	if e.Step == "" {
 		return
 	}
-	a := attemptOf(t.l, e)
+	a := diagnose.AttemptOf(t.l, e)
 	for i, x := range t.l.Attempts {
 		if x != a {
 			continue
@@ -279,7 +281,7 @@ func (t *timeline) event(r row) {
 	detail := r.detail
 	if r.err != nil {
 		if detail == "" {
-			if ls := lines(core(r.err.Message)); len(ls) > 0 {
+			if ls := lines(diagnose.Core(r.err.Message)); len(ls) > 0 {
 				detail = ls[0]
 			}
 		}
@@ -576,7 +578,7 @@ func (t *timeline) verdict() {
 	if e != nil {
 		advice := e.Advice
 		if advice == "" {
-			advice = Advise(e, attemptOf(l, e))
+			advice = diagnose.Advise(e, diagnose.AttemptOf(l, e))
 		}
 		if advice != "" {
 			t.line()

@@ -1,4 +1,4 @@
-package report
+package diagnose
 
 import (
 	"strings"
@@ -293,8 +293,8 @@ func TestPoolerParameterStatus(t *testing.T) {
 	}
 	// ParameterStatus on a successful attempt gives a warning, once.
 	l := &statelog.Log{Attempts: []*statelog.Attempt{{OK: true, Server: &statelog.Server{Parameters: map[string]string{"server_version": "1.22.1/bouncer"}}}}}
-	Annotate(l)
-	Annotate(l)
+	Record(l)
+	Record(l)
 	if len(l.Warnings) != 1 || !strings.Contains(l.Warnings[0], "PgBouncer") {
 		t.Errorf("warnings = %q", l.Warnings)
 	}

@@ -1,4 +1,4 @@
-package report
+package diagnose
 
 import (
 	"fmt"
@@ -20,7 +20,7 @@ func sslOnlyRetry(l *statelog.Log, last *statelog.Attempt) string {
 	if l == nil || last == nil || l.Error == nil || l.Error.SQLState != "28000" || last.Encryption != "plaintext" {
 		return ""
 	}
-	m := reHBA.FindStringSubmatch(l.Error.Message)
+	m := re().hba.FindStringSubmatch(l.Error.Message)
 	if m == nil || (m[5] != "no encryption" && m[5] != "SSL off") {
 		return ""
 	}
@@ -39,5 +39,5 @@ func sslOnlyRetry(l *statelog.Log, last *statelog.Attempt) string {
 	return fmt.Sprintf("This is sslmode=%s's retry without SSL, and pg_hba.conf has no line for this user and database without encryption, so it could not succeed. "+
 		"The SSL attempt before it failed with: %s — that is the error to fix. %s "+
 		"(Add a hostnossl line only if unencrypted connections are wanted; sslmode=require would make libpq report the SSL attempt's error.)",
-		orDefault(last.SSLMode, "prefer"), strings.TrimSpace(firstLine(core(first.Error.Message))), Advise(first.Error, first))
+		orDefault(last.SSLMode, "prefer"), strings.TrimSpace(firstLine(Core(first.Error.Message))), Advise(first.Error, first))
 }

@@ -1,4 +1,4 @@
-package report
+package diagnose
 
 import (
 	"fmt"
@@ -12,7 +12,7 @@ import (
 // proves nothing about the database behind it (pgbouncer#803).
 //
 // The texts below were checked against the poolers' sources (RDS Proxy:
-// AWS's documentation); report/pooler_test.go and e2e_pooler_test.go cite
+// AWS's documentation); diagnose/pooler_test.go and e2e_pooler_test.go cite
 // the file and commit of each. What the poolers send, in short:
 //   - PgBouncer (src/objects.c disconnect_client → src/proto.c
 //     send_pooler_error): severity FATAL, SQLSTATE 08P01 unless it forwards
@@ -174,7 +174,7 @@ func poolerOf(e *statelog.Error, a *statelog.Attempt) *pooler {
 	// Only what the peer itself sent counts: a host name in a local error
 	// ("could not translate host name …neon.tech") proves nothing.
 	if e != nil && (e.SQLState != "" || e.Untrusted != "") {
-		msg := strings.ToLower(strings.TrimSpace(core(e.Message)))
+		msg := strings.ToLower(strings.TrimSpace(Core(e.Message)))
 		text := msg + "\n" + strings.ToLower(e.Detail+"\n"+e.Hint+"\n"+e.Untrusted)
 		for i := range poolers {
 			for _, s := range poolers[i].sigs {

@@ -1,9 +1,10 @@
-package report
+package diagnose
 
 import (
 	"strings"
 	"testing"
 
+	"github.com/pgprobe/pgprobe/internal/logtest"
 	"github.com/pgprobe/pgprobe/statelog"
 )
 
@@ -121,55 +122,18 @@ func TestAdvise(t *testing.T) {
 	}
 }
 
-func TestAnnotate(t *testing.T) {
-	for _, fx := range fixtures {
-		l := fx.log()
-		Annotate(l)
-		if l.Error != nil && l.Error.Advice == "" {
-			t.Errorf("%s: no advice on .error", fx.name)
-		}
-		var before []string
-		for _, a := range l.Attempts {
-			if a.Error != nil && a.Error.Advice == "" {
-				t.Errorf("%s: no advice on an attempt error", fx.name)
-			}
-			for _, e := range a.Events {
-				if e.Error != nil {
-					if e.Error.Advice == "" {
-						t.Errorf("%s: no advice on an event error", fx.name)
-					}
-					before = append(before, e.Error.Advice)
-				}
-			}
-		}
-		Annotate(l) // idempotent
-		var after []string
-		for _, a := range l.Attempts {
-			for _, e := range a.Events {
-				if e.Error != nil {
-					after = append(after, e.Error.Advice)
-				}
-			}
-		}
-		if strings.Join(before, "|") != strings.Join(after, "|") {
-			t.Errorf("%s: Annotate is not idempotent", fx.name)
-		}
-	}
-	Annotate(nil)
-}
-
 // TestAdviceHasNoSecrets: advice is built from the error, the attempt's
 // names and the server's message, never from the target string, where a
 // redaction bug could leave a password.
 func TestAdviceHasNoSecrets(t *testing.T) {
 	const secret = "s3cr3t-Pa55"
-	for _, fx := range fixtures {
-		l := fx.log()
+	for _, fx := range logtest.Fixtures {
+		l := fx.Log()
 		l.Target += " password=" + secret
-		Annotate(l)
+		Record(l)
 		check := func(e *statelog.Error) {
 			if e != nil && strings.Contains(e.Advice, secret) {
-				t.Errorf("%s: advice leaks the password: %s", fx.name, e.Advice)
+				t.Errorf("%s: advice leaks the password: %s", fx.Name, e.Advice)
 			}
 		}
 		check(l.Error)
