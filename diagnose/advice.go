@@ -1,6 +1,7 @@
 package diagnose
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
@@ -200,7 +201,7 @@ func adviseConnect(e *statelog.Error, msg string, w where) string {
 func adviseSSL(e *statelog.Error, msg string, w where) string {
 	switch {
 	case strings.Contains(msg, "server does not support SSL, but SSL was required"):
-		return fmt.Sprintf("The server answered 'N' to SSLRequest: SSL is off on it, yet sslmode=%s requires encryption. Enable it on the server (ssl = on with ssl_cert_file and ssl_key_file in postgresql.conf, then `SELECT pg_reload_conf()`), or, if an unencrypted connection is acceptable, use sslmode=prefer.", orDefault(w.sslmode, "require"))
+		return fmt.Sprintf("The server answered 'N' to SSLRequest: SSL is off on it, yet sslmode=%s requires encryption. Enable it on the server (ssl = on with ssl_cert_file and ssl_key_file in postgresql.conf, then `SELECT pg_reload_conf()`), or, if an unencrypted connection is acceptable, use sslmode=prefer.", cmp.Or(w.sslmode, "require"))
 	case strings.Contains(msg, "error response during SSL exchange"):
 		return "The server answered SSLRequest with an error instead of 'S' or 'N'. Its text arrived before any authentication, so it is shown only as untrusted bytes. This usually means the server is out of connection slots, starting up, or not PostgreSQL at all; check the server log at this moment."
 	case strings.Contains(msg, "unencrypted data after SSL response"):
@@ -240,11 +241,4 @@ func adviseTarget(msg string) string {
 		return "The server is a primary (or read-write) but target_session_attrs asked for a standby (or read-only). List a standby among the hosts, or relax target_session_attrs (prefer-standby, any)."
 	}
 	return "The server is a standby (or read-only) but target_session_attrs asked for a primary (read-write). List the current primary among the hosts (after a failover it may have moved), or relax target_session_attrs."
-}
-
-func orDefault(s, d string) string {
-	if s == "" {
-		return d
-	}
-	return s
 }

@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -47,11 +48,11 @@ func explain(s *conninfo.Settings, home string, lookup lookupFunc) []string {
 		if lb {
 			order = "in random order"
 		}
-		say("%d hosts: tried one after another %s until one connects and fits target_session_attrs=%s", len(hosts), order, orDefault(s.Get("target_session_attrs"), "any"))
+		say("%d hosts: tried one after another %s until one connects and fits target_session_attrs=%s", len(hosts), order, cmp.Or(s.Get("target_session_attrs"), "any"))
 	}
 	anyTCP := false
 	for _, h := range hosts {
-		port := orDefault(h.Port, "5432")
+		port := cmp.Or(h.Port, "5432")
 		switch h.Type {
 		case conninfo.UnixSocket:
 			say("host %s is a Unix-domain socket directory: connects to %s/.s.PGSQL.%s (never TLS on a Unix socket)", h.Host, strings.TrimRight(h.Host, "/"), port)
@@ -114,16 +115,9 @@ func explain(s *conninfo.Settings, home string, lookup lookupFunc) []string {
 	return out
 }
 
-func orDefault(v, d string) string {
-	if v == "" {
-		return d
-	}
-	return v
-}
-
 // explainSSL describes sslmode with the root certificate file as found.
 func explainSSL(s *conninfo.Settings, home string) []string {
-	mode := orDefault(s.Get("sslmode"), "prefer")
+	mode := cmp.Or(s.Get("sslmode"), "prefer")
 	root := s.Get("sslrootcert")
 	rootName := root
 	if root == "" && home != "" {

@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
@@ -92,7 +93,7 @@ func (m *Machine) stepCheckTarget() {
 	began := time.Now()
 	want := m.wantedAttrs()
 	hot, dtro := m.conn.params["in_hot_standby"], m.conn.params["default_transaction_read_only"]
-	data := map[string]any{"target_session_attrs": want, "in_hot_standby": orUnknown(hot), "default_transaction_read_only": orUnknown(dtro)}
+	data := map[string]any{"target_session_attrs": want, "in_hot_standby": cmp.Or(hot, "unknown"), "default_transaction_read_only": cmp.Or(dtro, "unknown")}
 	var mismatch, detail string
 	switch want {
 	case "read-write", "read-only":
@@ -142,7 +143,7 @@ func (m *Machine) stepCheckTarget() {
 		}
 		detail = fmt.Sprintf("target_session_attrs=%s: %s, so the server is %s", want, how, map[bool]string{true: "a standby", false: "not a standby"}[standby == "on"])
 	default:
-		detail = fmt.Sprintf("target_session_attrs=%s: any server will do (in_hot_standby=%s, default_transaction_read_only=%s)", want, orUnknown(hot), orUnknown(dtro))
+		detail = fmt.Sprintf("target_session_attrs=%s: any server will do (in_hot_standby=%s, default_transaction_read_only=%s)", want, cmp.Or(hot, "unknown"), cmp.Or(dtro, "unknown"))
 		if m.preferStandbyPass2 && m.settings.Get("target_session_attrs") == "prefer-standby" {
 			detail = "target_session_attrs=prefer-standby, second pass: any server will do"
 		}
@@ -285,11 +286,4 @@ func (m *Machine) stepConsume() {
 			m.serverInfo().Parameters[v.Name] = v.Value
 		}
 	}
-}
-
-func orUnknown(s string) string {
-	if s == "" {
-		return "unknown"
-	}
-	return s
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/rand"
 	"crypto/subtle"
 	"crypto/tls"
@@ -204,7 +205,7 @@ func (h *backend) saslInitialResponse(auth *statelog.SessionAuth, mechs []string
 	if mech == mechSCRAMPlus {
 		auth.Method = "scram-sha-256-plus"
 	}
-	h.record(StateClientAuthentication, statelog.StepAuthResponse, t, fmt.Sprintf("SASLInitialResponse: %s, client-first-message: the client %s", mech, orWord(gs2FlagWords[flag], "sent GS2 flag "+flag)),
+	h.record(StateClientAuthentication, statelog.StepAuthResponse, t, fmt.Sprintf("SASLInitialResponse: %s, client-first-message: the client %s", mech, cmp.Or(gs2FlagWords[flag], "sent GS2 flag "+flag)),
 		nil, map[string]any{"mechanism": mech, "gs2_flag": flag})
 	return mech, clientFirst, true
 }

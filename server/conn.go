@@ -299,11 +299,3 @@ func (h *backend) readMessage(max int) (byte, []byte, error) {
 	}
 	return hdr[0], body, nil
 }
-
-// orWord is s, or alt when s is empty.
-func orWord(s, alt string) string {
-	if s == "" {
-		return alt
-	}
-	return s
-}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -110,7 +111,7 @@ func (h *backend) tlsAccept(state string, c net.Conn, began time.Time) bool {
 	info.ALPN = cs.NegotiatedProtocol
 	info.SNI = cs.ServerName
 	h.tc, h.conn = tc, tc
-	detail := fmt.Sprintf("%s %s, SNI %s, ALPN %s", info.Version, info.Cipher, orWord(info.SNI, "none"), orWord(info.ALPN, "none"))
+	detail := fmt.Sprintf("%s %s, SNI %s, ALPN %s", info.Version, info.Cipher, cmp.Or(info.SNI, "none"), cmp.Or(info.ALPN, "none"))
 	h.record(state, statelog.StepTLSHandshake, began, detail, nil, map[string]any{"version": info.Version, "cipher": info.Cipher, "sni": info.SNI, "alpn": info.ALPN})
 	return true
 }
