@@ -361,12 +361,16 @@ func (m *Machine) authFail(began time.Time, detail, msg string) {
 	m.bad(e)
 }
 
-// pingStop ends a ping at the first authentication request.
+// pingStop ends a ping at the first authentication request. It closes
+// the socket without Terminate, as libpq does on every path but an
+// established connection (sendTerminateConn: the protocol does not allow
+// Terminate during the startup phase): a Terminate here makes the server
+// log "FATAL: expected password response, got message type 88", while a
+// client that just hangs up while asked for a password is not logged.
 func (m *Machine) pingStop() {
 	t := time.Now()
-	_ = m.send(&pgproto3.Terminate{})
 	m.closeConn()
-	m.record(statelog.StepClose, t, "Terminate sent before authenticating", nil, nil)
+	m.record(statelog.StepClose, t, "connection closed before authenticating (no Terminate during startup, as libpq)", nil, nil)
 	m.status = ConnectionBad
 	m.finish(nil)
 }
