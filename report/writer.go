@@ -68,7 +68,8 @@ func Write(w Writer, l *statelog.Log) error {
 	return w.Add(p)
 }
 
-// format is one output format, registered by the file that implements it.
+// format is one output format, registered by the file that implements it:
+// a new format is one file holding a Writer and an init calling register.
 type format struct {
 	name string
 	rank int // its place in Formats
@@ -81,15 +82,12 @@ func register(rank int, name string, new func(w io.Writer, o Options) Writer) {
 	formats = append(formats, format{name: name, rank: rank, new: new})
 }
 
-func sortedFormats() []format {
-	return slices.SortedFunc(slices.Values(formats), func(a, b format) int { return a.rank - b.rank })
-}
-
 // Formats names every output format New knows, the default first.
 func Formats() []string {
-	var names []string
-	for _, f := range sortedFormats() {
-		names = append(names, f.name)
+	sorted := slices.SortedFunc(slices.Values(formats), func(a, b format) int { return a.rank - b.rank })
+	names := make([]string, len(sorted))
+	for i, f := range sorted {
+		names[i] = f.name
 	}
 	return names
 }

@@ -102,8 +102,10 @@ func TestFleetStream(t *testing.T) {
 		in := conninfo.Input{Target: target, Flags: map[string]string{}, FlagOrigin: map[string]string{}, Getenv: getenv, HomeDir: home}
 		return probe.Request{Input: in, Timeout: timeout, Display: target}
 	}
-	refused := fmt.Sprintf("host=127.0.0.1 port=%d user=x", refusedPort(t))
+	// The silent peer first: refusedPort's port is free again at once, and
+	// must not become the silent peer's.
 	silent := fmt.Sprintf("host=127.0.0.1 port=%d user=x", silentPeer(t))
+	refused := fmt.Sprintf("host=127.0.0.1 port=%d user=x", refusedPort(t))
 	// Fast targets first, then one that times out after 600ms, then more
 	// fast ones (which must wait for it: the order is the targets').
 	var reqs []probe.Request
@@ -186,5 +188,39 @@ func TestFleetStream(t *testing.T) {
 	w = &stampWriter{fail: errors.New("broken pipe")}
 	if code, err := Targets(context.Background(), reqs[:3], Options{Concurrency: 2}, mustNew(t, "json", w, report.Options{Fleet: true})); err == nil || code != statelog.ExitNoAnswer {
 		t.Errorf("failing writer: exit %d, err %v", code, err)
+	}
+}
+
+type countingSink struct {
+	mu    sync.Mutex
+	n     int
+	inner statelog.Sink
+}
+
+func (s *countingSink) Event(l *statelog.Log, a *statelog.Attempt, e statelog.Event) {
+	s.mu.Lock()
+	s.n++
+	s.mu.Unlock()
+	s.inner.Event(l, a, e)
+}
+
+// With NDJSON and --count, only the last run's events are written, after
+// it; EventSink sees every run's.
+func TestTargetsStreamsLastRun(t *testing.T) {
+	home := t.TempDir()
+	target := fmt.Sprintf("host=127.0.0.1 port=%d user=x", refusedPort(t))
+	req := probe.Request{Input: conninfo.Input{Target: target, Flags: map[string]string{}, FlagOrigin: map[string]string{}, HomeDir: home,
+		Getenv: func(string) (string, bool) { return "", false }}, Timeout: 5 * time.Second}
+	var b bytes.Buffer
+	hook := &countingSink{}
+	o := Options{Count: 3, EventSink: func(s statelog.Sink) statelog.Sink { hook.inner = s; return hook }}
+	code, err := Targets(context.Background(), []probe.Request{req}, o, mustNew(t, "ndjson", &b, report.Options{}))
+	if err != nil || code != statelog.ExitNoAnswer {
+		t.Fatalf("exit %d, err %v", code, err)
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	events := len(lines) - 1
+	if events < 1 || hook.n != 3*events || !strings.Contains(lines[len(lines)-1], `"type":"verdict"`) || !strings.Contains(lines[len(lines)-1], `"runs":3`) {
+		t.Errorf("%d events written, %d seen by the hook:\n%s", events, hook.n, b.String())
 	}
 }
