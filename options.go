@@ -16,7 +16,6 @@ import (
 
 	"github.com/pgprobe/pgprobe/internal/cliargs"
 	"github.com/pgprobe/pgprobe/probe"
-	"github.com/pgprobe/pgprobe/probe/conninfo"
 	"github.com/pgprobe/pgprobe/report"
 	runner "github.com/pgprobe/pgprobe/run"
 	"github.com/pgprobe/pgprobe/statelog"
@@ -81,26 +80,6 @@ func runOptions(c *cli.Context) (runner.Options, error) {
 	return o, nil
 }
 
-// targets are the arguments' targets, then the targets file's; one target
-// of libpq's defaults when there are none.
-func targets(c *cli.Context, e *env) ([]string, error) {
-	list := c.Args().Slice()
-	if f := c.String("targets-file"); f != "" {
-		more, err := cliargs.ReadTargets(f, e.stdin)
-		if err != nil {
-			return nil, usageErr("%s", err)
-		}
-		list = append(list, more...)
-	}
-	if len(list) == 0 {
-		return []string{""}, nil
-	}
-	if c.IsSet("dbname") && conninfo.IsConnString(c.String("dbname")) {
-		return nil, usageErr("-d holds a connection string and a target was given too: give it one way, either -d or as an argument")
-	}
-	return list, nil
-}
-
 func probeAction(c *cli.Context, e *env) error {
 	output := c.String("output")
 	if !contains(outputFormats, output) {
@@ -118,9 +97,9 @@ func probeAction(c *cli.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	list, err := targets(c, e)
+	list, err := cliargs.Targets(c, e.stdin)
 	if err != nil {
-		return err
+		return usageErr("%s", err)
 	}
 	if base.Ping && (base.Checks.MinCertDays > 0 || base.Checks.MinTLSVersion != "") {
 		return usageErr("--ping stops before TLS details matter to a check: use --min-cert-days and --min-tls-version without --ping")

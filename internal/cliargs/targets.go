@@ -2,11 +2,36 @@ package cliargs
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/pgprobe/pgprobe/probe/conninfo"
 )
+
+// Targets are the arguments' targets, then the --targets-file's; one
+// target of libpq's defaults ("") when there are none.
+func Targets(c *cli.Context, stdin io.Reader) ([]string, error) {
+	list := c.Args().Slice()
+	if f := c.String("targets-file"); f != "" {
+		more, err := ReadTargets(f, stdin)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, more...)
+	}
+	if len(list) == 0 {
+		return []string{""}, nil
+	}
+	if c.IsSet("dbname") && conninfo.IsConnString(c.String("dbname")) {
+		return nil, errors.New("-d holds a connection string and a target was given too: give it one way, either -d or as an argument")
+	}
+	return list, nil
+}
 
 // ReadTargets reads a --targets-file: one target a line, blank lines and
 // lines starting with # skipped; "-" reads stdin.
