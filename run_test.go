@@ -6,22 +6,16 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/pgprobe/pgprobe/probe"
 	"github.com/pgprobe/pgprobe/probe/conninfo"
-	"github.com/pgprobe/pgprobe/report"
-	"github.com/pgprobe/pgprobe/statelog"
 )
 
 // pgprobeRaw runs the command like pgprobe() but never fails the test, so
@@ -427,128 +421,6 @@ func TestCount(t *testing.T) {
 	r = pgprobe(t, nil, "-n", "3", "-o", "json", conn(c, "user=scramuser", "dbname=postgres", "password=wrong"))
 	mustCode(t, r, 1)
 	mustEqual(t, r, "run_exit_codes", []any{1.0, 1.0, 1.0})
-}
-
-// stampWriter records when the first byte reaches it.
-type stampWriter struct {
-	mu    sync.Mutex
-	buf   bytes.Buffer
-	first time.Time
-	fail  error
-}
-
-func (w *stampWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.fail != nil {
-		return 0, w.fail
-	}
-	if w.first.IsZero() {
-		w.first = time.Now()
-	}
-	return w.buf.Write(p)
-}
-
-// TestFleetStream: probeAndReport writes a fleet's JSON as the targets
-// finish, in the targets' order, and the document is still one
-// {schema, ok, exit_code, results} that encoding/json (and jq) reads.
-func TestFleetStream(t *testing.T) {
-	home := t.TempDir()
-	getenv := func(k string) (string, bool) {
-		if k == "HOME" {
-			return home, true
-		}
-		return "", false
-	}
-	req := func(target string, timeout time.Duration) probe.Request {
-		in := conninfo.Input{Target: target, Flags: map[string]string{}, FlagOrigin: map[string]string{}, Getenv: getenv, HomeDir: home}
-		return probe.Request{Input: in, Timeout: timeout, Display: target}
-	}
-	refused := fmt.Sprintf("host=127.0.0.1 port=%d user=x", refusedPort(t))
-	silent := fmt.Sprintf("host=127.0.0.1 port=%d user=x", silentPeer(t))
-	// Fast targets first, then one that times out after 600ms, then more
-	// fast ones (which must wait for it: the order is the targets').
-	var reqs []probe.Request
-	var want []string
-	for i := range 12 {
-		tg, d := refused+fmt.Sprintf(" application_name=a%d", i), 5*time.Second
-		if i == 5 {
-			tg, d = silent, 600*time.Millisecond
-		}
-		reqs = append(reqs, req(tg, d))
-		want = append(want, tg)
-	}
-	w := &stampWriter{}
-	began := time.Now()
-	code, err := probeAndReport(context.Background(), w, reqs, runOpts{concurrency: 4}, "json", report.Options{})
-	took := time.Since(began)
-	if err != nil || code != statelog.ExitNoAnswer {
-		t.Fatalf("exit %d, err %v", code, err)
-	}
-	if took < 550*time.Millisecond || w.first.Sub(began) > took/2 {
-		t.Errorf("first bytes after %v of %v: not streamed", w.first.Sub(began), took)
-	}
-	var doc struct {
-		Schema   string `json:"schema"`
-		OK       *bool  `json:"ok"`
-		ExitCode *int   `json:"exit_code"`
-		Results  []struct {
-			Target string `json:"target"`
-			Error  struct {
-				Class string `json:"class"`
-			} `json:"error"`
-		} `json:"results"`
-	}
-	if err := json.Unmarshal(w.buf.Bytes(), &doc); err != nil {
-		t.Fatalf("not one JSON document: %v\n%s", err, w.buf.String())
-	}
-	if doc.Schema != statelog.Schema || doc.OK == nil || *doc.OK || doc.ExitCode == nil || *doc.ExitCode != 2 || len(doc.Results) != len(want) {
-		t.Fatalf("document: schema %q ok %v exit_code %v, %d results", doc.Schema, doc.OK, doc.ExitCode, len(doc.Results))
-	}
-	for i, r := range doc.Results {
-		class := "connect"
-		if i == 5 {
-			class = "timeout"
-		}
-		if r.Target != want[i] || r.Error.Class != class {
-			t.Errorf("results[%d] = %s (%s), want %s (%s)", i, r.Target, r.Error.Class, want[i], class)
-		}
-	}
-	// Indented as one target's document, one level deeper.
-	if !strings.HasPrefix(w.buf.String(), "{\n  \"schema\": \"pgprobe/v1\",\n  \"results\": [\n    {\n      \"schema\": \"pgprobe/v1\",\n") ||
-		!strings.HasSuffix(w.buf.String(), "\n    }\n  ],\n  \"ok\": false,\n  \"exit_code\": 2\n}\n") {
-		t.Errorf("layout:\n%s", w.buf.String())
-	}
-
-	// The other outputs keep the targets' order (the table: failures first,
-	// then that order), and a failing writer is an error, not a hang.
-	for _, output := range []string{"table", "ndjson", "timeline", ""} {
-		w := &stampWriter{}
-		o := runOpts{concurrency: 3}
-		if output == "ndjson" {
-			o.ndjson, o.sink = true, statelog.NewNDJSONSink(w)
-		}
-		code, err := probeAndReport(context.Background(), w, reqs[:4], o, output, report.Options{})
-		if err != nil || code != statelog.ExitNoAnswer {
-			t.Fatalf("%s: exit %d, err %v", output, code, err)
-		}
-		out := w.buf.String()
-		last := -1
-		for _, tg := range want[:4] {
-			i := strings.LastIndex(out, tg)
-			if output != "" && i < last {
-				t.Errorf("%s: %s out of order:\n%s", output, tg, out)
-			}
-			last = i
-		}
-		if output == "" && out != "" {
-			t.Errorf("quiet wrote %q", out)
-		}
-	}
-	w = &stampWriter{fail: errors.New("broken pipe")}
-	if code, err := probeAndReport(context.Background(), w, reqs[:3], runOpts{concurrency: 2}, "json", report.Options{}); err == nil || code != statelog.ExitNoAnswer {
-		t.Errorf("failing writer: exit %d, err %v", code, err)
-	}
 }
 
 // Flag errors name the flag as it was typed: Go's flag package shows one

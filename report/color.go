@@ -1,6 +1,8 @@
 // Package report renders a statelog.Log for people and programs: a timeline
-// for a terminal (fatih/color), one JSON document for jq, a table for many
-// targets (olekukonko/tablewriter), and plain-language advice for errors.
+// for a terminal (fatih/color), one JSON document for jq, NDJSON events as
+// they happen, a table for many targets (olekukonko/tablewriter), and
+// plain-language advice for errors. Every output format is a Writer (see
+// New and Formats), one file each; no other package knows their names.
 // It never opens a socket and never probes the terminal while rendering:
 // whether to colour is decided once, by ColorEnabled, and passed in Options.
 package report
@@ -14,11 +16,16 @@ import (
 	"github.com/mattn/go-isatty"
 )
 
-// Options shape the human renderings (Timeline, Table).
+// Options shape a report: the human renderings (Timeline, Table) and the
+// shape of a run's report (Fleet).
 type Options struct {
 	Color   bool // emit ANSI colours; false means no escape byte at all
 	Width   int  // terminal width, for bars and wrapping; 0 means 80
 	Verbose bool // every parameter_status row and every server parameter
+	// Fleet: the report is about several targets (or a targets file, of
+	// whatever length): JSON's {results: […]}, the target's name above its
+	// --count statistics, NDJSON's fleet verdict line.
+	Fleet bool
 }
 
 func (o Options) width() int {
@@ -28,8 +35,12 @@ func (o Options) width() int {
 	return o.Width
 }
 
-// ColorEnabled decides colour once, for output written to w. mode is
-// "always", "never" or "auto" ("" counts as "auto"). auto means: NO_COLOR
+// ColorModes are --color's values, the default first.
+func ColorModes() []string { return []string{"auto", "always", "never"} }
+
+// ColorEnabled decides colour once, for output written to w, and is the
+// one place a --color value is checked. mode is one of ColorModes ("" counts
+// as "auto"). auto means: NO_COLOR
 // unset or empty, TERM not "dumb", and w is a terminal. getenv nil means
 // os.Getenv.
 func ColorEnabled(mode string, w io.Writer, getenv func(string) string) (bool, error) {

@@ -5,9 +5,62 @@ import (
 	"encoding/json"
 	"io"
 	"strconv"
+	"sync"
 
 	"github.com/pgprobe/pgprobe/statelog"
 )
+
+func init() {
+	register(20, "json", func(w io.Writer, o Options) Writer {
+		if o.Fleet {
+			return &jsonFleetWriter{s: NewJSONStream(w)}
+		}
+		return &jsonWriter{w: w}
+	})
+}
+
+// jsonWriter writes each target's document as it comes: one target's
+// document alone, as JSON does.
+type jsonWriter struct{ w io.Writer }
+
+func (x *jsonWriter) Prepare(l *statelog.Log) (Part, error) {
+	p := partOf(l)
+	var b bytes.Buffer
+	err := JSON(&b, l)
+	p.b = b.Bytes()
+	return p, err
+}
+
+func (x *jsonWriter) Add(p Part) error {
+	_, err := x.w.Write(p.b)
+	return err
+}
+
+func (x *jsonWriter) Close() error   { return nil }
+func (x *jsonWriter) Buffered() bool { return false }
+
+// jsonFleetWriter writes a fleet's {schema, results, ok, exit_code}
+// through JSONStream, each result encoded in the probe's goroutine.
+type jsonFleetWriter struct{ s *JSONStream }
+
+var resultEncoders = sync.Pool{New: func() any { return new(ResultEncoder) }}
+
+func (x *jsonFleetWriter) Prepare(l *statelog.Log) (Part, error) {
+	p := partOf(l)
+	enc := resultEncoders.Get().(*ResultEncoder)
+	defer resultEncoders.Put(enc)
+	doc, err := enc.Encode(l)
+	p.b = bytes.Clone(doc)
+	return p, err
+}
+
+func (x *jsonFleetWriter) Add(p Part) error {
+	x.s.Add(p.b, p.ok, p.code)
+	return x.s.Err()
+}
+
+func (x *jsonFleetWriter) Close() error   { return x.s.Close() }
+func (x *jsonFleetWriter) Buffered() bool { return false }
 
 // JSON writes l as one indented document, exactly statelog's JSON (schema
 // pgprobe/v1), with the advice diagnose wrote into it. Never coloured.

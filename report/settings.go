@@ -45,6 +45,25 @@ func settingRows(s *conninfo.Settings) []conninfo.KeywordValue {
 	return rows
 }
 
+// SettingsFormats are `pgprobe settings`' outputs, the default first.
+func SettingsFormats() []string { return []string{"table", "json"} }
+
+// Settings writes s in format, one of SettingsFormats. err is the usage
+// error that stopped the settings from resolving (s is nil then): JSON
+// shows it, the table writes nothing.
+func Settings(format string, w io.Writer, s *conninfo.Settings, err error, explanations []string) error {
+	if format == "json" {
+		if err == nil && explanations == nil {
+			explanations = []string{}
+		}
+		return SettingsJSON(w, s, err, explanations)
+	}
+	if err != nil {
+		return nil
+	}
+	return SettingsTable(w, s, explanations)
+}
+
 // SettingsJSON writes every libpq keyword with its value and source, and
 // the explanations (an empty list when there are none), or the usage error
 // that stopped the settings from resolving.

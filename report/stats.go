@@ -1,6 +1,7 @@
 package report
 
 import (
+	"fmt"
 	"io"
 	"sort"
 	"strconv"
@@ -60,4 +61,13 @@ func StatsOrder(l *statelog.Log) []string {
 		order = append(order, statelog.StatsTotal)
 	}
 	return order
+}
+
+// statsSection writes l's --count statistics, under the target's name in a
+// fleet.
+func statsSection(w io.Writer, l *statelog.Log, named bool) error {
+	if named {
+		fmt.Fprintln(w, l.Target)
+	}
+	return StatsTable(w, l, nil)
 }

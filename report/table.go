@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"io"
 	"sort"
 	"strconv"
@@ -13,6 +14,53 @@ import (
 	"github.com/pgprobe/pgprobe/diagnose"
 	"github.com/pgprobe/pgprobe/statelog"
 )
+
+func init() {
+	register(40, "table", func(w io.Writer, o Options) Writer { return &tableWriter{w: w, o: o} })
+}
+
+// tableWriter keeps each target's row (and --count statistics) until
+// Close, which writes the table and then the statistics.
+type tableWriter struct {
+	w     io.Writer
+	o     Options
+	rows  []Row
+	stats [][]byte
+}
+
+func (x *tableWriter) Prepare(l *statelog.Log) (Part, error) {
+	p := partOf(l)
+	p.row = RowOf(l)
+	if len(l.Stats) > 0 {
+		b := bytes.NewBufferString("\n")
+		err := statsSection(b, l, x.o.Fleet)
+		p.b = b.Bytes()
+		return p, err
+	}
+	return p, nil
+}
+
+func (x *tableWriter) Add(p Part) error {
+	x.rows = append(x.rows, p.row)
+	if p.b != nil {
+		x.stats = append(x.stats, p.b)
+	}
+	return nil
+}
+
+func (x *tableWriter) Close() error {
+	if err := TableRows(x.w, x.rows, x.o); err != nil {
+		return err
+	}
+	for _, b := range x.stats {
+		if _, err := x.w.Write(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (x *tableWriter) Buffered() bool { return true }
 
 // Table writes one row per target: target, verdict, address used, TLS
 // version, auth method, server version, total ms and error class. Failures

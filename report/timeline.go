@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"math"
@@ -13,6 +14,44 @@ import (
 	"github.com/pgprobe/pgprobe/diagnose"
 	"github.com/pgprobe/pgprobe/statelog"
 )
+
+func init() {
+	register(10, "timeline", func(w io.Writer, o Options) Writer { return &timelineWriter{w: w, o: o} })
+}
+
+// timelineWriter writes each target's timeline (and --count statistics)
+// as it comes, a blank line between two targets.
+type timelineWriter struct {
+	w io.Writer
+	o Options
+	n int
+}
+
+func (x *timelineWriter) Prepare(l *statelog.Log) (Part, error) {
+	p := partOf(l)
+	var b bytes.Buffer
+	err := Timeline(&b, l, x.o)
+	if err == nil && len(l.Stats) > 0 {
+		b.WriteString("\n")
+		err = statsSection(&b, l, x.o.Fleet)
+	}
+	p.b = b.Bytes()
+	return p, err
+}
+
+func (x *timelineWriter) Add(p Part) error {
+	x.n++
+	if x.n > 1 {
+		if _, err := io.WriteString(x.w, "\n"); err != nil {
+			return err
+		}
+	}
+	_, err := x.w.Write(p.b)
+	return err
+}
+
+func (x *timelineWriter) Close() error   { return nil }
+func (x *timelineWriter) Buffered() bool { return false }
 
 // Timeline writes the human rendering of l: a header (target and verdict),
 // one section per attempt with a row per step (elapsed time, libpq state,
@@ -135,10 +174,10 @@ func (t *timeline) buildRows() {
 		var rs []row
 		for j := 0; j < len(a.Events); j++ {
 			e := a.Events[j]
-			if e.Step == "parameter_status" && e.Error == nil && !t.o.Verbose {
+			if e.Step == statelog.StepParameter && e.Error == nil && !t.o.Verbose {
 				k := j
 				sum := 0.0
-				for k < len(a.Events) && a.Events[k].Step == "parameter_status" && a.Events[k].Error == nil {
+				for k < len(a.Events) && a.Events[k].Step == statelog.StepParameter && a.Events[k].Error == nil {
 					sum += a.Events[k].DurationMS
 					k++
 				}
@@ -326,11 +365,11 @@ func (t *timeline) bar(r row) string {
 
 func (t *timeline) stepColor(step string) *color.Color {
 	switch step {
-	case "resolve", "connect":
+	case statelog.StepResolve, statelog.StepConnect:
 		return t.p.barNet
-	case "ssl_request", "ssl_response", "tls_handshake", "gss_request", "gss_response":
+	case statelog.StepSSLRequest, statelog.StepSSLResponse, statelog.StepTLSHandshake, statelog.StepGSSRequest, statelog.StepGSSResponse:
 		return t.p.barTLS
-	case "startup", "auth_request", "auth_response", "auth_ok":
+	case statelog.StepStartup, statelog.StepAuthRequest, statelog.StepAuthResponse, statelog.StepAuthOK:
 		return t.p.barAuth
 	}
 	return t.p.barSrv

@@ -1,79 +1,27 @@
-package main
+package run
 
-// --wait: retry a target with backoff until it succeeds or the time is spent.
+// The terminal's status line while --wait retries. It lives with the run
+// loop, not in report: it renders no record, only the loop's own state
+// (tries, time spent of the wait, targets up), on stderr, out of the
+// targets' order.
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
 	"sync"
 	"time"
 
+	"golang.org/x/term"
+
 	"github.com/pgprobe/pgprobe/diagnose"
-	"github.com/pgprobe/pgprobe/probe"
 	"github.com/pgprobe/pgprobe/report"
 	"github.com/pgprobe/pgprobe/statelog"
-	"golang.org/x/term"
 )
 
-const (
-	waitFirstBackoff = 100 * time.Millisecond
-	waitMaxBackoff   = 2 * time.Second
-)
-
-// waitFor probes until a try exits 0, the settings turn out unusable (exit
-// 3: retrying cannot help), ctx ends or wait is spent. Each try's --timeout
-// is capped by the time left; the pauses between tries double from 100ms to
-// 2s, capped by the time left. It returns the last try's record with Tries
-// set. progress, when not nil, is told of each failed try and of the end.
-func waitFor(ctx context.Context, req probe.Request, wait time.Duration,
-	once func(context.Context, probe.Request) *statelog.Log, progress waitProgress) (l *statelog.Log) {
-	start := time.Now()
-	deadline := start.Add(wait)
-	backoff := waitFirstBackoff
-	if progress != nil {
-		defer func() { progress.finished(l) }()
-	}
-	for try := 1; ; try++ {
-		r := req
-		if left := time.Until(deadline); r.Timeout == 0 || r.Timeout > left {
-			r.Timeout = max(left, time.Millisecond)
-		}
-		l = once(ctx, r)
-		l.Tries = try
-		if l.ExitCode == statelog.ExitOK || l.ExitCode == statelog.ExitNoAttempt || ctx.Err() != nil {
-			return l
-		}
-		if progress != nil {
-			progress.tried(l, try, time.Since(start))
-		}
-		left := time.Until(deadline)
-		if left <= 0 {
-			return l
-		}
-		pause := min(backoff, left)
-		backoff = min(2*backoff, waitMaxBackoff)
-		select {
-		case <-ctx.Done():
-			return l
-		case <-time.After(pause):
-		}
-		if time.Until(deadline) <= 0 {
-			return l
-		}
-	}
-}
-
-// waitProgress shows --wait's progress on a terminal: one line, rewritten
-// in place, cleared when the waiting is over.
-type waitProgress interface {
-	tried(l *statelog.Log, try int, elapsed time.Duration) // a try failed; more may follow
-	finished(l *statelog.Log)                              // a target's waiting is over
-}
-
-// newWaitProgress is --wait's progress for n targets on w, a terminal.
-func newWaitProgress(w io.Writer, wait time.Duration, n int) waitProgress {
+// NewProgress shows --wait's progress for n targets on w, a terminal: one
+// line, rewritten in place, cleared when the waiting is over.
+func NewProgress(w io.Writer, wait time.Duration, n int) Progress {
 	if n == 1 {
 		return &lineProgress{w: w, wait: wait, width: progressWidth(w)}
 	}
@@ -87,11 +35,11 @@ type lineProgress struct {
 	width int
 }
 
-func (p *lineProgress) tried(l *statelog.Log, try int, elapsed time.Duration) {
+func (p *lineProgress) Tried(l *statelog.Log, try int, elapsed time.Duration) {
 	fmt.Fprint(p.w, "\r\x1b[K"+progressLine(l, try, elapsed, p.wait, p.width))
 }
 
-func (p *lineProgress) finished(*statelog.Log) { fmt.Fprint(p.w, "\r\x1b[K") }
+func (p *lineProgress) Finished(*statelog.Log) { fmt.Fprint(p.w, "\r\x1b[K") }
 
 // fleetProgress is a fleet's progress: how many targets are up, how many
 // gave up, and the latest failed try. The targets' goroutines share it.
@@ -105,14 +53,14 @@ type fleetProgress struct {
 	last              string
 }
 
-func (p *fleetProgress) tried(l *statelog.Log, try int, _ time.Duration) {
+func (p *fleetProgress) Tried(l *statelog.Log, try int, _ time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.last = fmt.Sprintf("%s, try %d: %s: %s", l.Target, try, l.Error.Class, diagnose.Short(l.Error))
 	p.draw()
 }
 
-func (p *fleetProgress) finished(l *statelog.Log) {
+func (p *fleetProgress) Finished(l *statelog.Log) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if l != nil && l.ExitCode == statelog.ExitOK {
@@ -169,15 +117,4 @@ func progressWidth(w io.Writer) int {
 		}
 	}
 	return 100
-}
-
-// progressWriter is stderr when it is a terminal (or the test says so), else nil.
-func progressWriter(e *env) io.Writer {
-	if e.progressTTY {
-		return e.stderr
-	}
-	if f, ok := e.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		return f
-	}
-	return nil
 }

@@ -1,0 +1,161 @@
+package main
+
+// From flags to what the run loop takes (probe.Requests, run.Options and a
+// report.Writer), then its outcome to an exit code. Package run is imported
+// as runner: run is this package's entry point for tests.
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/pgprobe/pgprobe/internal/cliargs"
+	"github.com/pgprobe/pgprobe/probe"
+	"github.com/pgprobe/pgprobe/report"
+	runner "github.com/pgprobe/pgprobe/run"
+	"github.com/pgprobe/pgprobe/statelog"
+)
+
+// runFlags are the flags that say how often and how many at once to probe.
+func runFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing at all: the exit code is the answer (usage errors still go to stderr)"},
+		&cli.StringFlag{Name: "wait", Usage: "retry with backoff until the target succeeds or `DURATION` (such as 30s) is spent; the exit code is the last try's"},
+		&cli.StringFlag{Name: "targets-file", Usage: "probe the targets listed in `FILE`, one connection string or URI a line (# comments; - for stdin)"},
+		&cli.IntFlag{Name: "concurrency", Value: runner.DefaultConcurrency, Usage: "probe at most `N` targets at once"},
+		&cli.IntFlag{Name: "count", Aliases: []string{"n"}, Value: 1, Usage: "probe each target `N` times in a row and report min, p50, p95 and max of every step"},
+	}
+}
+
+// colorFlag is --color for output on stdout; report checks the value.
+func colorFlag(c *cli.Context, e *env) (bool, error) {
+	on, err := report.ColorEnabled(c.String("color"), e.stdout, func(k string) string { v, _ := e.getenv(k); return v })
+	if err != nil {
+		return false, usageErr("%s", err)
+	}
+	return on, nil
+}
+
+// request is what every target shares: --timeout, --ping, the checks, --seed.
+func request(c *cli.Context) (probe.Request, error) {
+	timeout, err := cliargs.ParseTimeout(c.String("timeout"))
+	if err != nil {
+		return probe.Request{}, usageErr("%s", err)
+	}
+	req := probe.Request{Ping: c.Bool("ping"), Timeout: timeout, Checks: probe.Checks{MinCertDays: c.Int("min-cert-days")}, Seed: c.Uint64("seed")}
+	if req.Checks.MinCertDays < 0 {
+		return req, usageErr("invalid --min-cert-days %d: give a number of days, 0 or more", req.Checks.MinCertDays)
+	}
+	if v := c.String("min-tls-version"); v != "" {
+		if req.Checks.MinTLSVersion, err = probe.ParseTLSVersion(v); err != nil {
+			return req, usageErr("invalid --min-tls-version: %s", err)
+		}
+	}
+	return req, nil
+}
+
+func runOptions(c *cli.Context) (runner.Options, error) {
+	o := runner.Options{Concurrency: c.Int("concurrency"), Count: c.Int("count")}
+	if o.Concurrency < 1 {
+		return o, usageErr("invalid --concurrency %d: give 1 or more", o.Concurrency)
+	}
+	if o.Count < 1 {
+		return o, usageErr("invalid --count %d: give 1 or more", o.Count)
+	}
+	if c.IsSet("wait") {
+		d, err := cliargs.ParseWait(c.String("wait"))
+		if err != nil {
+			return o, usageErr("%s", err)
+		}
+		o.Wait = d
+	}
+	if o.Wait > 0 && o.Count > 1 {
+		return o, usageErr("--wait and --count do not combine: wait for the target first, then measure it")
+	}
+	return o, nil
+}
+
+func probeAction(c *cli.Context, e *env) error {
+	output := c.String("output")
+	if !contains(outputFormats, output) {
+		return usageErr("invalid --output %q: use one of %s", output, strings.Join(outputFormats, ", "))
+	}
+	colorOn, err := colorFlag(c, e)
+	if err != nil {
+		return err
+	}
+	base, err := request(c)
+	if err != nil {
+		return err
+	}
+	ro, err := runOptions(c)
+	if err != nil {
+		return err
+	}
+	list, err := cliargs.Targets(c, e.stdin)
+	if err != nil {
+		return usageErr("%s", err)
+	}
+	if base.Ping && (base.Checks.MinCertDays > 0 || base.Checks.MinTLSVersion != "") {
+		return usageErr("--ping stops before TLS details matter to a check: use --min-cert-days and --min-tls-version without --ping")
+	}
+	if c.Bool("password") {
+		if base.Password, err = cliargs.PromptPassword(e.stdin, e.noTTY); err != nil {
+			return usageErr("could not read the password: %s", err)
+		}
+	}
+	// A targets file makes a fleet, whatever its length: a script reading
+	// .results must not get another shape when the file shrinks to a line.
+	opts := report.Options{Color: colorOn, Verbose: c.Bool("verbose"), Fleet: len(list) > 1 || c.String("targets-file") != ""}
+	out, _ := report.New(output, e.stdout, opts)
+	if c.Bool("quiet") {
+		// Usage errors above still reach stderr, and the targets' settings
+		// errors; from here on, nothing else.
+		out = report.NewQuiet(e.stderr, opts)
+		q := *e
+		q.stdout, q.stderr = io.Discard, io.Discard
+		e = &q
+	}
+	if w := progressWriter(e); ro.Wait > 0 && w != nil {
+		ro.Progress = runner.NewProgress(w, ro.Wait, len(list))
+	}
+	reqs := make([]probe.Request, len(list))
+	for i, t := range list {
+		reqs[i] = base
+		reqs[i].Input = cliargs.Input(c, e.getenv, t)
+		reqs[i].Display = cliargs.Display(reqs[i].Input)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer func() {
+		// signal.Stop waits for the runtime's signal thread to acknowledge
+		// (about 0.4 ms here, 1% of a --ping); a process about to exit
+		// need not give the signal back.
+		if !e.exiting {
+			stop()
+		}
+	}()
+	code, err := runner.Targets(ctx, reqs, ro, out)
+	if err != nil {
+		return &exitError{code: statelog.ExitNoAnswer, msg: "could not write the report: " + err.Error()}
+	}
+	if code != 0 {
+		return &exitError{code: code}
+	}
+	return nil
+}
+
+// progressWriter is stderr when it is a terminal (or the test says so), else nil.
+func progressWriter(e *env) io.Writer {
+	if e.progressTTY {
+		return e.stderr
+	}
+	if f, ok := e.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return f
+	}
+	return nil
+}
