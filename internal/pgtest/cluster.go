@@ -66,6 +66,11 @@ type Options struct {
 	// ListenAddresses is listen_addresses; default "127.0.0.1". For Unix
 	// sockets only, add Conf line "listen_addresses = ''".
 	ListenAddresses string
+	// Version is the PostgreSQL major version to run (see BindirFor):
+	// 0 is the default binaries (Debian's 15), 17 and 18 come from
+	// scripts/test.sh's cache. A version that is not installed fails the
+	// test.
+	Version int
 }
 
 // Cluster is a running throwaway PostgreSQL server. Its exported fields do
@@ -73,6 +78,7 @@ type Options struct {
 type Cluster struct {
 	Host          string // where to reach it by TCP: the first listen address ("127.0.0.1")
 	Port          int
+	Version       int    // the server's major version (15, 17, 18)
 	SocketDir     string // unix_socket_directories; host=SocketDir reaches it by Unix socket
 	DataDir       string
 	Dir           string // the temporary directory holding everything (mode 0755)
@@ -104,7 +110,11 @@ type serverProc struct {
 func Start(t testing.TB, opts Options) *Cluster {
 	t.Helper()
 	began := time.Now()
-	bindir := Bindir(t)
+	bindir := BindirFor(t, opts.Version)
+	version, err := majorVersion(bindir)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
 	cred := serverCredential(t)
 	base := baseDir()
 	sweepOnce.Do(func() { sweepStale(base) })
@@ -118,6 +128,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 	}
 	c := &Cluster{
 		Host:          firstListenHost(opts.ListenAddresses),
+		Version:       version,
 		SocketDir:     dir,
 		DataDir:       filepath.Join(dir, "data"),
 		Dir:           dir,
@@ -152,8 +163,8 @@ func Start(t testing.TB, opts Options) *Cluster {
 	c.start(t, true)
 	c.mu.Unlock()
 	c.Psql(t, c.setupSQL(t))
-	t.Logf("pgtest: PostgreSQL on %s port %d (socket dir %s) ready in %v",
-		c.Host, c.Port, c.SocketDir, time.Since(began).Round(time.Millisecond))
+	t.Logf("pgtest: PostgreSQL %d on %s port %d (socket dir %s) ready in %v",
+		c.Version, c.Host, c.Port, c.SocketDir, time.Since(began).Round(time.Millisecond))
 	return c
 }
 

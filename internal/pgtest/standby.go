@@ -24,6 +24,12 @@ import (
 func StartStandby(t testing.TB, primary *Cluster) *Cluster {
 	t.Helper()
 	began := time.Now()
+	// The npm packages of PostgreSQL 17 and 18 hold no pg_basebackup, and
+	// one of another major version refuses to copy the server.
+	if !isExec(filepath.Join(primary.bindir, "pg_basebackup")) {
+		t.Fatalf("pgtest: StartStandby: no pg_basebackup in %s (PostgreSQL %d): standbys need a full installation such as Debian's",
+			primary.bindir, primary.Version)
+	}
 	base := baseDir()
 	dir, err := makeDir(base, dirPrefix, primary.cred)
 	if dir != "" {
