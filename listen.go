@@ -12,7 +12,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/signal"
@@ -24,10 +23,10 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/pgprobe/pgprobe/diagnose"
 	"github.com/pgprobe/pgprobe/probe"
 	"github.com/pgprobe/pgprobe/probe/conninfo"
 	"github.com/pgprobe/pgprobe/report"
+	runner "github.com/pgprobe/pgprobe/run"
 	"github.com/pgprobe/pgprobe/server"
 	"github.com/pgprobe/pgprobe/statelog"
 )
@@ -158,9 +157,9 @@ func parseListen(c *cli.Context, e *env) (*listenOptions, error) {
 	if !contains(report.SessionFormats, output) {
 		return nil, usageErr("invalid --output %q for listen: use one of %s", output, strings.Join(report.SessionFormats, ", "))
 	}
-	colorOn, err := report.ColorEnabled(c.String("color"), e.stdout, func(k string) string { v, _ := e.getenv(k); return v })
+	colorOn, err := colorFlag(c, e)
 	if err != nil {
-		return nil, usageErr("%s", err)
+		return nil, err
 	}
 	o := &listenOptions{count: c.Int("count"), addr: c.String("addr"), unixDir: c.String("unix")}
 	if o.count < 0 {
@@ -342,7 +341,11 @@ func demoAction(c *cli.Context, e *env) error {
 	if !contains(outputFormats, output) {
 		return usageErr("invalid --output %q: use one of %s", output, strings.Join(outputFormats, ", "))
 	}
-	colorOn, err := report.ColorEnabled(c.String("color"), e.stdout, func(k string) string { v, _ := e.getenv(k); return v })
+	colorOn, err := colorFlag(c, e)
+	if err != nil {
+		return err
+	}
+	out, err := report.New(output, e.stdout, report.Options{Color: colorOn, Verbose: c.Bool("verbose")})
 	if err != nil {
 		return usageErr("%s", err)
 	}
@@ -386,22 +389,19 @@ func demoAction(c *cli.Context, e *env) error {
 	}
 	defer os.RemoveAll(home)
 	req := demoRequest(ln.Addr().(*net.TCPAddr).Port, password, home)
-	var sink *statelog.NDJSONSink
-	if output == "ndjson" {
-		sink = statelog.NewNDJSONSink(e.stdout)
-		req.Sink = sink
+	if st, ok := out.(report.Streamer); ok {
+		req.Sink = st.Events()
 	}
 	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stopSignals()
-	l := probe.Probe(ctx, req)
-	diagnose.Record(l)
+	l := runner.One(ctx, req, runner.Options{})
 
 	var seen *statelog.Session
 	select {
 	case seen = <-sessions:
 	case <-time.After(5 * time.Second):
 	}
-	if err := writeDemo(e.stdout, output, l, seen, sink, report.Options{Color: colorOn, Verbose: c.Bool("verbose")}); err != nil {
+	if err := writeDemo(out, l, seen); err != nil {
 		return &exitError{code: statelog.ExitNoAnswer, msg: "could not write the report: " + err.Error()}
 	}
 	if l.ExitCode != 0 {
@@ -422,23 +422,15 @@ func demoRequest(port int, password, home string) probe.Request {
 	}
 }
 
-// writeDemo writes the probe's record l and, with the timeline, what the
-// server saw.
-func writeDemo(w io.Writer, output string, l *statelog.Log, seen *statelog.Session, sink *statelog.NDJSONSink, opts report.Options) error {
-	switch output {
-	case "json":
-		return report.JSON(w, l)
-	case "ndjson":
-		return sink.Verdict(l)
-	case "table":
-		return report.Table(w, []*statelog.Log{l}, opts)
+// writeDemo writes the probe's record l and, where the format shows the
+// server's side too (the timeline), what the server saw.
+func writeDemo(out report.Writer, l *statelog.Log, seen *statelog.Session) error {
+	err := report.Write(out, l)
+	if sa, ok := out.(report.SessionAppender); ok && err == nil && seen != nil {
+		err = sa.AppendSession("What the server saw (pgprobe listen records the same for any client):", seen)
 	}
-	err := report.Timeline(w, l, opts)
-	if err == nil && seen != nil {
-		fmt.Fprintln(w)
-		fmt.Fprintln(w, "What the server saw (pgprobe listen records the same for any client):")
-		fmt.Fprintln(w)
-		err = report.SessionTimeline(w, seen, opts)
+	if cerr := out.Close(); err == nil {
+		err = cerr
 	}
 	return err
 }

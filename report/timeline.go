@@ -50,6 +50,15 @@ func (x *timelineWriter) Add(p Part) error {
 	return err
 }
 
+// AppendSession writes title and the server's record s after the
+// timelines written so far.
+func (x *timelineWriter) AppendSession(title string, s *statelog.Session) error {
+	if _, err := fmt.Fprintf(x.w, "\n%s\n\n", title); err != nil {
+		return err
+	}
+	return SessionTimeline(x.w, s, x.o)
+}
+
 func (x *timelineWriter) Close() error   { return nil }
 func (x *timelineWriter) Buffered() bool { return false }
 

@@ -59,6 +59,13 @@ type Streamer interface {
 	HeldEvents() (sink statelog.Sink, release func())
 }
 
+// SessionAppender is a Writer that can show, after its records, what the
+// server side recorded of the same connection (pgprobe demo's timeline
+// shows both halves).
+type SessionAppender interface {
+	AppendSession(title string, s *statelog.Session) error
+}
+
 // Write adds one record to w: Prepare, then Add.
 func Write(w Writer, l *statelog.Log) error {
 	p, err := w.Prepare(l)
