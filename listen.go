@@ -5,26 +5,17 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
 	"crypto/tls"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/pgprobe/pgprobe/probe"
-	"github.com/pgprobe/pgprobe/probe/conninfo"
 	"github.com/pgprobe/pgprobe/report"
 	runner "github.com/pgprobe/pgprobe/run"
 	"github.com/pgprobe/pgprobe/server"
@@ -177,31 +168,14 @@ func parseListen(c *cli.Context, e *env) (*listenOptions, error) {
 	return o, nil
 }
 
-// openListeners listens on addr and, with dir, on dir/.s.PGSQL.PORT.
-func openListeners(addr, dir string) ([]net.Listener, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, &exitError{code: statelog.ExitNoAnswer, msg: "could not listen: " + err.Error()}
-	}
-	if dir == "" {
-		return []net.Listener{ln}, nil
-	}
-	uln, err := listenUnix(filepath.Join(dir, ".s.PGSQL."+strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)))
-	if err != nil {
-		ln.Close()
-		return nil, &exitError{code: statelog.ExitNoAnswer, msg: "could not listen: " + err.Error()}
-	}
-	return []net.Listener{ln, uln}, nil
-}
-
 func listenAction(c *cli.Context, e *env) error {
 	o, err := parseListen(c, e)
 	if err != nil {
 		return err
 	}
-	listeners, err := openListeners(o.addr, o.unixDir)
+	listeners, err := server.Listen(o.addr, o.unixDir)
 	if err != nil {
-		return err
+		return &exitError{code: statelog.ExitNoAnswer, msg: "could not listen: " + err.Error()}
 	}
 	cfg := o.cfg
 	if cfg.SSL && cfg.Certificate == nil {
@@ -227,7 +201,7 @@ func listenAction(c *cli.Context, e *env) error {
 	for _, l := range listeners {
 		go func(l net.Listener) { served <- srv.Serve(l) }(l)
 	}
-	fmt.Fprintln(e.stderr, listenBanner(listeners, cfg, srv))
+	fmt.Fprintf(e.stderr, "pgprobe listen: %s. Point a client here; interrupt (^C) to stop.\n", srv.Describe(listeners))
 	return showSessions(srv, sessions, stop, served, o)
 }
 
@@ -280,59 +254,6 @@ func showSessions(srv *server.Server, sessions <-chan *statelog.Session, stop ch
 	}
 }
 
-// listenUnix listens on a socket path, replacing a stale socket file (one
-// nobody accepts on) as the postmaster does with its lock file.
-func listenUnix(path string) (net.Listener, error) {
-	ln, err := net.Listen("unix", path)
-	if err == nil {
-		return ln, nil
-	}
-	if _, statErr := os.Stat(path); statErr != nil {
-		return nil, err
-	}
-	if c, dialErr := net.DialTimeout("unix", path, time.Second); dialErr == nil {
-		c.Close()
-		return nil, fmt.Errorf("%s: another server is listening there", path)
-	}
-	if rmErr := os.Remove(path); rmErr != nil {
-		return nil, err
-	}
-	return net.Listen("unix", path)
-}
-
-func listenBanner(lns []net.Listener, cfg server.Config, srv *server.Server) string {
-	var where []string
-	for _, l := range lns {
-		where = append(where, l.Addr().String())
-	}
-	ssl := "SSL off"
-	if cfg.SSL {
-		ssl = "SSL on"
-		if cert := srv.Certificate(); cert != nil {
-			sum := sha256.Sum256(cert.Raw)
-			names := append(append([]string{}, cert.DNSNames...), ipStrings(cert.IPAddresses)...)
-			kind := "certificate " + cert.Subject.CommonName
-			if cfg.CertificateHosts != nil {
-				kind = "self-signed certificate"
-			}
-			ssl += fmt.Sprintf(" (%s for %s, sha256 %s)", kind, strings.Join(names, ", "), hex.EncodeToString(sum[:8]))
-		}
-		if cfg.DirectSSL {
-			ssl += ", direct TLS accepted"
-		}
-	}
-	return fmt.Sprintf("pgprobe listen: listening on %s; %s; auth %s; then %s. Point a client here; interrupt (^C) to stop.",
-		strings.Join(where, " and "), ssl, cfg.Auth, cfg.Then)
-}
-
-func ipStrings(ips []net.IP) []string {
-	out := make([]string, len(ips))
-	for i, ip := range ips {
-		out[i] = ip.String()
-	}
-	return out
-}
-
 func demoAction(c *cli.Context, e *env) error {
 	if c.NArg() > 0 {
 		return usageErr("demo takes no arguments, got %q", c.Args().First())
@@ -349,57 +270,15 @@ func demoAction(c *cli.Context, e *env) error {
 	if err != nil {
 		return usageErr("%s", err)
 	}
-	fail := func(what string, err error) error {
-		return &exitError{code: statelog.ExitNoAnswer, msg: "demo: " + what + ": " + err.Error()}
-	}
-
-	var pwb [18]byte
-	if _, err := rand.Read(pwb[:]); err != nil {
-		return fail("making a password", err)
-	}
-	password := base64.RawURLEncoding.EncodeToString(pwb[:])
-	sessions := make(chan *statelog.Session, 4)
-	srv, err := server.New(server.Config{SSL: true, CertificateHosts: []string{"localhost", "127.0.0.1", "::1"},
-		Auth: server.AuthSCRAMSHA256, Password: password, Then: server.ThenOK, Timeout: 30 * time.Second,
-		OnSession: func(s *statelog.Session) {
-			select {
-			case sessions <- s:
-			default:
-			}
-		}})
-	if err != nil {
-		return fail("starting the server", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return fail("listening on loopback", err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	defer func() {
-		srv.Close()
-		<-served
-	}()
-
-	// No PG* variable, no ~/.pgpass, no ~/.postgresql/root.crt: the demo
-	// behaves the same everywhere.
-	home, err := os.MkdirTemp("", "pgprobe-demo-")
-	if err != nil {
-		return fail("making a scratch home directory", err)
-	}
-	defer os.RemoveAll(home)
-	req := demoRequest(ln.Addr().(*net.TCPAddr).Port, password, home)
+	var events statelog.Sink
 	if st, ok := out.(report.Streamer); ok {
-		req.Sink = st.Events()
+		events = st.Events()
 	}
 	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stopSignals()
-	l := runner.One(ctx, req, runner.Options{})
-
-	var seen *statelog.Session
-	select {
-	case seen = <-sessions:
-	case <-time.After(5 * time.Second):
+	l, seen, err := runner.Demo(ctx, events)
+	if err != nil {
+		return &exitError{code: statelog.ExitNoAnswer, msg: "demo: " + err.Error()}
 	}
 	if err := writeDemo(out, l, seen); err != nil {
 		return &exitError{code: statelog.ExitNoAnswer, msg: "could not write the report: " + err.Error()}
@@ -408,18 +287,6 @@ func demoAction(c *cli.Context, e *env) error {
 		return &exitError{code: l.ExitCode}
 	}
 	return nil
-}
-
-// demoRequest is libpq's sslmode=require to the demo server with its
-// password, in a scratch home directory.
-func demoRequest(port int, password, home string) probe.Request {
-	target := fmt.Sprintf("host=localhost hostaddr=127.0.0.1 port=%d user=demo dbname=demo sslmode=require", port)
-	return probe.Request{
-		Input: conninfo.Input{Target: target, HomeDir: home, OSUser: "demo",
-			Flags: map[string]string{"password": password}, FlagOrigin: map[string]string{"password": "pgprobe demo"},
-			Getenv: func(string) (string, bool) { return "", false }},
-		Timeout: 30 * time.Second,
-	}
 }
 
 // writeDemo writes the probe's record l and, where the format shows the
