@@ -10,7 +10,9 @@ import (
 
 // The man page and the completion scripts are generated from the CLI
 // definition (TestGeneratedDocs keeps man/ and completions/ current; run
-// scripts/gendocs.sh after changing a flag).
+// scripts/gendocs.sh after changing a flag). The completions are here, for
+// "pgprobe completion SHELL"; the man page is made in gendocs_test.go, as
+// urfave/cli's ToMan is not in the binary (-tags urfave_cli_no_docs).
 
 // isBuiltinFlag reports whether f is urfave/cli's help or version flag
 // (pgprobe's --help/-? and --version/-V), which App.Setup and Command.setup
