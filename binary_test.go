@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -12,9 +13,11 @@ import (
 	"github.com/pgprobe/pgprobe/internal/pgtest"
 )
 
-// buildBinary builds pgprobe as the README says (go build -o pgprobe .).
+// buildBinary builds pgprobe exactly as the README's build line says
+// (readmeBuild), into a temporary directory.
 func buildBinary(t *testing.T) string {
 	t.Helper()
+	args := readmeBuild(t)
 	built.once.Do(func() {
 		dir, err := os.MkdirTemp("", "pgprobe-bin-")
 		if err != nil {
@@ -23,14 +26,84 @@ func buildBinary(t *testing.T) string {
 		}
 		built.dir = dir
 		built.bin = filepath.Join(dir, "pgprobe")
-		if out, err := exec.Command("go", "build", "-o", built.bin, ".").CombinedOutput(); err != nil {
-			built.err = fmt.Errorf("go build: %v\n%s", err, out)
+		args = slices.Clone(args)
+		args[slices.Index(args, "-o")+1] = built.bin
+		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("%s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	})
 	if built.err != nil {
 		t.Fatal(built.err)
 	}
 	return built.bin
+}
+
+// readmeBuild returns the words of the README's build line, the first line
+// that starts with "go build " and writes -o pgprobe (up to any && or #).
+func readmeBuild(t *testing.T) []string {
+	t.Helper()
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(readme), "\n") {
+		if !strings.HasPrefix(line, "go build ") {
+			continue
+		}
+		line, _, _ = strings.Cut(line, "&&")
+		line, _, _ = strings.Cut(line, "#")
+		args := shellWords(t, strings.TrimSpace(line), nil)
+		if i := slices.Index(args, "-o"); i > 0 && i+1 < len(args) && args[i+1] == "pgprobe" {
+			return args
+		}
+	}
+	t.Fatal("README.md has no build line (go build … -o pgprobe .)")
+	return nil
+}
+
+// docsOnlyModules are linked only by urfave/cli's ToMan and ToMarkdown
+// (its docs.go), which the shipped build leaves out: the man page is made
+// by TestGeneratedDocs (gendocs_test.go) instead.
+var docsOnlyModules = []string{"github.com/cpuguy83/go-md2man/v2", "github.com/russross/blackfriday/v2"}
+
+// TestBinaryModules builds pgprobe as the README says and checks, with go
+// version -m, that no module only documentation generation needs is in it,
+// and that scripts/bench.sh times a binary built the same way.
+func TestBinaryModules(t *testing.T) {
+	bin := buildBinary(t)
+	out, err := exec.Command("go", "version", "-m", bin).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go version -m: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "github.com/urfave/cli/v2") {
+		t.Fatalf("go version -m lists no urfave/cli; is this pgprobe?\n%s", out)
+	}
+	for _, m := range docsOnlyModules {
+		if strings.Contains(string(out), "\t"+m+"\t") {
+			t.Errorf("the binary built as the README says links %s (build with -tags urfave_cli_no_docs)", m)
+		}
+	}
+	args := readmeBuild(t)
+	flags := args[:slices.Index(args, "-o")]
+	bench, err := os.ReadFile(filepath.Join("scripts", "bench.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "build=(" + strings.Join(shellQuote(flags), " ") + ")"; !strings.Contains(string(bench), want) {
+		t.Errorf("scripts/bench.sh does not build as the README does: want %s", want)
+	}
+}
+
+// shellQuote quotes, as the README and scripts do, the words that hold a space.
+func shellQuote(words []string) []string {
+	out := make([]string, len(words))
+	for i, w := range words {
+		if k, v, ok := strings.Cut(w, "="); ok && strings.Contains(v, " ") {
+			w = k + "='" + v + "'"
+		}
+		out[i] = w
+	}
+	return out
 }
 
 // built is the binary the package's tests share: one go build instead of

@@ -10,63 +10,9 @@ import (
 
 // The man page and the completion scripts are generated from the CLI
 // definition (TestGeneratedDocs keeps man/ and completions/ current; run
-// scripts/gendocs.sh after changing a flag).
-
-const manExtra = `
-# EXIT STATUS
-
-**0**
-: connected (with **--ping**: the server is accepting connections) and every check passed
-
-**1**
-: the server answered but refused: an ErrorResponse during startup or authentication, a target_session_attrs mismatch, an authentication exchange the client's settings forbid (with **--ping**: the server is rejecting connections)
-
-**2**
-: no usable answer: name resolution, connect, timeout, SSL refused when required, TLS handshake or certificate verification, protocol violation
-
-**3**
-: no attempt: bad flags, connection string, URI or files
-
-**4**
-: connected, but a check failed
-
-# ENVIRONMENT
-
-Every environment variable libpq reads: **PGHOST**, **PGHOSTADDR**, **PGPORT**, **PGUSER**, **PGDATABASE**, **PGPASSWORD**, **PGPASSFILE**, **PGSERVICE**, **PGSERVICEFILE**, **PGSYSCONFDIR**, **PGSSLMODE**, **PGSSLROOTCERT**, **PGSSLCERT**, **PGSSLKEY**, **PGCONNECT_TIMEOUT**, **PGAPPNAME**, **PGTARGETSESSIONATTRS** and the rest, with libpq's precedence: connection string, then flags, then service file, then environment, then defaults.
-
-**NO_COLOR**
-: when set and not empty, no colour unless **--color always**
-
-# FILES
-
-*~/.pgpass*
-: passwords, as libpq reads them (ignored when group or world readable)
-
-*~/.pg_service.conf*, *$PGSYSCONFDIR/pg_service.conf*
-: connection service files
-
-*~/.postgresql/root.crt*
-: trusted root certificates; when present, **sslmode=require** verifies the chain as **verify-ca** does
-
-# EXAMPLES
-
-pgprobe "host=db.example.com sslmode=verify-full sslrootcert=ca.pem"
-
-pgprobe postgresql://app@db.example.com/app -o json | jq .attempts[].tls.version
-
-pgprobe --ping -h db.example.com -p 5432
-
-# SEE ALSO
-
-psql(1), pg_isready(1)
-`
-
-func manPage(app *cli.App) (string, error) {
-	saved := cli.MarkdownDocTemplate
-	cli.MarkdownDocTemplate = saved + manExtra
-	defer func() { cli.MarkdownDocTemplate = saved }()
-	return docApp(app, true).ToManWithSection(1)
-}
+// scripts/gendocs.sh after changing a flag). The completions are here, for
+// "pgprobe completion SHELL"; the man page is made in gendocs_test.go, as
+// urfave/cli's ToMan is not in the binary (-tags urfave_cli_no_docs).
 
 // isBuiltinFlag reports whether f is urfave/cli's help or version flag
 // (pgprobe's --help/-? and --version/-V), which App.Setup and Command.setup

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,52 +10,8 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite man/ and completions/ from the CLI definition")
-
 // completionFiles are the checked-in completion scripts, by shell.
 var completionFiles = map[string]string{"bash": "pgprobe.bash", "zsh": "_pgprobe", "fish": "pgprobe.fish", "powershell": "pgprobe.ps1"}
-
-// TestGeneratedDocs fails when man/pgprobe.1 or completions/ no longer match
-// the CLI. Run scripts/gendocs.sh to regenerate them.
-func TestGeneratedDocs(t *testing.T) {
-	app := newApp(&env{stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}})
-	files := map[string]string{}
-	man, err := manPage(app)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, opt := range []string{`\fB--help, -?\fP`, `\fB--version, -V\fP`, "[--help|-?]", "[--version|-V]"} {
-		if !strings.Contains(man, opt) {
-			t.Errorf("the man page does not list %s", opt)
-		}
-	}
-	files["man/pgprobe.1"] = man
-	for shell, name := range completionFiles {
-		s, err := completionScript(app, shell)
-		if err != nil {
-			t.Fatal(err)
-		}
-		files["completions/"+name] = s
-	}
-	for path, want := range files {
-		if *update {
-			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		got, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatalf("%s: %v (run scripts/gendocs.sh)", path, err)
-		}
-		if string(got) != want {
-			t.Errorf("%s is stale: run scripts/gendocs.sh", path)
-		}
-	}
-}
 
 // TestCompletionCommand checks that "pgprobe completion SHELL" prints, byte
 // for byte, the checked-in completions/ file the README tells users to

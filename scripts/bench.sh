@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
-# Whole-process benchmarks against one local PostgreSQL 15 with TLS and SCRAM:
-# pgprobe --ping vs pg_isready, and a full pgprobe probe (TLS 1.3 + SCRAM)
-# vs `psql -c ''` and `openssl s_client -starttls postgres`. Runs are
-# interleaved (each round runs every command once) and the medians and their
-# ratios are printed. RUNS (default 21) sets the number of rounds.
-# The floor is timed the same way: /bin/true, an empty Go program, and the
-# --version of pgprobe and pg_isready (start-up and exit, no connection).
+# Whole-process benchmarks against one local PostgreSQL 15 with TLS and SCRAM.
+# Two exchanges, each timed against "the floor" (scripts/floor: the least a Go
+# client does for the same exchange, standard library only) and the usual
+# tools:
+#   --ping: connect, SSLRequest, TLS 1.3, StartupMessage, the first answer;
+#           pgprobe --ping vs floor -ping vs pg_isready
+#   full:   the same, then SCRAM-SHA-256-PLUS through ReadyForQuery, Terminate;
+#           pgprobe vs floor vs `psql -c ''` and `openssl s_client -starttls`
+# Runs are interleaved (each round runs every command once) and the medians
+# and their ratios are printed. RUNS (default 21) sets the number of rounds.
+# The start-up floor is timed the same way: /bin/true, an empty Go program,
+# and the --version of pgprobe and pg_isready (start-up and exit, no
+# connection). pgprobe and the floor are built as the README builds pgprobe.
 # Each command is timed from this shell (EPOCHREALTIME, no helper process),
-# so a figure is the command's fork, exec, run and exit; each must succeed
+# so a figure is the command's fork, exec, run and exit; its CPU (user + sys,
+# from the shell's `times`) is the mean over the rounds. Each must succeed
 # once before timing starts. The probe's own record (duration_ms, inside the
-# process) is summarised last. For the client's CPU profile in-process, see
+# process) is summarised next. For the client's CPU profile in-process, see
 # BenchmarkProbePing and BenchmarkProbeFull in probe/bench_test.go.
+# FLEET_BENCHTIME=0 skips the fleet benchmark at the end.
 # The server is a throwaway cluster in a temporary directory, stopped at exit.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -43,11 +51,14 @@ fsync = off
 CONF
 "${as_pg[@]}" pg_ctl -D "$work/data" -l "$work/log" -w start >/dev/null
 
-go build -o "$work/pgprobe" .
+# The README's build line (TestBinaryModules checks that they agree).
+build=(go build -tags urfave_cli_no_docs -trimpath -ldflags='-s -w')
+"${build[@]}" -o "$work/pgprobe" .
+"${build[@]}" -o "$work/floor" ./scripts/floor
 # The floor for any Go program: the runtime's start-up and exit.
 mkdir "$work/hello"
 printf 'package main\n\nfunc main() {}\n' >"$work/hello/main.go"
-(cd "$work/hello" && go build -o "$work/hello.bin" main.go)
+(cd "$work/hello" && "${build[@]}" -o "$work/hello.bin" main.go)
 export PGPASSWORD=bench-secret
 target="host=127.0.0.1 port=$port user=postgres dbname=postgres sslmode=require"
 
@@ -58,12 +69,14 @@ cmd_go_hello() { "$work/hello.bin"; }
 cmd_pgprobe_version() { "$work/pgprobe" --version; }
 cmd_isready_version() { pg_isready --version; }
 cmd_pgprobe_ping() { "$work/pgprobe" --ping -q -h 127.0.0.1 -p "$port" -U postgres; }
+cmd_floor_ping() { "$work/floor" -ping 127.0.0.1 "$port" postgres; }
 cmd_pg_isready() { pg_isready -q -h 127.0.0.1 -p "$port" -U postgres; }
 cmd_pgprobe_full() { "$work/pgprobe" -q "$target"; }
+cmd_floor_full() { "$work/floor" 127.0.0.1 "$port" postgres postgres; }
 cmd_psql() { psql -X -q -d "$target" -c ''; }
 cmd_openssl() { openssl s_client -starttls postgres -connect "127.0.0.1:$port" -brief </dev/null; }
 floor=(true go_hello pgprobe_version isready_version)
-names=(pgprobe_ping pg_isready pgprobe_full psql openssl)
+names=(pgprobe_ping floor_ping pg_isready pgprobe_full floor_full psql openssl)
 for n in "${floor[@]}" "${names[@]}"; do
 	if ! "cmd_$n" >/dev/null 2>"$work/$n.err"; then
 		echo "bench.sh: $n failed, so its time would mean nothing:" >&2
@@ -71,32 +84,58 @@ for n in "${floor[@]}" "${names[@]}"; do
 		exit 1
 	fi
 	: >"$work/$n.times"
+	: >"$work/$n.cpu"
 done
+# children_us sets $us to the CPU (user + sys, microseconds; `times` has
+# milliseconds) of this shell's waited-for children so far, without forking:
+# a forked helper's CPU would be counted, and a subshell's `times` is its own.
+children_us() {
+	local u s
+	times >"$work/times.out"
+	{ read -r _ _; read -r u s; } <"$work/times.out"
+	us=0
+	for t in "$u" "$s"; do
+		t=${t%s}
+		local m=${t%%m*} sec=${t#*m}
+		us=$((us + 10#$m * 60000000 + 10#${sec%.*} * 1000000 + 10#${sec#*.} * 1000))
+	done
+}
 for ((i = 0; i < runs; i++)); do
 	for n in "${floor[@]}" "${names[@]}"; do
+		children_us
+		cpu0=$us
 		start=$EPOCHREALTIME
 		"cmd_$n" >/dev/null 2>&1 || true
 		end=$EPOCHREALTIME
+		children_us
 		# microseconds
 		echo $((10#${end/./} - 10#${start/./})) >>"$work/$n.times"
+		echo $((us - cpu0)) >>"$work/$n.cpu"
 	done
 done
 median() { sort -n "$1" | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-declare -A med
-printf '%-16s %12s\n' command median_ms
+mean() { awk '{s += $1} END {print s / NR}' "$1"; }
+declare -A med cpu
+printf '%-16s %12s %12s\n' command median_ms mean_cpu_ms
 for n in "${floor[@]}" "${names[@]}"; do
 	med[$n]=$(median "$work/$n.times")
-	awk -v n="$n" -v us="${med[$n]}" 'BEGIN {printf "%-16s %12.2f\n", n, us/1000}'
+	cpu[$n]=$(mean "$work/$n.cpu")
+	awk -v n="$n" -v us="${med[$n]}" -v c="${cpu[$n]}" 'BEGIN {printf "%-16s %12.2f %12.2f\n", n, us/1000, c/1000}'
 	if [[ $n == isready_version ]]; then echo; fi
 done
 ratio() { awk -v a="${med[$1]}" -v b="${med[$2]}" 'BEGIN {printf "%.2f", a/b}'; }
+cpuratio() { awk -v a="${cpu[$1]}" -v b="${cpu[$2]}" 'BEGIN {printf "%.2f", a/b}'; }
 verdict() { awk -v r="$1" -v g="$2" 'BEGIN {print (r <= g) ? "met" : "not met"}'; }
 echo
+r=$(ratio pgprobe_ping floor_ping)
+echo "pgprobe --ping / floor -ping:            $r  (goal ≤ 1.15: $(verdict "$r" 1.15)); CPU $(cpuratio pgprobe_ping floor_ping)"
+echo "pgprobe TLS1.3+SCRAM / floor:            $(ratio pgprobe_full floor_full)  CPU $(cpuratio pgprobe_full floor_full)"
 r=$(ratio pgprobe_ping pg_isready)
 echo "pgprobe --ping / pg_isready:             $r  (goal ≤ 0.2: $(verdict "$r" 0.2))"
 r=$(ratio pgprobe_full psql)
 echo "pgprobe TLS1.3+SCRAM / psql -c '':       $r  (goal ≤ 0.3: $(verdict "$r" 0.3))"
 echo "pgprobe TLS1.3+SCRAM / openssl s_client: $(ratio pgprobe_full openssl)"
+echo "pgprobe --version / empty Go program:   $(ratio pgprobe_version go_hello)"
 echo "($runs interleaved rounds, $(nproc) cores, $(uname -r), $(date -u +%Y-%m-%d))"
 
 # Inside the process: the probe's own record, same targets, medians over RUNS
@@ -127,6 +166,7 @@ fi
 # proxy, 25 ms each way, and reports wall time and peak RSS of the pgprobe
 # process, at the default --concurrency and at one that can meet the goals.
 # FLEET_BENCHTIME (default 3x) sets the number of runs.
+[[ ${FLEET_BENCHTIME:-} == 0 ]] && exit 0
 echo
 echo "fleet: 1000 targets, 50 ms round trip (25 ms each way), TLS 1.3 + SCRAM"
 fleet_out=$(go test -run '^$' -bench 'BenchmarkFleet$' -benchtime "${FLEET_BENCHTIME:-3x}" . 2>&1) || { echo "$fleet_out"; exit 1; }
