@@ -15,7 +15,7 @@ import (
 
 // buildBinary builds pgprobe exactly as the README's build line says
 // (readmeBuild), into a temporary directory.
-func buildBinary(t *testing.T) string {
+func buildBinary(t testing.TB) string {
 	t.Helper()
 	args := readmeBuild(t)
 	built.once.Do(func() {
@@ -40,7 +40,7 @@ func buildBinary(t *testing.T) string {
 
 // readmeBuild returns the words of the README's build line, the first line
 // that starts with "go build " and writes -o pgprobe (up to any && or #).
-func readmeBuild(t *testing.T) []string {
+func readmeBuild(t testing.TB) []string {
 	t.Helper()
 	readme, err := os.ReadFile("README.md")
 	if err != nil {

@@ -95,10 +95,7 @@ func checkFleet(b *testing.B, out []byte) {
 }
 
 func BenchmarkFleet(b *testing.B) {
-	bin := filepath.Join(b.TempDir(), "pgprobe")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(b) // as the README builds it
 	targets := fleetSetup(b)
 	for _, n := range fleetConcurrency {
 		b.Run(fmt.Sprintf("concurrency=%d", n), func(b *testing.B) {

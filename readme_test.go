@@ -43,7 +43,7 @@ func readmeBlock(t *testing.T, readme string) []readmeCommand {
 
 // shellWords splits a command line as sh would for the simple quoting the
 // README uses, expanding $DATABASE_URL.
-func shellWords(t *testing.T, s string, vars map[string]string) []string {
+func shellWords(t testing.TB, s string, vars map[string]string) []string {
 	t.Helper()
 	var words []string
 	var cur strings.Builder
