@@ -17,6 +17,8 @@ import (
 	"testing"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/pgprobe/pgprobe/internal/completion"
 )
 
 var update = flag.Bool("update", false, "rewrite man/ and completions/ from the CLI definition")
@@ -116,5 +118,5 @@ func manPage(app *cli.App) (string, error) {
 	saved := cli.MarkdownDocTemplate
 	cli.MarkdownDocTemplate = saved + manExtra
 	defer func() { cli.MarkdownDocTemplate = saved }()
-	return docApp(app, true).ToManWithSection(1)
+	return completion.App(app, true).ToManWithSection(1)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/pgprobe/pgprobe/internal/cliargs"
+	"github.com/pgprobe/pgprobe/internal/completion"
 	"github.com/pgprobe/pgprobe/probe"
 	"github.com/pgprobe/pgprobe/probe/conninfo"
 	"github.com/pgprobe/pgprobe/report"
@@ -219,3 +220,9 @@ func settingsAction(c *cli.Context, e *env) error {
 }
 
 func contains(list []string, s string) bool { return slices.Contains(list, s) }
+
+// completionScript is app's completion script for shell, offering the
+// values -o and --color take.
+func completionScript(app *cli.App, shell string) (string, error) {
+	return completion.Script(app, shell, map[string][]string{"output": outputFormats, "color": report.ColorModes()})
+}

@@ -1,4 +1,8 @@
-package main
+// Package completion writes pgprobe's shell completion scripts from its
+// urfave/cli definition, for "pgprobe completion SHELL" and the files in
+// completions/ (the man page is made by gendocs_test.go, since urfave/cli's
+// ToMan is left out of the binary with -tags urfave_cli_no_docs).
+package completion
 
 import (
 	"fmt"
@@ -7,12 +11,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 )
-
-// The man page and the completion scripts are generated from the CLI
-// definition (TestGeneratedDocs keeps man/ and completions/ current; run
-// scripts/gendocs.sh after changing a flag). The completions are here, for
-// "pgprobe completion SHELL"; the man page is made in gendocs_test.go, as
-// urfave/cli's ToMan is not in the binary (-tags urfave_cli_no_docs).
 
 // isBuiltinFlag reports whether f is urfave/cli's help or version flag
 // (pgprobe's --help/-? and --version/-V), which App.Setup and Command.setup
@@ -53,13 +51,13 @@ func docCommands(commands []*cli.Command) []*cli.Command {
 	return out
 }
 
-// docApp is the CLI definition the man page and the completion scripts are
+// App is the CLI definition the man page and the completion scripts are
 // generated from: the same whether or not app has run (the completion
 // command gets the running app, TestGeneratedDocs and scripts/gendocs.sh a
 // fresh one), so what "pgprobe completion SHELL" prints is byte for byte the
 // file in completions/. With withBuiltins, --help and --version come last in
 // the flags; without, they are left out (ToFishCompletion adds them itself).
-func docApp(app *cli.App, withBuiltins bool) *cli.App {
+func App(app *cli.App, withBuiltins bool) *cli.App {
 	d := *app
 	d.Flags = withoutBuiltinFlags(app.Flags)
 	if withBuiltins {
@@ -81,7 +79,7 @@ type flagInfo struct {
 	isValue bool
 }
 
-func flagInfos(flags []cli.Flag) []flagInfo {
+func flagInfos(flags []cli.Flag, values map[string][]string) []flagInfo {
 	var out []flagInfo
 	for _, f := range flags {
 		fi := flagInfo{}
@@ -96,37 +94,36 @@ func flagInfos(flags []cli.Flag) []flagInfo {
 			fi.usage = df.GetUsage()
 			fi.isValue = df.TakesValue()
 		}
-		switch f.Names()[0] {
-		case "output":
-			fi.values = outputFormats
-		case "color":
-			fi.values = []string{"auto", "always", "never"}
-		}
+		fi.values = values[f.Names()[0]]
 		out = append(out, fi)
 	}
 	return out
 }
 
-func completionScript(app *cli.App, shell string) (string, error) {
+// Script is the completion script of app for shell (bash, zsh, fish or
+// powershell); values are the words a flag's value may be, by the flag's
+// first name.
+func Script(app *cli.App, shell string, values map[string][]string) (string, error) {
 	if shell == "fish" {
-		s, err := docApp(app, false).ToFishCompletion()
+		s, err := App(app, false).ToFishCompletion()
 		// fish before 4.0 takes an unquoted ? for a wildcard and, matching
 		// no file, refuses the whole complete command: quote -?.
 		return strings.ReplaceAll(s, " -s ? ", " -s '?' "), err
 	}
-	app = docApp(app, true)
+	app = App(app, true)
 	switch shell {
 	case "bash":
-		return bashCompletion(app), nil
+		return bashCompletion(app, values), nil
 	case "zsh":
-		return zshCompletion(app), nil
+		return zshCompletion(app, values), nil
 	case "powershell":
-		return powershellCompletion(app), nil
+		return powershellCompletion(app, values), nil
 	}
 	return "", fmt.Errorf("unknown shell %q: use bash, zsh, fish or powershell", shell)
 }
 
-func commandNames(app *cli.App) []string {
+// CommandNames are app's visible subcommands.
+func CommandNames(app *cli.App) []string {
 	var out []string
 	for _, c := range app.Commands {
 		if !c.Hidden {
@@ -145,8 +142,8 @@ func allFlagNames(infos []flagInfo) []string {
 	return out
 }
 
-func bashCompletion(app *cli.App) string {
-	infos := flagInfos(app.Flags)
+func bashCompletion(app *cli.App, values map[string][]string) string {
+	infos := flagInfos(app.Flags, values)
 	var b strings.Builder
 	b.WriteString("# bash completion for pgprobe (generated: pgprobe completion bash)\n")
 	// COMPREPLY=($(compgen …)) would expand -? as a pattern (a file named
@@ -170,15 +167,15 @@ func bashCompletion(app *cli.App) string {
 	b.WriteString("        completion) _pgprobe_reply \"bash zsh fish powershell\" \"$cur\"; return ;;\n")
 	b.WriteString("    esac\n")
 	fmt.Fprintf(&b, "    if [[ \"$cur\" == -* ]]; then\n        _pgprobe_reply %q \"$cur\"\n", strings.Join(allFlagNames(infos), " "))
-	fmt.Fprintf(&b, "    elif [[ $COMP_CWORD -eq 1 ]]; then\n        _pgprobe_reply %q \"$cur\"\n    fi\n}\n", strings.Join(commandNames(app), " "))
+	fmt.Fprintf(&b, "    elif [[ $COMP_CWORD -eq 1 ]]; then\n        _pgprobe_reply %q \"$cur\"\n    fi\n}\n", strings.Join(CommandNames(app), " "))
 	b.WriteString("complete -F _pgprobe pgprobe\n")
 	return b.String()
 }
 
-func zshCompletion(app *cli.App) string {
+func zshCompletion(app *cli.App, values map[string][]string) string {
 	var b strings.Builder
 	b.WriteString("#compdef pgprobe\n# zsh completion for pgprobe (generated: pgprobe completion zsh)\n\n_pgprobe() {\n  _arguments -s \\\n")
-	for _, fi := range flagInfos(app.Flags) {
+	for _, fi := range flagInfos(app.Flags, values) {
 		usage := strings.NewReplacer("[", "(", "]", ")", "`", "", "'", "").Replace(fi.usage)
 		action := ""
 		if fi.isValue {
@@ -192,15 +189,15 @@ func zshCompletion(app *cli.App) string {
 			fmt.Fprintf(&b, "    '%s%s[%s]%s' \\\n", excl, n, usage, action)
 		}
 	}
-	fmt.Fprintf(&b, "    '1: :(%s)' \\\n", strings.Join(commandNames(app), " "))
+	fmt.Fprintf(&b, "    '1: :(%s)' \\\n", strings.Join(CommandNames(app), " "))
 	b.WriteString("    '*:target:'\n}\n\ncompdef _pgprobe pgprobe\n")
 	return b.String()
 }
 
-func powershellCompletion(app *cli.App) string {
+func powershellCompletion(app *cli.App, values map[string][]string) string {
 	var words []string
-	words = append(words, commandNames(app)...)
-	words = append(words, allFlagNames(flagInfos(app.Flags))...)
+	words = append(words, CommandNames(app)...)
+	words = append(words, allFlagNames(flagInfos(app.Flags, values))...)
 	quoted := make([]string, len(words))
 	for i, w := range words {
 		quoted[i] = "'" + w + "'"
