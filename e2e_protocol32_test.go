@@ -122,6 +122,12 @@ func TestOAuthBearerFlow(t *testing.T) {
 	if lib.OK || !strings.Contains(lib.Error, "client selected an invalid SASL authentication mechanism") {
 		t.Errorf("libpq 18: %+v", lib)
 	}
+	// libpq 15 knows no OAUTHBEARER (the README's table says so).
+	only := testServer(t, server.Config{Then: server.ThenOK, SASLMechanisms: []string{"OAUTHBEARER"}})
+	out, code := pgtest.RunPsql(t, fmt.Sprintf("host=127.0.0.1 port=%d user=u sslmode=disable", only), "SELECT 1")
+	if code != 2 || !strings.Contains(out, "none of the server's SASL authentication mechanisms are supported") {
+		t.Errorf("psql 15: exit %d\n%s", code, out)
+	}
 }
 
 // TestProtocolRecord: what the record says about the negotiation with
