@@ -60,13 +60,28 @@ var libpqCases = []libpqCase{
 	{name: "protocol range", kv: []string{"user=scramuser", "min_protocol_version=3.2", "max_protocol_version=3.0"}, code: always(3), class: "usage"},
 	{name: "target_session_attrs=standby on a primary", kv: []string{"user=scramuser", "password=" + scramPW, "sslmode=require", "target_session_attrs=standby"}, code: always(1), class: "target"},
 
-	{name: "require_auth=!scram-sha-256 over TLS", kv: []string{"user=scramuser", "password=" + scramPW, "sslmode=require", "require_auth=!scram-sha-256"}, code: always(1), class: "auth",
-		gap: "libpq 18 names the SASL mechanism it would use (SCRAM-SHA-256-PLUS), pgprobe says SASL", gapOn: serverVersions},
-	{name: "max_protocol_version=3.2", kv: []string{"user=scramuser", "password=" + scramPW, "sslmode=require", "max_protocol_version=3.2"}, code: always(0),
-		// PostgreSQL 15 and 17 answer NegotiateProtocolVersion: 3.0 for both.
-		gap: "pgprobe always speaks protocol 3.0; libpq 18 gets 3.2 from PostgreSQL 18", gapOn: []int{18}},
-	{name: "min_protocol_version=3.2", kv: []string{"user=scramuser", "password=" + scramPW, "sslmode=require", "min_protocol_version=3.2"}, code: always(0),
-		gap: "pgprobe ignores min_protocol_version: libpq 18 refuses a server that only speaks 3.0, and gets 3.2 from PostgreSQL 18", gapOn: serverVersions},
+	// libpq 18 names the SASL mechanism it picked (SCRAM-SHA-256-PLUS over TLS).
+	{name: "require_auth=!scram-sha-256 over TLS", kv: []string{"user=scramuser", "password=" + scramPW, "sslmode=require", "require_auth=!scram-sha-256"}, code: always(1), class: "auth"},
+	{name: "require_auth=!scram-sha-256 without channel binding", kv: []string{"user=scramuser", "password=" + scramPW, "sslmode=require", "channel_binding=disable", "require_auth=!scram-sha-256"}, code: always(1), class: "auth"},
+	{name: "require_auth=oauth against SCRAM", kv: []string{"user=scramuser", "password=" + scramPW, "sslmode=require", "require_auth=oauth"}, code: always(1), class: "auth"},
+	{name: "require_auth=password against trust", kv: []string{"user=trustuser", "sslmode=require", "require_auth=password"}, code: always(1), class: "auth"},
+	{name: "require_auth=none against md5", kv: []string{"user=md5user", "password=" + md5PW, "sslmode=require", "require_auth=none"}, code: always(1), class: "auth"},
+	{name: "sslcertmode=disable", kv: []string{"user=scramuser", "password=" + scramPW, "sslmode=require", "sslcertmode=disable"}, code: always(0)},
+	{name: "sslnegotiation=direct with sslmode=disable", kv: []string{"user=scramuser", "sslmode=disable", "sslnegotiation=direct"}, code: always(3), class: "usage"},
+	{name: "ssl_max_protocol_version=TLSv1.2", kv: []string{"user=scramuser", "password=" + scramPW, "sslmode=require", "ssl_max_protocol_version=TLSv1.2"}, code: always(0)},
+	{name: "invalid ssl_min_protocol_version", kv: []string{"user=scramuser", "sslmode=require", "ssl_min_protocol_version=TLSv1.4"}, code: always(3), class: "usage"},
+	{name: "invalid max_protocol_version", kv: []string{"user=scramuser", "max_protocol_version=3.1"}, code: always(3), class: "usage"},
+	// PostgreSQL 15 and 17 answer NegotiateProtocolVersion 3.0, which
+	// libpq 18 accepts; PostgreSQL 18 grants 3.2.
+	{name: "max_protocol_version=3.2", kv: []string{"user=scramuser", "password=" + scramPW, "sslmode=require", "max_protocol_version=3.2"}, code: always(0)},
+	{name: "max_protocol_version=latest", kv: []string{"user=scramuser", "password=" + scramPW, "sslmode=require", "max_protocol_version=latest"}, code: always(0)},
+	{name: "min_protocol_version=3.2", kv: []string{"user=scramuser", "password=" + scramPW, "sslmode=require", "min_protocol_version=3.2"},
+		code: func(server int) int {
+			if server < 18 {
+				return 2 // server only supports protocol version 3.0, but "min_protocol_version" was set to 3.2
+			}
+			return 0
+		}, class: "protocol"},
 }
 
 // inProcess serializes this file's in-process pgprobe runs: the CLI sets

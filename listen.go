@@ -31,6 +31,7 @@ func listenFlags() []cli.Flag {
 		&cli.StringFlag{Name: "key", Usage: "private key `FILE` (PEM) of --cert"},
 		&cli.BoolFlag{Name: "direct-ssl", Usage: "also accept PostgreSQL 17 direct TLS (sslnegotiation=direct; ALPN \"postgresql\" required)"},
 		&cli.StringFlag{Name: "auth", Value: server.AuthSCRAMSHA256, Usage: "authentication to ask for: trust, password, md5 or scram-sha-256 (`METHOD`); any password is accepted and never shown"},
+		&cli.StringFlag{Name: "protocol", Value: server.Protocol30, Usage: "newest protocol `VERSION` to speak: 3.0 (as PostgreSQL 15 to 17: a client asking for 3.2 gets NegotiateProtocolVersion) or 3.2 (as PostgreSQL 18: accepted, with a 32-byte cancel key)"},
 		&cli.StringFlag{Name: "then", Value: server.ThenError, Usage: "after authentication: error (a FATAL error saying this is pgprobe) or ok (complete the startup; queries get an error) (`WHAT`)"},
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "timeline", Usage: "output `FORMAT` per client: timeline, json (one document per client) or ndjson (one line per client)"},
 		&cli.StringFlag{Name: "color", Value: "auto", Usage: "colour `WHEN`: auto, always or never (NO_COLOR is honoured)"},
@@ -86,7 +87,7 @@ func demoCommand(e *env) *cli.Command {
 }
 
 // configFlags names the flag that sets each server.Config field.
-var configFlags = map[string]string{"SSL": "--ssl", "DirectSSL": "--direct-ssl", "Auth": "--auth", "Then": "--then"}
+var configFlags = map[string]string{"SSL": "--ssl", "DirectSSL": "--direct-ssl", "Auth": "--auth", "Then": "--then", "MaxProtocol": "--protocol"}
 
 // configUsageErr words the server's refusal of a configuration in the
 // flags' terms (exit 3).
@@ -104,7 +105,7 @@ func configUsageErr(err error) error {
 // listenConfig turns the flags into a server configuration, checked before
 // anything listens.
 func listenConfig(c *cli.Context) (server.Config, error) {
-	cfg := server.Config{Auth: c.String("auth"), Then: c.String("then"), DirectSSL: c.Bool("direct-ssl")}
+	cfg := server.Config{Auth: c.String("auth"), Then: c.String("then"), DirectSSL: c.Bool("direct-ssl"), MaxProtocol: c.String("protocol")}
 	switch strings.ToLower(c.String("ssl")) {
 	case "on", "true", "yes", "1":
 		cfg.SSL = true

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pgprobe/pgprobe/internal/libpqoracle"
 	"github.com/pgprobe/pgprobe/internal/pgtest"
 )
 
@@ -230,11 +231,40 @@ func TestListenTimelineThenErrorAndUnixSocket(t *testing.T) {
 	}
 }
 
+// TestListenProtocol: listen shows the version a client asked for and
+// what it granted, as PostgreSQL 15 to 17 (the default) or 18 (--protocol
+// 3.2) would; libpq 18 is the client.
+func TestListenProtocol(t *testing.T) {
+	for _, tc := range []struct{ flag, want string }{
+		{"3.0", "protocol         3.2 asked, 3.0 granted (NegotiateProtocolVersion)"},
+		{"3.2", "BackendKeyData: backend pid"},
+	} {
+		t.Run(tc.flag, func(t *testing.T) {
+			port, wait := listen(t, "--ssl", "off", "--auth", "trust", "--then", "ok", "--protocol", tc.flag, "--count", "1")
+			lib := libpqoracle.Connect(t, oracleVersion, "host=127.0.0.1 port="+port+" user=app sslmode=disable max_protocol_version=3.2")
+			if !lib.OK || lib.FullProtocolVersion != 30000+int(tc.flag[2]-'0') {
+				t.Errorf("libpq 18: %+v", lib)
+			}
+			rc, stdout, stderr := wait()
+			if rc != 0 {
+				t.Fatalf("listen exit %d: %s", rc, stderr)
+			}
+			if !strings.Contains(stdout, tc.want) {
+				t.Errorf("timeline lacks %q:\n%s", tc.want, stdout)
+			}
+			if tc.flag == "3.2" && (!strings.Contains(stdout, "32-byte cancel key") || strings.Contains(stdout, "granted")) {
+				t.Errorf("3.2 granted as asked, with a 32-byte key:\n%s", stdout)
+			}
+		})
+	}
+}
+
 func TestListenUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"listen", "--ssl", "maybe"},
 		{"listen", "--auth", "ldap"},
 		{"listen", "--then", "later"},
+		{"listen", "--protocol", "3.1"},
 		{"listen", "-o", "table"},
 		{"listen", "--ssl", "off", "--direct-ssl"},
 		{"listen", "--cert", "x.pem"},

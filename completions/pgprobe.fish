@@ -46,6 +46,7 @@ complete -c pgprobe -n '__fish_seen_subcommand_from listen' -f -l cert -r -d 'se
 complete -c pgprobe -n '__fish_seen_subcommand_from listen' -f -l key -r -d 'private key `FILE` (PEM) of --cert'
 complete -c pgprobe -n '__fish_seen_subcommand_from listen' -f -l direct-ssl -d 'also accept PostgreSQL 17 direct TLS (sslnegotiation=direct; ALPN "postgresql" required)'
 complete -c pgprobe -n '__fish_seen_subcommand_from listen' -f -l auth -r -d 'authentication to ask for: trust, password, md5 or scram-sha-256 (`METHOD`); any password is accepted and never shown'
+complete -c pgprobe -n '__fish_seen_subcommand_from listen' -f -l protocol -r -d 'newest protocol `VERSION` to speak: 3.0 (as PostgreSQL 15 to 17: a client asking for 3.2 gets NegotiateProtocolVersion) or 3.2 (as PostgreSQL 18: accepted, with a 32-byte cancel key)'
 complete -c pgprobe -n '__fish_seen_subcommand_from listen' -f -l then -r -d 'after authentication: error (a FATAL error saying this is pgprobe) or ok (complete the startup; queries get an error) (`WHAT`)'
 complete -c pgprobe -n '__fish_seen_subcommand_from listen' -f -l output -s o -r -d 'output `FORMAT` per client: timeline, json (one document per client) or ndjson (one line per client)'
 complete -c pgprobe -n '__fish_seen_subcommand_from listen' -f -l color -r -d 'colour `WHEN`: auto, always or never (NO_COLOR is honoured)'

@@ -109,7 +109,9 @@ func (m *Machine) checkExpectedAreq(code uint32) string {
 				reason = "server requested SSPI authentication"
 			}
 		case wire.AuthReqSASL, wire.AuthReqSASLCont, wire.AuthReqSASLFin:
-			if !ra.Allows("scram-sha-256") {
+			// libpq 18: SASL is allowed while one of its mechanisms is;
+			// pg_SASL_init then checks the one it picks (saslRequirement).
+			if !ra.Allows("scram-sha-256") && !ra.Allows("oauth") {
 				reason = "server requested SASL authentication"
 			}
 		default:
@@ -216,8 +218,15 @@ func (m *Machine) startSASL(began time.Time, name string, data []byte) {
 		return
 	}
 	mech, refusal := m.chooseSASLMechanism(mechs)
+	if refusal == "" {
+		refusal = m.saslRequirement(mech)
+	}
 	if refusal != "" {
 		m.authFail(began, name, refusal)
+		return
+	}
+	if mech == mechOAuth {
+		m.oauthBearer(began, name, mechs)
 		return
 	}
 	auth.Method = strings.ToLower(mech)
@@ -254,18 +263,19 @@ func (m *Machine) chooseSASLMechanism(mechs []string) (mech, refusal string) {
 	if cb == "require" && !inTLS {
 		return "", "channel binding required, but SSL not in use"
 	}
-	offered := map[string]bool{}
-	for _, mech := range mechs {
-		offered[mech] = true
+	// libpq's loop: -PLUS wins when usable, otherwise the first of
+	// SCRAM-SHA-256 and OAUTHBEARER (libpq 18) in the server's order.
+	for _, offered := range mechs {
+		switch {
+		case offered == "SCRAM-SHA-256-PLUS" && !inTLS:
+			return "", "server offered SCRAM-SHA-256-PLUS authentication over a non-SSL connection"
+		case offered == "SCRAM-SHA-256-PLUS" && cb != "disable":
+			mech = offered
+		case (offered == "SCRAM-SHA-256" || offered == mechOAuth) && mech == "":
+			mech = offered
+		}
 	}
-	switch {
-	case offered["SCRAM-SHA-256-PLUS"] && !inTLS:
-		return "", "server offered SCRAM-SHA-256-PLUS authentication over a non-SSL connection"
-	case offered["SCRAM-SHA-256-PLUS"] && cb != "disable":
-		mech = "SCRAM-SHA-256-PLUS"
-	case offered["SCRAM-SHA-256"]:
-		mech = "SCRAM-SHA-256"
-	default:
+	if mech == "" {
 		return "", "none of the server's SASL authentication mechanisms are supported"
 	}
 	if cb == "require" && mech != "SCRAM-SHA-256-PLUS" {

@@ -250,6 +250,10 @@ func (m *Machine) startAddress() {
 	} else {
 		m.addrDeadline = time.Time{}
 	}
+	if e := m.gssEncryption(a); e != nil {
+		m.bad(e)
+		return
+	}
 	if len(m.allowedEnc) == 0 {
 		m.bad(newError(statelog.ClassUsage, "no encryption method is allowed by these settings"))
 	}
@@ -257,8 +261,8 @@ func (m *Machine) startAddress() {
 
 // allowedEncryption is init_allowed_encryption_methods: never SSL on a Unix
 // socket; sslmode=allow tries plaintext first, every other mode SSL first.
-// This build has no GSSAPI credential cache, so GSS is never tried (libpq
-// sends no GSSENCRequest then either).
+// GSSAPI encryption is decided apart (gss.go): pgprobe never sends
+// GSSENCRequest, which is what libpq does without Kerberos credentials.
 func (m *Machine) allowedEncryption(a address) []encMethod {
 	if a.network == "unix" {
 		return []encMethod{encPlaintext}

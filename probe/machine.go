@@ -119,6 +119,11 @@ type connState struct {
 	paramMsgs          int // ParameterStatus messages on this connection
 	target             targetState
 	wroteSinceRead     bool // the next read completes a round trip
+	// pversion is libpq's conn->pversion: the version asked for in the
+	// StartupMessage, then the one NegotiateProtocolVersion settled on;
+	// minPversion is min_protocol_version.
+	pversion, minPversion uint32
+	pversionNegotiated    bool
 }
 
 // Run probes once and returns the record.

@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -22,11 +23,13 @@ func (m *Machine) stepMade() {
 }
 
 // sendStartup is CONNECTION_MADE's last branch: build_startup_packet and
-// send it.
+// send it, with the version libpq 18 asks for (max_protocol_version).
+// pgproto3 encodes 3.0 and 3.2 StartupMessages alike.
 func (m *Machine) sendStartup() {
 	began := time.Now()
 	params := m.startupParameters()
-	if err := m.send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30, Parameters: params}); err != nil {
+	version := m.startProtocol()
+	if err := m.send(&pgproto3.StartupMessage{ProtocolVersion: version, Parameters: params}); err != nil {
 		m.sendFailed(statelog.StepStartup, began, "could not send startup packet: ", err)
 		return
 	}
@@ -36,11 +39,11 @@ func (m *Machine) sendStartup() {
 			keys = append(keys, k+"="+v)
 		}
 	}
-	data := map[string]any{"protocol_version": "3.0"}
+	data := map[string]any{"protocol_version": versionString(version)}
 	for k, v := range params {
 		data[k] = v
 	}
-	m.record(statelog.StepStartup, began, "StartupMessage 3.0: "+strings.Join(keys, " "), nil, data)
+	m.record(statelog.StepStartup, began, "StartupMessage "+versionString(version)+": "+strings.Join(keys, " "), nil, data)
 	m.status = ConnectionAwaitingResponse
 }
 
@@ -193,6 +196,7 @@ func (m *Machine) stepAwaitingResponse() {
 	case 'v':
 		m.handleNegotiate(began, body)
 	case 'R':
+		m.protocolAccepted()
 		m.handleAuth(began, body)
 	}
 }
@@ -257,29 +261,6 @@ func passfileOf(origin string) string {
 	return origin
 }
 
-// handleNegotiate is NegotiateProtocolVersion: the client asks for no
-// extension and only 3.0, so any such message ends the probe.
-func (m *Machine) handleNegotiate(began time.Time, body []byte) {
-	var nv pgproto3.NegotiateProtocolVersion
-	if err := nv.Decode(body); err != nil {
-		e := m.prefixed(newError(statelog.ClassProtocol, "received invalid protocol negotiation message"))
-		m.record(statelog.StepNegotiate, began, err.Error(), e, nil)
-		m.bad(e)
-		return
-	}
-	var msg string
-	if nv.NewestMinorProtocol < 0 {
-		msg = "received invalid protocol negotiation message"
-	} else if len(nv.UnrecognizedOptions) > 0 {
-		msg = "protocol extension(s) not supported by server: " + strings.Join(nv.UnrecognizedOptions, ", ")
-	} else {
-		msg = fmt.Sprintf("protocol version not supported by server: client uses 3.0, server supports up to 3.%d", nv.NewestMinorProtocol)
-	}
-	e := m.prefixed(newError(statelog.ClassProtocol, msg))
-	m.record(statelog.StepNegotiate, began, fmt.Sprintf("server's newest minor version 3.%d", nv.NewestMinorProtocol), e, nil)
-	m.bad(e)
-}
-
 // serverError keeps every field of an ErrorResponse.
 func (m *Machine) serverError(er *pgproto3.ErrorResponse) *statelog.Error {
 	class := statelog.ClassServer
@@ -318,6 +299,10 @@ func (m *Machine) stepAuthOK() {
 		m.readFailed(statelog.StepReadyForQuery, began, err, "a message was cut short")
 		return
 	}
+	if typ == 'K' {
+		m.backendKeyData(began, body) // its length rules depend on the protocol version
+		return
+	}
 	msg, derr := decode(typ, body)
 	if derr != nil {
 		e := m.prefixed(newError(statelog.ClassProtocol, "unexpected message from server during startup"))
@@ -328,9 +313,6 @@ func (m *Machine) stepAuthOK() {
 	switch v := msg.(type) {
 	case *pgproto3.ParameterStatus:
 		m.parameterStatus(began, v)
-	case *pgproto3.BackendKeyData:
-		m.serverInfo().BackendPID = v.ProcessID
-		m.record(statelog.StepBackendKeyData, began, fmt.Sprintf("backend pid %d", v.ProcessID), nil, map[string]any{"pid": v.ProcessID})
 	case *pgproto3.NoticeResponse:
 		m.record(statelog.StepNotice, began, v.Severity+": "+v.Message, nil, nil)
 	case *pgproto3.ErrorResponse:
@@ -371,7 +353,7 @@ const maxParameterEvents = 1000
 
 func (m *Machine) serverInfo() *statelog.Server {
 	if m.attempt.Server == nil {
-		m.attempt.Server = &statelog.Server{Parameters: map[string]string{}, ProtocolVersion: "3.0"}
+		m.attempt.Server = &statelog.Server{Parameters: map[string]string{}, ProtocolVersion: versionString(cmp.Or(m.conn.pversion, protocol30))}
 	}
 	return m.attempt.Server
 }

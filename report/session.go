@@ -271,7 +271,7 @@ var sessionParamOrder = []string{"user", "database", "application_name", "option
 func (t *sessionTimeline) startupBlock() {
 	x := t.s.Startup
 	t.block("startup")
-	t.kv(4, "protocol", clean(x.ProtocolVersion))
+	t.kv(4, "protocol", clean(x.ProtocolVersion)+protocolGrant(x))
 	seen := map[string]bool{}
 	var names []string
 	for _, k := range sessionParamOrder {
@@ -295,6 +295,18 @@ func (t *sessionTimeline) startupBlock() {
 	for _, k := range names {
 		t.line("    ", t.p.dim.Sprint(padRight(clean(k), w)), strconv.QuoteToASCII(x.Parameters[k]))
 	}
+}
+
+// protocolGrant says what the server made of the version the client asked
+// for: "" when it accepted it as asked.
+func protocolGrant(x *statelog.Startup) string {
+	switch {
+	case x.Negotiated:
+		return " asked, " + clean(x.ProtocolGranted) + " granted (NegotiateProtocolVersion)"
+	case x.ProtocolGranted != "" && x.ProtocolGranted != x.ProtocolVersion:
+		return " asked, " + clean(x.ProtocolGranted) + " granted"
+	}
+	return ""
 }
 
 func (t *sessionTimeline) authBlock() {

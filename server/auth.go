@@ -159,12 +159,14 @@ func (h *backend) scramAuth(auth *statelog.SessionAuth) bool {
 	return h.scramFinal(auth, conv)
 }
 
-// saslMechanisms is what AuthenticationSASL offers: the script's list, or
-// PostgreSQL's (SCRAM-SHA-256-PLUS first over TLS).
+// saslMechanisms is what AuthenticationSASL offers: the script's list, the
+// configured one, or PostgreSQL's (SCRAM-SHA-256-PLUS first over TLS).
 func (h *backend) saslMechanisms() []string {
 	switch {
 	case h.script.SASLMechanisms != nil:
 		return h.script.SASLMechanisms
+	case h.s.cfg.SASLMechanisms != nil:
+		return h.s.cfg.SASLMechanisms
 	case h.tc != nil:
 		return []string{mechSCRAMPlus, mechSCRAM}
 	}

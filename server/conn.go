@@ -34,7 +34,10 @@ type backend struct {
 	user   string
 	params map[string]string
 	pid    uint32
-	key    [4]byte
+	key    []byte
+	// protocol is the version this session speaks: the client's, or the
+	// server's newest when the client asked for more (FrontendProtocol).
+	protocol uint32
 	// lastAnswer says what the server last did before waiting for a
 	// startup packet, to explain a client that leaves then.
 	lastAnswer string

@@ -68,10 +68,15 @@ func (h *backend) ready() {
 	if !h.emit(StatePostgresMain, statelog.StepParameter, time.Now(), encode(msgs...), detail, nil, map[string]any{"parameters": params}) {
 		return
 	}
-	h.pid, h.key = h.s.newBackendKey()
+	// PostgreSQL 18 sends a 32-byte cancel key in protocol 3.2, 4 bytes in 3.0.
+	keyLen := 4
+	if h.protocol >= 3<<16|2 {
+		keyLen = 32
+	}
+	h.pid, h.key = h.s.newBackendKey(keyLen)
 	h.sess.BackendPID = h.pid
-	if !h.emit(StatePostgresMain, statelog.StepBackendKeyData, time.Now(), encode(&pgproto3.BackendKeyData{ProcessID: h.pid, SecretKey: h.key[:]}),
-		fmt.Sprintf("BackendKeyData: backend pid %d", h.pid), nil, map[string]any{"pid": h.pid}) {
+	if !h.emit(StatePostgresMain, statelog.StepBackendKeyData, time.Now(), encode(&pgproto3.BackendKeyData{ProcessID: h.pid, SecretKey: h.key}),
+		fmt.Sprintf("BackendKeyData: backend pid %d, %d-byte cancel key (not shown)", h.pid, keyLen), nil, map[string]any{"pid": h.pid, "cancel_key_length": keyLen}) {
 		return
 	}
 	if !h.emit(StatePostgresMain, statelog.StepReadyForQuery, time.Now(), encode(&pgproto3.ReadyForQuery{TxStatus: 'I'}), "ReadyForQuery (idle)", nil, nil) {

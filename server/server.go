@@ -36,6 +36,7 @@ package server
 
 import (
 	"crypto/rand"
+	"crypto/subtle"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/binary"
@@ -69,6 +70,12 @@ const (
 	AuthPassword    = "password"
 	AuthMD5         = "md5"
 	AuthSCRAMSHA256 = "scram-sha-256"
+)
+
+// Protocol versions the server can speak up to (Config.MaxProtocol).
+const (
+	Protocol30 = "3.0"
+	Protocol32 = "3.2"
 )
 
 // What the server does once the client is authenticated.
@@ -120,6 +127,17 @@ type Config struct {
 	Then string
 	// ServerVersion is the server_version ParameterStatus (default "17.0 (pgprobe)").
 	ServerVersion string
+	// MaxProtocol is the newest protocol version the server speaks:
+	// Protocol30 (the default), as PostgreSQL 15 to 17, which answer a 3.2
+	// StartupMessage with NegotiateProtocolVersion 3.0; or Protocol32, as
+	// PostgreSQL 18, which accepts 3.2 and sends a 32-byte cancel key.
+	MaxProtocol string
+	// SASLMechanisms is what AuthenticationSASL offers (scram-sha-256):
+	// nil for PostgreSQL's list (SCRAM-SHA-256-PLUS over TLS, then
+	// SCRAM-SHA-256); PostgreSQL 18 with an OAuth validator offers
+	// OAUTHBEARER. Only the SCRAM mechanisms can complete; a Script's list
+	// wins over this one.
+	SASLMechanisms []string
 	// Timeout bounds every read and write of a connection, as
 	// authentication_timeout does (default one minute); after
 	// ReadyForQuery it is the idle time allowed between messages.
@@ -145,7 +163,7 @@ type Server struct {
 	done      chan struct{}
 	listeners map[net.Listener]struct{}
 	conns     map[net.Conn]struct{}
-	keys      map[uint32][4]byte // live backends' cancel keys
+	keys      map[uint32][]byte // live backends' cancel keys
 	n         int
 	wg        sync.WaitGroup
 }
@@ -156,7 +174,8 @@ var ErrClosed = errors.New("pgprobe server closed")
 // ConfigError is a Config that New refuses. It names the Config field, so
 // that a caller can word it in its own terms (a command-line flag, say).
 type ConfigError struct {
-	// Field is the Config field at fault: "Auth", "Then" or "DirectSSL".
+	// Field is the Config field at fault: "Auth", "Then", "MaxProtocol"
+	// or "DirectSSL".
 	Field string
 	// Value is the field's value, when the value is wrong.
 	Value string
@@ -189,6 +208,11 @@ func (c Config) Validate() error {
 	default:
 		return &ConfigError{Field: "Then", Value: c.Then, Valid: "error or ok"}
 	}
+	switch c.MaxProtocol {
+	case "", Protocol30, Protocol32: // "": the default
+	default:
+		return &ConfigError{Field: "MaxProtocol", Value: c.MaxProtocol, Valid: "3.0 or 3.2"}
+	}
 	if c.DirectSSL && !c.SSL {
 		return &ConfigError{Field: "DirectSSL", Needs: "SSL"}
 	}
@@ -202,6 +226,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Then == "" {
 		c.Then = ThenError
+	}
+	if c.MaxProtocol == "" {
+		c.MaxProtocol = Protocol30
 	}
 	if c.ServerVersion == "" {
 		c.ServerVersion = "17.0 (pgprobe)"
@@ -221,7 +248,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, done: make(chan struct{}), listeners: map[net.Listener]struct{}{},
-		conns: map[net.Conn]struct{}{}, keys: map[uint32][4]byte{}, known: cfg.Password != ""}
+		conns: map[net.Conn]struct{}{}, keys: map[uint32][]byte{}, known: cfg.Password != ""}
 	if cfg.SSL {
 		if err := s.setupTLS(); err != nil {
 			return nil, err
@@ -393,10 +420,11 @@ func (s *Server) handle(c net.Conn, index int, laddr net.Addr) {
 	}
 }
 
-// newBackendKey registers a backend pid and cancel key for a session.
-func (s *Server) newBackendKey() (uint32, [4]byte) {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
+// newBackendKey registers a backend pid and a cancel key of keyLen bytes
+// for a session.
+func (s *Server) newBackendKey(keyLen int) (uint32, []byte) {
+	b := make([]byte, 4+keyLen)
+	_, _ = rand.Read(b)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	pid := 10000 + binary.BigEndian.Uint32(b[:4])%4_000_000
@@ -406,8 +434,7 @@ func (s *Server) newBackendKey() (uint32, [4]byte) {
 		}
 		pid++
 	}
-	var key [4]byte
-	copy(key[:], b[4:])
+	key := b[4:]
 	s.keys[pid] = key
 	return pid, key
 }
@@ -422,7 +449,7 @@ func (s *Server) cancelMatches(pid uint32, key []byte) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k, ok := s.keys[pid]
-	return ok && len(key) == 4 && [4]byte(key) == k
+	return ok && subtle.ConstantTimeCompare(key, k) == 1
 }
 
 // encode concatenates backend messages on the wire.

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -456,19 +457,77 @@ func TestServerSCRAMPlus(t *testing.T) {
 	})
 }
 
+// TestServerNegotiateProtocolVersion: a server speaking up to 3.0 answers a
+// 3.2 StartupMessage as PostgreSQL 15 and 17 do (NegotiateProtocolVersion
+// 3.0, then a 4-byte cancel key); one speaking 3.2 accepts it as
+// PostgreSQL 18 does (no NegotiateProtocolVersion, a 32-byte key); both
+// name the _pq_ options they do not know. The probe records each side.
 func TestServerNegotiateProtocolVersion(t *testing.T) {
-	ts := startServer(t, Config{SSL: false, Then: ThenOK, Script: func(int) *Script {
-		return &Script{NegotiateProtocolVersion: &pgproto3.NegotiateProtocolVersion{NewestMinorProtocol: 0, UnrecognizedOptions: []string{}}}
-	}})
-	l := probeIt(t, ts.conninfo("host=127.0.0.1", "user=u", "sslmode=disable"), nil)
-	wantError(t, l, statelog.ClassProtocol, "protocol version not supported by server")
-	s := ts.next(t)
-	found := false
-	for _, e := range s.Events {
-		found = found || e.Step == statelog.StepNegotiate
+	for _, tc := range []struct {
+		name, server, client string
+		pqOption             bool
+		granted              string
+		negotiated           bool
+		keyLen               int
+	}{
+		{name: "3.0 server, 3.0 client", server: Protocol30, client: "3.0", granted: "3.0", keyLen: 4},
+		{name: "3.0 server, 3.2 client", server: Protocol30, client: "3.2", granted: "3.0", negotiated: true, keyLen: 4},
+		{name: "3.2 server, 3.2 client", server: Protocol32, client: "3.2", granted: "3.2", keyLen: 32},
+		{name: "3.2 server, 3.0 client", server: Protocol32, client: "3.0", granted: "3.0", keyLen: 4},
+		{name: "3.2 server, _pq_ option", server: Protocol32, client: "3.2", pqOption: true, granted: "3.2", negotiated: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := startServer(t, Config{Auth: AuthTrust, Then: ThenOK, MaxProtocol: tc.server})
+			if tc.pqOption {
+				testPQOption(t, ts)
+				return
+			}
+			l := probeIt(t, ts.conninfo("host=127.0.0.1", "user=u", "sslmode=disable", "max_protocol_version="+tc.client), nil)
+			if !l.OK {
+				t.Fatalf("%+v", l.Error)
+			}
+			a := l.Attempts[0]
+			if a.Protocol.Granted != tc.granted || a.Protocol.Negotiated != tc.negotiated || a.Server.ProtocolVersion != tc.granted {
+				t.Errorf("client's record: protocol %+v, server.protocol_version %q", a.Protocol, a.Server.ProtocolVersion)
+			}
+			if a.Server.CancelKeyLength != tc.keyLen {
+				t.Errorf("cancel key of %d bytes, want %d", a.Server.CancelKeyLength, tc.keyLen)
+			}
+			s := ts.next(t)
+			if s.Startup.ProtocolVersion != tc.client || s.Startup.ProtocolGranted != tc.granted || s.Startup.Negotiated != tc.negotiated {
+				t.Errorf("server's record: %+v", s.Startup)
+			}
+		})
 	}
-	if !found {
-		t.Errorf("no negotiate_protocol_version event: %+v", s.Events)
+}
+
+// testPQOption sends a 3.2 StartupMessage with a _pq_ option: the server
+// answers NegotiateProtocolVersion naming it, with the whole version number
+// (as PostgreSQL's FrontendProtocol), and records what the client asked.
+func testPQOption(t *testing.T, ts *testServer) {
+	c := rawClient(t, ts)
+	defer c.Close()
+	startup, err := (&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion32,
+		Parameters: map[string]string{"user": "u", "_pq_.test": "1"}}).Encode(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write(startup); err != nil {
+		t.Fatal(err)
+	}
+	fe := pgproto3.NewFrontend(c, c)
+	msg, err := fe.Receive()
+	if err != nil {
+		t.Fatal(err)
+	}
+	npv, ok := msg.(*pgproto3.NegotiateProtocolVersion)
+	if !ok || npv.NewestMinorProtocol != pgproto3.ProtocolVersion32 || !slices.Equal(npv.UnrecognizedOptions, []string{"_pq_.test"}) {
+		t.Fatalf("got %#v, want NegotiateProtocolVersion 3.2 naming _pq_.test", msg)
+	}
+	c.Close()
+	s := ts.next(t)
+	if !slices.Equal(s.Startup.ProtocolOptions, []string{"_pq_.test"}) || !s.Startup.Negotiated || s.Startup.ProtocolGranted != "3.2" {
+		t.Errorf("server's record: %+v", s.Startup)
 	}
 }
 

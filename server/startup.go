@@ -109,13 +109,14 @@ func (h *backend) leftAfter() (waiting, left string) {
 }
 
 func (h *backend) cancelRequest(began time.Time, body []byte) {
-	if len(body) != 12 {
+	// Protocol 3.2's cancel keys are up to 256 bytes (PostgreSQL 18).
+	if len(body) < 12 || len(body) > 8+256 {
 		h.commerror(StateProcessStartupPacket, statelog.StepCancelRequest, began, statelog.ClassProtocol, "08P01", "invalid length of startup packet",
-			fmt.Sprintf("CancelRequest of %d bytes, not 16", len(body)+4))
+			fmt.Sprintf("CancelRequest of %d bytes, not 16 to 268", len(body)+4))
 		return
 	}
 	pid := binary.BigEndian.Uint32(body[4:8])
-	matched := h.s.cancelMatches(pid, body[8:12])
+	matched := h.s.cancelMatches(pid, body[8:])
 	h.sess.Cancel = &statelog.Cancel{BackendPID: pid, Matched: matched}
 	detail := fmt.Sprintf("CancelRequest for backend pid %d: ", pid)
 	if matched {
@@ -246,12 +247,17 @@ var startupOrderServer = []string{"user", "database", "application_name", "optio
 func (h *backend) startupMessage(began time.Time, code uint32, body []byte) bool {
 	major, minor := code>>16, code&0xffff
 	version := fmt.Sprintf("%d.%d", major, minor)
+	latest := uint32(3 << 16)
+	if h.s.cfg.MaxProtocol == Protocol32 {
+		latest |= 2
+	}
 	if major != 3 {
 		h.record(StateProcessStartupPacket, statelog.StepStartup, began, "StartupMessage "+version, nil, map[string]any{"protocol_version": version})
 		h.fatal(StateProcessStartupPacket, time.Now(), "0A000",
-			fmt.Sprintf("unsupported frontend protocol %d.%d: server supports 3.0 to 3.0", major, minor), "", "", statelog.ClassProtocol)
+			fmt.Sprintf("unsupported frontend protocol %d.%d: server supports 3.0 to 3.%d", major, minor, latest&0xffff), "", "", statelog.ClassProtocol)
 		return false
 	}
+	h.protocol = min(code, latest)
 	params := map[string]string{}
 	var pqOptions []string
 	off, terminated := 4, false
@@ -280,19 +286,9 @@ func (h *backend) startupMessage(began time.Time, code uint32, body []byte) bool
 		h.fatal(StateProcessStartupPacket, time.Now(), "08P01", "invalid startup packet layout: expected terminator as last byte", "", "", statelog.ClassProtocol)
 		return false
 	}
-	npv := h.script.NegotiateProtocolVersion
-	if npv == nil && (minor > 0 || len(pqOptions) > 0) {
-		sort.Strings(pqOptions)
-		npv = &pgproto3.NegotiateProtocolVersion{NewestMinorProtocol: 0, UnrecognizedOptions: pqOptions}
-	}
-	if npv != nil {
-		detail := fmt.Sprintf("NegotiateProtocolVersion: newest minor version 3.%d", npv.NewestMinorProtocol)
-		if len(npv.UnrecognizedOptions) > 0 {
-			detail += ", unrecognized options " + strings.Join(npv.UnrecognizedOptions, ", ")
-		}
-		if !h.emit(StateProcessStartupPacket, statelog.StepNegotiate, time.Now(), encode(npv), detail, nil, nil) {
-			return false
-		}
+	h.sess.Startup.ProtocolOptions = pqOptions
+	if !h.negotiate(minor, latest, pqOptions) {
+		return false
 	}
 	h.user = params["user"]
 	if h.user == "" {
@@ -300,6 +296,33 @@ func (h *backend) startupMessage(began time.Time, code uint32, body []byte) bool
 		return false
 	}
 	return true
+}
+
+// negotiate is the end of ProcessStartupPacket: a client that asked for a
+// newer minor version than the server's newest, or for _pq_ options (the
+// server knows none), gets NegotiateProtocolVersion with the version the
+// session will speak and the options' names; a Script's message replaces it.
+func (h *backend) negotiate(minor, latest uint32, pqOptions []string) bool {
+	npv := h.script.NegotiateProtocolVersion
+	if npv == nil && (minor > latest&0xffff || len(pqOptions) > 0) {
+		sort.Strings(pqOptions)
+		// PostgreSQL sends the whole version number (FrontendProtocol,
+		// 0x00030000 for 3.0), not the bare minor version pgproto3's
+		// field name suggests; libpq reads it so.
+		npv = &pgproto3.NegotiateProtocolVersion{NewestMinorProtocol: h.protocol, UnrecognizedOptions: pqOptions}
+	}
+	h.sess.Startup.ProtocolGranted = fmt.Sprintf("%d.%d", h.protocol>>16, h.protocol&0xffff)
+	if npv == nil {
+		return true
+	}
+	v := npv.NewestMinorProtocol
+	h.sess.Startup.Negotiated = true
+	detail := fmt.Sprintf("NegotiateProtocolVersion: the server speaks up to %d.%d", v>>16, v&0xffff)
+	if len(npv.UnrecognizedOptions) > 0 {
+		detail += ", does not recognise " + strings.Join(npv.UnrecognizedOptions, ", ")
+	}
+	return h.emit(StateProcessStartupPacket, statelog.StepNegotiate, time.Now(), encode(npv), detail, nil,
+		map[string]any{"version": fmt.Sprintf("%d.%d", v>>16, v&0xffff), "unrecognized_options": npv.UnrecognizedOptions})
 }
 
 func cString(b []byte) string {

@@ -52,6 +52,12 @@ type Startup struct {
 	// Parameters holds every name/value pair the client sent, _pq_.
 	// protocol options included.
 	Parameters map[string]string `json:"parameters"`
+	// ProtocolOptions are the _pq_ protocol options the client asked for
+	// (also among Parameters); ProtocolGranted is the version the session
+	// speaks, and Negotiated says NegotiateProtocolVersion told the client.
+	ProtocolOptions []string `json:"protocol_options,omitempty"`
+	ProtocolGranted string   `json:"protocol_granted,omitempty"`
+	Negotiated      bool     `json:"negotiated,omitempty"`
 }
 
 // SessionAuth is the authentication the server asked for and how the client

@@ -143,6 +143,32 @@ type Server struct {
 	Parameters      map[string]string `json:"parameters"`
 	BackendPID      uint32            `json:"backend_pid"`
 	ProtocolVersion string            `json:"protocol_version"`
+	// CancelKeyLength is the length in bytes of BackendKeyData's cancel
+	// key (4 in protocol 3.0, up to 256 in 3.2; PostgreSQL 18 sends 32).
+	// The key itself is a secret and is never recorded.
+	CancelKeyLength int `json:"cancel_key_length,omitempty"`
+}
+
+// Protocol is libpq 18's protocol version negotiation for one connection.
+type Protocol struct {
+	// Requested is the version the StartupMessage asked for
+	// (max_protocol_version, "3.0" or "3.2"); Min is min_protocol_version.
+	Requested string `json:"requested"`
+	Min       string `json:"min"`
+	// Granted is the version the connection speaks once the server
+	// answered: Requested when the server accepted it silently, the
+	// server's version after a NegotiateProtocolVersion that the client
+	// accepted; "" while the server has not answered or when the client
+	// refused the server's version.
+	Granted string `json:"granted"`
+	// Negotiated: the server sent NegotiateProtocolVersion; ServerVersion
+	// is the newest version it offered there, UnsupportedOptions the
+	// _pq_ options it did not recognise.
+	Negotiated         bool     `json:"negotiated"`
+	ServerVersion      string   `json:"server_version,omitempty"`
+	UnsupportedOptions []string `json:"unsupported_options,omitempty"`
+	// Reason says why Requested and Granted are what they are.
+	Reason string `json:"reason"`
 }
 
 // Attempt is one try: one host, one address, one encryption method.
@@ -170,6 +196,12 @@ type Attempt struct {
 	Addresses []string `json:"addresses,omitempty"`
 	Reason    string   `json:"reason,omitempty"` // why this attempt was made (fallback, next address…)
 	Role      string   `json:"role,omitempty"`   // "primary" or "standby" when the server told (in_hot_standby, pg_is_in_recovery())
+	// Protocol is the protocol version negotiation: what the
+	// StartupMessage asked for, what the server granted, and why.
+	Protocol *Protocol `json:"protocol,omitempty"`
+	// GSSEncryption says what became of GSSAPI encryption for this try
+	// (gssencmode): why no GSSENCRequest was sent, as libpq decides it.
+	GSSEncryption string `json:"gss_encryption,omitempty"`
 	// RoundTrips counts the protocol's exchanges in which the client waited
 	// for the server: the TCP handshake, SSLRequest, the TLS handshake (one
 	// for TLS 1.3, two for 1.2), the startup message, each authentication

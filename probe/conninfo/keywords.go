@@ -26,9 +26,9 @@ package conninfo
 //
 // Defaults are those of a libpq built with OpenSSL and GSSAPI (Debian's, the
 // one psql here uses): sslmode=prefer, channel_binding=prefer,
-// sslcertmode=allow, gssencmode=prefer. pgprobe itself cannot do GSSAPI
-// encryption, so gssencmode=require is rejected as a libpq built without
-// GSSAPI rejects it (see validate.go).
+// sslcertmode=allow, gssencmode=prefer. gssencmode=require is accepted, as
+// there; the probe decides it per address, by the Kerberos credential
+// cache, as such a libpq does (probe/gss.go).
 var Keywords = []Keyword{
 	{Name: "service", EnvVar: "PGSERVICE"},
 	{Name: "servicefile", EnvVar: "PGSERVICEFILE"}, // libpq 19, not 18 (see above)

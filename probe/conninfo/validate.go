@@ -34,10 +34,6 @@ func (s *Settings) connectOptions2() *Error {
 	if err := s.checkEnum("gssencmode", "disable", "prefer", "require"); err != nil {
 		return err
 	}
-	if v := s.vals["gssencmode"]; v.Value == "require" {
-		// pgprobe has no GSSAPI: libpq built without it says exactly this.
-		return errorf("gssencmode value \"%s\" invalid when GSSAPI support is not compiled in", v.Value)
-	}
 	if err := s.checkEnum("target_session_attrs", "any", "read-write", "read-only", "primary", "standby", "prefer-standby"); err != nil {
 		return err
 	}
@@ -298,6 +294,23 @@ func protocolVersion(v string) (int, bool) {
 		return 3<<16 | 2, true
 	}
 	return 0, false
+}
+
+// ProtocolVersions is min_protocol_version and max_protocol_version as
+// libpq 18 settles them (PG_PROTOCOL(3,0) is 3<<16), defaults included;
+// the settings are already validated.
+func (s *Settings) ProtocolVersions() (minV, maxV uint32) {
+	minV, maxV = 3<<16, 3<<16
+	if p, ok := protocolVersion(s.Get("min_protocol_version")); ok {
+		minV = uint32(p)
+	}
+	if minV > 3<<16 {
+		maxV = 3<<16 | 2
+	}
+	if p, ok := protocolVersion(s.Get("max_protocol_version")); ok {
+		maxV = uint32(p)
+	}
+	return minV, maxV
 }
 
 // checkProtocolVersions is the end of libpq 18's pqConnectOptions2
