@@ -172,6 +172,10 @@ func listenAction(c *cli.Context, e *env) error {
 	if err != nil {
 		return err
 	}
+	// Before anything listens: a signal from then on stops listen cleanly
+	// (a client that sees the port open may signal right away).
+	ctx, stopSignals := interruptible(e)
+	defer stopSignals()
 	listeners, err := server.Listen(o.addr, o.unixDir)
 	if err != nil {
 		return &exitError{code: statelog.ExitNoAnswer, msg: "could not listen: " + err.Error()}
@@ -201,8 +205,6 @@ func listenAction(c *cli.Context, e *env) error {
 		go func(l net.Listener) { served <- srv.Serve(l) }(l)
 	}
 	fmt.Fprintf(e.stderr, "pgprobe listen: %s. Point a client here; interrupt (^C) to stop.\n", srv.Describe(listeners))
-	ctx, stopSignals := interruptible(e)
-	defer stopSignals()
 	return showSessions(ctx, srv, sessions, stop, served, o)
 }
 

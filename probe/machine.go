@@ -177,7 +177,9 @@ func (m *Machine) Step() bool {
 	if m.status == ConnectionBad || (m.status == ConnectionOK && !m.closing) {
 		return false
 	}
-	if it, ok := m.interruption(); ok && m.status != ConnectionOK {
+	// Interrupted with a socket open, the step runs: its next wait ends at
+	// once (watch) and records what it was waiting for.
+	if it, ok := m.interruption(); ok && m.conn.raw == nil {
 		m.interrupt(it, "", time.Now(), "")
 		return false
 	}
