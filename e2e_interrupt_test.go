@@ -196,6 +196,7 @@ func TestInterruptStalledProbe(t *testing.T) {
 		{"timeline, SIGTERM", syscall.SIGTERM, 143, 1, nil,
 			[]string{"✗ interrupted by SIGTERM: no answer to SSLRequest after", "exit 143: interrupted (SIGTERM)"}, []string{"advice"}},
 		{"quiet", syscall.SIGINT, 130, 1, []string{"-q"}, nil, []string{"interrupted"}},
+		{"table", syscall.SIGINT, 130, 3, []string{"-o", "table", "--concurrency", "2"}, []string{" interrupted "}, []string{"advice"}},
 		{"count", syscall.SIGINT, 130, 1, []string{"-n", "5"}, []string{"✗ interrupted by SIGINT: no answer to SSLRequest after"}, []string{"runs completed"}},
 		{"fleet", syscall.SIGINT, 130, 3, []string{"--concurrency", "2"}, []string{"✗ interrupted by SIGINT: no answer to SSLRequest after", "✗ interrupted by SIGINT before this target was probed"}, []string{"advice"}},
 	} {
