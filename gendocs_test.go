@@ -83,6 +83,9 @@ const manExtra = `
 **4**
 : connected, but a check failed
 
+**130**, **143**
+: interrupted by SIGINT (^C) or SIGTERM: what was recorded is reported with the verdict "interrupted" (error class **interrupted**); **pgprobe listen** exits so too when a signal stops it (0 when **--count** clients were seen)
+
 # ENVIRONMENT
 
 Every environment variable libpq reads: **PGHOST**, **PGHOSTADDR**, **PGPORT**, **PGUSER**, **PGDATABASE**, **PGPASSWORD**, **PGPASSFILE**, **PGSERVICE**, **PGSERVICEFILE**, **PGSYSCONFDIR**, **PGSSLMODE**, **PGSSLROOTCERT**, **PGSSLCERT**, **PGSSLKEY**, **PGCONNECT_TIMEOUT**, **PGAPPNAME**, **PGTARGETSESSIONATTRS** and the rest, with libpq's precedence: connection string, then flags, then service file, then environment, then defaults.

@@ -10,9 +10,7 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/urfave/cli/v2"
 
@@ -50,7 +48,8 @@ func listenCommand(e *env) *cli.Command {
 			"asks for the chosen authentication (accepting any password, never recording it), then ends with a FATAL error " +
 			"(--then error) or completes the startup (--then ok) so that the client connects. " +
 			"One record per client connection is printed when the connection ends. " +
-			"Exit status: 0 when stopped (--count reached, or SIGINT), 2 when it cannot listen, 3 for bad flags.",
+			"Exit status: 0 when --count clients were seen, 130 when stopped by SIGINT (^C) and 143 by SIGTERM, as a shell reports them " +
+			"(the records of the clients still connected are printed first), 2 when it cannot listen, 3 for bad flags.",
 		Flags:  listenFlags(),
 		Action: func(c *cli.Context) error { return listenAction(c, e) },
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
@@ -174,6 +173,10 @@ func listenAction(c *cli.Context, e *env) error {
 	if err != nil {
 		return err
 	}
+	// Before anything listens: a signal from then on stops listen cleanly
+	// (a client that sees the port open may signal right away).
+	ctx, stopSignals := interruptible(e)
+	defer stopSignals()
 	listeners, err := server.Listen(o.addr, o.unixDir)
 	if err != nil {
 		return &exitError{code: statelog.ExitNoAnswer, msg: "could not listen: " + err.Error()}
@@ -203,15 +206,13 @@ func listenAction(c *cli.Context, e *env) error {
 		go func(l net.Listener) { served <- srv.Serve(l) }(l)
 	}
 	fmt.Fprintf(e.stderr, "pgprobe listen: %s. Point a client here; interrupt (^C) to stop.\n", srv.Describe(listeners))
-	return showSessions(srv, sessions, stop, served, o)
+	return showSessions(ctx, srv, sessions, stop, served, o)
 }
 
 // showSessions writes each client's record as its connection ends, until
-// --count clients, a failed write, a listener's failure or SIGINT/SIGTERM;
-// then it closes srv.
-func showSessions(srv *server.Server, sessions <-chan *statelog.Session, stop chan struct{}, served <-chan error, o *listenOptions) error {
-	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stopSignals()
+// --count clients, a failed write, a listener's failure or ctx's end
+// (SIGINT/SIGTERM: exit 130/143, as a shell reports it); then it closes srv.
+func showSessions(ctx context.Context, srv *server.Server, sessions <-chan *statelog.Session, stop chan struct{}, served <-chan error, o *listenOptions) error {
 	n := 0
 	var failure error
 	show := func(s *statelog.Session) {
@@ -248,6 +249,9 @@ func showSessions(srv *server.Server, sessions <-chan *statelog.Session, stop ch
 					show(s)
 				case <-closed:
 					close(stop)
+					if code := interruptCode(ctx, statelog.ExitOK); failure == nil && code != 0 {
+						return &exitError{code: code}
+					}
 					return failure
 				}
 			}
@@ -275,7 +279,7 @@ func demoAction(c *cli.Context, e *env) error {
 	if st, ok := out.(report.Streamer); ok {
 		events = st.Events()
 	}
-	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stopSignals := interruptible(e)
 	defer stopSignals()
 	l, seen, err := runner.Demo(ctx, events)
 	if err != nil {
@@ -284,8 +288,8 @@ func demoAction(c *cli.Context, e *env) error {
 	if err := writeDemo(out, l, seen); err != nil {
 		return &exitError{code: statelog.ExitNoAnswer, msg: "could not write the report: " + err.Error()}
 	}
-	if l.ExitCode != 0 {
-		return &exitError{code: l.ExitCode}
+	if code := interruptCode(ctx, l.ExitCode); code != 0 {
+		return &exitError{code: code}
 	}
 	return nil
 }

@@ -5,10 +5,8 @@ package main
 // as runner: run is this package's entry point for tests.
 
 import (
-	"context"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -130,19 +128,13 @@ func probeAction(c *cli.Context, e *env) error {
 		reqs[i].Input = cliargs.Input(c, e.getenv, t)
 		reqs[i].Display = cliargs.Display(reqs[i].Input)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer func() {
-		// signal.Stop waits for the runtime's signal thread to acknowledge
-		// (about 0.4 ms here, 1% of a --ping); a process about to exit
-		// need not give the signal back.
-		if !e.exiting {
-			stop()
-		}
-	}()
+	ctx, stop := interruptible(e)
+	defer stop()
 	code, err := runner.Targets(ctx, reqs, ro, out)
 	if err != nil {
-		return &exitError{code: statelog.ExitNoAnswer, msg: "could not write the report: " + err.Error()}
+		return &exitError{code: interruptCode(ctx, statelog.ExitNoAnswer), msg: "could not write the report: " + err.Error()}
 	}
+	code = interruptCode(ctx, code)
 	if code != 0 {
 		return &exitError{code: code}
 	}

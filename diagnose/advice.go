@@ -73,7 +73,9 @@ func (w where) hostport() string {
 // error belongs to (nil when unknown). It never repeats a secret: it only
 // uses names the server or the settings already showed.
 func Advise(e *statelog.Error, a *statelog.Attempt) string {
-	if e == nil {
+	// An interrupt says nothing about the server: the user stopped the
+	// probe, and needs no advice about deadlines or settings.
+	if e == nil || e.Class == statelog.ClassInterrupted {
 		return ""
 	}
 	s := advise(e, a)

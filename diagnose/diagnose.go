@@ -81,6 +81,9 @@ func (s sink) Event(l *statelog.Log, a *statelog.Attempt, e statelog.Event) {
 // was streamed with.
 func final(l *statelog.Log) {
 	e := l.Error
+	if e.Class == statelog.ClassInterrupted {
+		return // no advice (Advise), and no note on what was never tried
+	}
 	shared := holder(l, e, same) != nil
 	if !shared && e.Advice != "" {
 		return

@@ -147,6 +147,10 @@ func (m *Machine) resolveHostAddr(began time.Time, hostaddr string) bool {
 // what it resolved to.
 func (m *Machine) resolveName(began time.Time, host string) bool {
 	ips, e := m.lookup(host)
+	if it, ok := m.interruption(); ok && e != nil {
+		m.interrupt(it, statelog.StepResolve, began, fmt.Sprintf("%q not resolved yet", host))
+		return false
+	}
 	if e != nil {
 		m.resolveFailed(began, e)
 		return false
@@ -333,6 +337,7 @@ func (m *Machine) stepStarted() {
 		}
 	}
 	m.conn.raw = c
+	m.watch.use(c)
 	m.conn.msgs = newMsgConn(c)
 	local := c.LocalAddr().String()
 	if a.network == "unix" {
@@ -348,6 +353,10 @@ func (m *Machine) stepStarted() {
 // connectFailed words a failed connect as libpq does and moves on to the
 // next address; the probe's own deadline ends everything instead.
 func (m *Machine) connectFailed(began time.Time, a address, err error, ctxDone bool) {
+	if it, ok := m.interruption(); ok {
+		m.interrupt(it, statelog.StepConnect, began, "connect() still in progress")
+		return
+	}
 	if wire.IsTimeout(err) || ctxDone {
 		if m.overallExpired() {
 			m.record(statelog.StepConnect, began, "", nil, nil)
@@ -416,6 +425,7 @@ func (m *Machine) resetConnState() {
 
 // closeConn closes the TLS layer and the socket, if any.
 func (m *Machine) closeConn() {
+	m.watch.use(nil)
 	if m.conn.tlsConn != nil {
 		_ = m.conn.tlsConn.Close()
 		m.conn.tlsConn = nil

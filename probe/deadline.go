@@ -11,6 +11,10 @@ import (
 // timeoutWhile handles a deadline that passed while a step waited: the whole
 // probe's (-t) ends everything; connect_timeout moves to the next address.
 func (m *Machine) timeoutWhile(step string, began time.Time, waiting string) {
+	if it, ok := m.interruption(); ok {
+		m.interrupt(it, step, began, waiting)
+		return
+	}
 	waited := time.Since(began).Round(time.Millisecond)
 	if m.overallExpired() {
 		e := m.overallTimeoutError(step)
@@ -57,7 +61,7 @@ func (m *Machine) setDeadline() {
 		c = m.conn.tlsConn
 	}
 	if c != nil {
-		_ = c.SetDeadline(m.deadline())
+		m.watch.setDeadline(c, m.deadline())
 	}
 }
 

@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"syscall"
@@ -57,6 +58,10 @@ func (m *Machine) connectionFailed(e *statelog.Error) {
 // readFailed words a failed read as libpq does and ends the probe (a
 // connect_timeout moves on to the next address instead).
 func (m *Machine) readFailed(step string, began time.Time, err error, waiting string) {
+	if it, ok := m.interruption(); ok {
+		m.interrupt(it, step, began, cmp.Or(waiting, "no answer"))
+		return
+	}
 	if wire.IsTimeout(err) {
 		m.timeoutWhile(step, began, waiting)
 		return
@@ -77,6 +82,10 @@ func (m *Machine) readFailed(step string, began time.Time, err error, waiting st
 
 // sendFailed words a failed write as libpq does and ends the probe.
 func (m *Machine) sendFailed(step string, began time.Time, prefix string, err error) {
+	if it, ok := m.interruption(); ok {
+		m.interrupt(it, step, began, "a send had not completed")
+		return
+	}
 	if wire.IsTimeout(err) && m.overallExpired() {
 		m.record(step, began, "", nil, nil)
 		m.bad(m.overallTimeoutError(step))

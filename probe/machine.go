@@ -93,6 +93,8 @@ type Machine struct {
 	password      conninfo.Value    // the host's password, once the server asked for one
 	lastErr       *statelog.Error
 	closing       bool // CONNECTION_OK reached; Terminate is still to be sent
+	finished      bool // the record has its verdict
+	watch         watch
 
 	conn connState
 }
@@ -152,6 +154,7 @@ func New(ctx context.Context, cfg Config) *Machine {
 	}
 	m := &Machine{cfg: cfg, ctx: ctx, cancel: cancel, settings: cfg.Settings, log: log,
 		status: ConnectionNeeded, whichHost: -1, tryNextHost: true}
+	m.watch.stop = context.AfterFunc(ctx, m.watch.ctxDone)
 	hosts, err := cfg.Settings.Hosts()
 	if err != nil {
 		m.bad(newError(statelog.ClassUsage, err.Error()))
@@ -177,6 +180,12 @@ func (m *Machine) Status() ConnStatusType { return m.status }
 // does, and reports whether there is more to do.
 func (m *Machine) Step() bool {
 	if m.status == ConnectionBad || (m.status == ConnectionOK && !m.closing) {
+		return false
+	}
+	// Interrupted with a socket open, the step runs: its next wait ends at
+	// once (watch) and records what it was waiting for.
+	if it, ok := m.interruption(); ok && m.conn.raw == nil {
+		m.interrupt(it, "", time.Now(), "")
 		return false
 	}
 	switch m.status {
@@ -211,10 +220,17 @@ func (m *Machine) record(step string, began time.Time, detail string, err *state
 	m.log.Record(m.attempt, m.status.String(), step, began, detail, err, data)
 }
 
+// closeGrace is how long an interrupted probe gives its last Terminate.
+const closeGrace = 100 * time.Millisecond
+
 // stepClose follows CONNECTION_OK: the probe says goodbye (Terminate) and
-// closes, as PQfinish does.
+// closes, as PQfinish does, also when interrupted: the connection is
+// established, so the server is owed its Terminate.
 func (m *Machine) stepClose() {
 	began := time.Now()
+	if _, ok := m.interruption(); ok {
+		m.watch.finalDeadline(m.conn.raw, began.Add(closeGrace))
+	}
 	m.setDeadline()
 	err := m.send(&pgproto3.Terminate{})
 	m.closeConn()
@@ -254,6 +270,8 @@ func (m *Machine) finishFailed() {
 
 // finish closes the record (and, for a ping, gives pg_isready's verdict).
 func (m *Machine) finish(e *statelog.Error) {
+	m.finished = true
+	m.watch.stop()
 	m.cancel()
 	m.log.Finish(e)
 	if m.cfg.Ping {
@@ -265,6 +283,8 @@ func (m *Machine) finish(e *statelog.Error) {
 // but 57P03, means the server is up.
 func (m *Machine) pingVerdict(e *statelog.Error) {
 	switch {
+	case e != nil && e.Class == statelog.ClassInterrupted:
+		m.log.Ping, m.log.ExitCode = "interrupted", statelog.ExitInterrupted
 	case e == nil || m.conn.authReqReceived:
 		m.log.Ping, m.log.ExitCode = "accepting connections", statelog.ExitOK
 	case e.Class == statelog.ClassUsage && len(m.log.Attempts) == 0:

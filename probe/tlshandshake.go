@@ -65,6 +65,10 @@ func (m *Machine) tlsHandshake() {
 // tlsHandshakeFailed words a failed handshake as libpq (OpenSSL) does; the
 // next encryption method may follow on a new connection.
 func (m *Machine) tlsHandshakeFailed(began time.Time, ts *tlsSetup, err error, extra int) {
+	if it, ok := m.interruption(); ok {
+		m.interrupt(it, statelog.StepTLSHandshake, began, "TLS handshake did not complete")
+		return
+	}
 	if wire.IsTimeout(err) {
 		m.timeoutWhile(statelog.StepTLSHandshake, began, "TLS handshake did not complete")
 		return

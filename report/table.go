@@ -154,6 +154,8 @@ func verdictWord(l *statelog.Log) string {
 		return "check failed"
 	case l.ExitCode == statelog.ExitNoAttempt:
 		return "no attempt"
+	case l.Error != nil && l.Error.Class == statelog.ClassInterrupted:
+		return "interrupted"
 	}
 	return "failed"
 }

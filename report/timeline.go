@@ -112,6 +112,9 @@ var exitMeaning = map[int]string{
 	statelog.ExitNoAnswer:  "no usable answer",
 	statelog.ExitNoAttempt: "no attempt was made",
 	statelog.ExitCheck:     "connected, but a check failed",
+	// As a shell reports a process that SIGINT or SIGTERM ended.
+	statelog.ExitInterrupted: "interrupted (SIGINT)",
+	statelog.ExitTerminated:  "interrupted (SIGTERM)",
 }
 
 func (t *timeline) render() {
@@ -231,6 +234,8 @@ func (t *timeline) header() {
 		v = t.p.ok.Sprint(markOK + " connected")
 	case t.l.Error != nil && t.l.Error.Class == statelog.ClassCheck:
 		v = t.p.warn.Sprint(markFail + " connected, check failed")
+	case t.l.Error != nil && t.l.Error.Class == statelog.ClassInterrupted:
+		v = t.p.warn.Sprint(markFail + " interrupted")
 	default:
 		class := ""
 		if t.l.Error != nil {
@@ -618,6 +623,9 @@ func (t *timeline) verdict() {
 		t.line(t.p.ok.Sprint(markOK+" connected"), t.p.dim.Sprintf(" in %s", fmtMS(l.DurationMS)))
 	case e != nil && e.Class == statelog.ClassCheck:
 		t.errorVerdict(e, t.p.warn, markFail+" connected, but check failed: ")
+	case e != nil && e.Class == statelog.ClassInterrupted:
+		// The message starts with "interrupted by SIGINT": no class before it.
+		t.line(t.p.warn.Sprint(markFail + " " + clean(e.Message)))
 	case e != nil:
 		t.errorVerdict(e, t.p.bad, markFail+" failed: ")
 	default:
@@ -649,6 +657,8 @@ func (t *timeline) verdict() {
 		meaning = ": " + meaning
 	}
 	switch {
+	case l.Runs > 0 && e != nil && e.Class == statelog.ClassInterrupted:
+		meaning += fmt.Sprintf(" (%d run%s completed)", l.Runs, plural(l.Runs))
 	case l.Tries > 1:
 		meaning += fmt.Sprintf(" (try %d of --wait)", l.Tries)
 	case l.Runs > 1:

@@ -2,6 +2,7 @@ package run
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/pgprobe/pgprobe/probe"
 	"github.com/pgprobe/pgprobe/statelog"
@@ -9,22 +10,34 @@ import (
 
 // repeat probes the target n times in a row and returns the last run's
 // record with the runs' statistics; its exit code is the highest of the
-// runs' (and ok is false when any run failed).
+// runs' (and ok is false when any run failed). An interrupt ends the runs:
+// the record is then the last run's, interrupted, with the statistics of
+// the runs that completed.
 func repeat(ctx context.Context, req probe.Request, n int, once func(context.Context, probe.Request) *statelog.Log) *statelog.Log {
 	runs := make([]*statelog.Log, 0, n)
-	codes := make([]int, 0, n)
-	worst := 0
 	// At least once: a record is owed even when ctx is already done.
 	for i := 0; i < n && (i == 0 || ctx.Err() == nil); i++ {
-		l := once(ctx, req)
-		runs = append(runs, l)
+		runs = append(runs, once(ctx, req))
+	}
+	last := runs[len(runs)-1]
+	done := runs
+	if isInterrupted(last) {
+		done = runs[:len(runs)-1] // its partial timings would skew the statistics
+	}
+	codes := make([]int, 0, len(done))
+	worst := 0
+	for _, l := range done {
 		codes = append(codes, l.ExitCode)
 		worst = max(worst, l.ExitCode)
 	}
-	last := runs[len(runs)-1]
-	last.Stats, _ = statelog.StepStats(runs)
-	last.Runs = len(runs)
+	if len(done) > 0 {
+		last.Stats, _ = statelog.StepStats(done)
+	}
+	last.Runs = len(done)
 	last.RunExitCodes = codes
+	if len(runs) < n && interrupted(ctx, last, fmt.Sprintf(" after %d of %d runs", len(done), n)) || isInterrupted(last) {
+		return last
+	}
 	last.ExitCode = worst
 	last.OK = last.OK && worst == statelog.ExitOK
 	return last

@@ -27,8 +27,9 @@ type done struct {
 // it and every earlier one are done, so that a fleet's memory is bounded by
 // the targets in flight, not by the fleet. When out is a report.Streamer,
 // the events stream through it as they happen. It returns the highest exit
-// code and the first error writing the report, after which the probes
-// still running are cancelled and nothing more is written.
+// code of the targets written and the first error writing the report,
+// after which the probes still running are cancelled and nothing more is
+// written.
 func Targets(ctx context.Context, reqs []probe.Request, o Options, out report.Writer) (exitCode int, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -51,6 +52,11 @@ func Targets(ctx context.Context, reqs []probe.Request, o Options, out report.Wr
 		part, err := out.Prepare(l)
 		return done{code: l.ExitCode, part: part, err: err}
 	}, func(d done) {
+		if err != nil {
+			// Nothing more is written, nor counted: the probes cancelled
+			// after the failure would read as interrupted.
+			return
+		}
 		exitCode = max(exitCode, d.code)
 		fail(d.err)
 		if err == nil {

@@ -4,6 +4,7 @@ package run
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/pgprobe/pgprobe/probe"
@@ -42,7 +43,11 @@ func waitFor(ctx context.Context, req probe.Request, wait time.Duration,
 		}
 		l = once(ctx, r)
 		l.Tries = try
-		if l.ExitCode == statelog.ExitOK || l.ExitCode == statelog.ExitNoAttempt || ctx.Err() != nil {
+		if l.ExitCode == statelog.ExitOK || l.ExitCode == statelog.ExitNoAttempt {
+			return l
+		}
+		if ctx.Err() != nil {
+			interrupted(ctx, l, fmt.Sprintf(" after try %d of --wait", try))
 			return l
 		}
 		if progress != nil {
@@ -56,6 +61,7 @@ func waitFor(ctx context.Context, req probe.Request, wait time.Duration,
 		backoff = min(2*backoff, waitMaxBackoff)
 		select {
 		case <-ctx.Done():
+			interrupted(ctx, l, fmt.Sprintf(" while waiting to retry (try %d failed: %s)", try, l.Error.Class))
 			return l
 		case <-time.After(pause):
 		}

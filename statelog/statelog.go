@@ -25,6 +25,9 @@ const (
 	ClassAuth     = "auth"     // authentication refused, or forbidden by the client's settings
 	ClassTarget   = "target"   // target_session_attrs did not match
 	ClassCheck    = "check"    // connected, but a --min-* check failed
+	// ClassInterrupted: the user stopped the probe (SIGINT, SIGTERM) before
+	// it had a verdict; the record holds what happened until then.
+	ClassInterrupted = "interrupted"
 )
 
 // Exit codes: pg_isready's 0–3, plus 4 for a failed check.
@@ -34,6 +37,10 @@ const (
 	ExitNoAnswer  = 2
 	ExitNoAttempt = 3
 	ExitCheck     = 4
+	// ExitInterrupted and ExitTerminated are what a shell reports for a
+	// process that SIGINT or SIGTERM ended (128 + the signal's number).
+	ExitInterrupted = 130
+	ExitTerminated  = 143
 )
 
 // ExitCode maps an error class to the contract's exit code.
@@ -47,6 +54,8 @@ func ExitCode(class string) int {
 		return ExitRejected
 	case ClassCheck:
 		return ExitCheck
+	case ClassInterrupted:
+		return ExitInterrupted
 	default:
 		return ExitNoAnswer
 	}
@@ -309,6 +318,16 @@ func (l *Log) Finish(err *Error) {
 	}
 	l.OK = false
 	l.ExitCode = ExitCode(err.Class)
+}
+
+// Interrupt turns a finished record's verdict into err (class
+// interrupted) with exit code code (ExitInterrupted or ExitTerminated):
+// the run stopped it between probes, after the record was finished. The
+// attempts keep their own errors.
+func (l *Log) Interrupt(err *Error, code int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.Error, l.OK, l.ExitCode = err, false, code
 }
 
 // LastAttempt is the most recent attempt, or nil.
