@@ -7,56 +7,40 @@ import (
 	"github.com/pgprobe/pgprobe/statelog"
 )
 
-// TestAdviceNamesTheCause: advice built from facts beyond the message (the
-// record's other attempts and warnings, the startup message's size, the
-// certificate) names the cause and leaves out the generic advice it
-// replaces. Each case gives the record's other attempts and warnings, the
-// error and its attempt.
-func TestAdviceNamesTheCause(t *testing.T) {
-	pre := `connection to server at "127.0.0.1", port 5432 failed: `
+// causeCase is a failure, the record's other attempts and warnings, and
+// what its advice must and must not say.
+type causeCase struct {
+	name        string
+	others      []*statelog.Attempt
+	warnings    []string
+	e           statelog.Error
+	a           *statelog.Attempt
+	want, avoid []string
+}
+
+const pre = `connection to server at "127.0.0.1", port 5432 failed: `
+
+func withStartup(a *statelog.Attempt, user string, bytes any, authRequest bool) *statelog.Attempt {
+	a.Events = append(a.Events, statelog.Event{Step: statelog.StepStartup, Data: map[string]any{"user": user, "packet_bytes": bytes}})
+	if authRequest {
+		a.Events = append(a.Events, statelog.Event{Step: statelog.StepAuthRequest})
+	}
+	return a
+}
+
+// authCauses: the client's files, require_auth, the password file, pg_hba.conf.
+func authCauses() []causeCase {
 	requirement := func(raw, reason string) statelog.Error {
 		return statelog.Error{Class: "auth", Step: "auth_request", Message: pre + `authentication method requirement "` + raw + `" failed: ` + reason}
-	}
-	withStartup := func(a *statelog.Attempt, user string, bytes any, authRequest bool) *statelog.Attempt {
-		a.Events = append(a.Events, statelog.Event{Step: statelog.StepStartup, Data: map[string]any{"user": user, "packet_bytes": bytes}})
-		if authRequest {
-			a.Events = append(a.Events, statelog.Event{Step: statelog.StepAuthRequest})
-		}
-		return a
-	}
-	direct := func(port int) *statelog.Attempt {
-		a := tcp("127.0.0.1", "127.0.0.1", port, "require")
-		a.Direct = true
-		return a
-	}
-	reached := func(port int, version string) *statelog.Attempt {
-		a := tcp("127.0.0.1", "127.0.0.1", port, "require")
-		a.Server = &statelog.Server{Parameters: map[string]string{"server_version": version}}
-		return a
 	}
 	answered := func(b string) *statelog.Attempt {
 		a := tcp("127.0.0.1", "127.0.0.1", 5432, "prefer")
 		a.SSLResponse = statelog.Str(b)
 		return a
 	}
-	withCert := func(subject string, sans ...string) *statelog.Attempt {
-		a := tcp("", "127.0.0.1", 5432, "verify-full")
-		a.TLS = &statelog.TLS{PeerCertificates: []statelog.Cert{{Subject: subject, SANs: sans}}}
-		return a
-	}
-	eof := statelog.Error{Class: "tls", Step: "tls_handshake", Message: pre + "SSL SYSCALL error: EOF detected"}
-	noHostName := statelog.Error{Class: "tls", Step: "tls_handshake", Message: pre + "host name must be specified for a verified SSL connection"}
 	noHBA := statelog.Error{Class: "auth", SQLState: "28000", Message: pre + `FATAL:  no pg_hba.conf entry for host "127.0.0.1", user "bob", database "shop", no encryption`}
 	noPassword := statelog.Error{Class: "auth", Step: "auth_response", Message: pre + "fe_sendauth: no password supplied"}
-	closed := statelog.Error{Class: "protocol", Step: "auth_request", Message: pre + "SSL connection has been closed unexpectedly"}
-	cases := []struct {
-		name        string
-		others      []*statelog.Attempt
-		warnings    []string
-		e           statelog.Error
-		a           *statelog.Attempt
-		want, avoid []string
-	}{
+	return []causeCase{
 		{name: "key file readable by others", e: statelog.Error{Class: "tls", Message: pre + `private key file "/home/app/my keys/client.key" has group or world access; file must have permissions u=rw (0600) or less if owned by the current user, or permissions u=rw,g=r (0640) or less if owned by root`},
 			want: []string{"`chmod 0600 '/home/app/my keys/client.key'`", "0640", "root", "not on the server"}, avoid: []string{"ssl_cert_file", "sslrootcert"}},
 
@@ -75,6 +59,45 @@ func TestAdviceNamesTheCause(t *testing.T) {
 		{name: "require_auth against an unknown request", e: requirement("md5", "server requested an unknown authentication type"),
 			want: []string{"require_auth=md5 forbids", "unknown authentication type"}},
 
+		{name: "password file readable by others", warnings: []string{`WARNING: password file "/home/app/.pgpass" has group or world access; permissions should be u=rw (0600) or less`},
+			e: noPassword, a: tcp("127.0.0.1", "127.0.0.1", 5432, ""),
+			want: []string{"ignored the password file", "`chmod 0600 /home/app/.pgpass`"}, avoid: []string{"DATABASE:USER:PASSWORD"}},
+		{name: "password file not a plain file", warnings: []string{`WARNING: password file "/dev/null" is not a plain file`}, e: noPassword,
+			want: []string{"not a plain file", "passfile="}, avoid: []string{"chmod", "DATABASE:USER:PASSWORD"}},
+		{name: "no password, no ignored file", e: noPassword, a: tcp("127.0.0.1", "127.0.0.1", 5432, ""),
+			want: []string{"127.0.0.1:5432:DATABASE:USER:PASSWORD"}, avoid: []string{"ignored"}},
+
+		{name: "no hba line, server answered N", e: noHBA, a: answered("N"),
+			want: []string{"`hostnossl shop bob 127.0.0.1/32 scram-sha-256`", "answered 'N'"}, avoid: []string{"sslmode=require"}},
+		{name: "no hba line, another attempt got N", others: []*statelog.Attempt{answered("N")}, e: noHBA, a: tcp("127.0.0.1", "127.0.0.1", 5432, "allow"),
+			want: []string{"answered 'N'"}, avoid: []string{"sslmode=require"}},
+		{name: "no hba line, SSL never asked", e: noHBA, a: tcp("127.0.0.1", "127.0.0.1", 5432, "disable"),
+			want: []string{"sslmode=require", "hostssl"}, avoid: []string{"answered 'N'"}},
+	}
+}
+
+// tlsCauses: direct TLS, the name to verify, the startup packet, and the
+// libpq versions a suggestion needs.
+func tlsCauses() []causeCase {
+	direct := func(port int) *statelog.Attempt {
+		a := tcp("127.0.0.1", "127.0.0.1", port, "require")
+		a.Direct = true
+		return a
+	}
+	reached := func(port int, version string) *statelog.Attempt {
+		a := tcp("127.0.0.1", "127.0.0.1", port, "require")
+		a.Server = &statelog.Server{Parameters: map[string]string{"server_version": version}}
+		return a
+	}
+	withCert := func(subject string, sans ...string) *statelog.Attempt {
+		a := tcp("", "127.0.0.1", 5432, "verify-full")
+		a.TLS = &statelog.TLS{PeerCertificates: []statelog.Cert{{Subject: subject, SANs: sans}}}
+		return a
+	}
+	eof := statelog.Error{Class: "tls", Step: "tls_handshake", Message: pre + "SSL SYSCALL error: EOF detected"}
+	noHostName := statelog.Error{Class: "tls", Step: "tls_handshake", Message: pre + "host name must be specified for a verified SSL connection"}
+	closed := statelog.Error{Class: "protocol", Step: "auth_request", Message: pre + "SSL connection has been closed unexpectedly"}
+	return []causeCase{
 		{name: "direct TLS, version unknown", e: eof, a: direct(5432),
 			want: []string{"PostgreSQL 17 or later", "may be the cause", "sslnegotiation=postgres"}, avoid: []string{"ssl_key_file"}},
 		{name: "direct TLS, PostgreSQL 15 reached before", others: []*statelog.Attempt{reached(5432, "15.8 (Debian 15.8-0+deb12u1)")}, e: eof, a: direct(5432),
@@ -95,21 +118,6 @@ func TestAdviceNamesTheCause(t *testing.T) {
 		{name: "hostaddr without host, no certificate recorded", e: noHostName, a: tcp("", "127.0.0.1", 5432, "verify-full"),
 			want: []string{"add host= with a name the server's certificate lists"}},
 
-		{name: "password file readable by others", warnings: []string{`WARNING: password file "/home/app/.pgpass" has group or world access; permissions should be u=rw (0600) or less`},
-			e: noPassword, a: tcp("127.0.0.1", "127.0.0.1", 5432, ""),
-			want: []string{"ignored the password file", "`chmod 0600 /home/app/.pgpass`"}, avoid: []string{"DATABASE:USER:PASSWORD"}},
-		{name: "password file not a plain file", warnings: []string{`WARNING: password file "/dev/null" is not a plain file`}, e: noPassword,
-			want: []string{"not a plain file", "passfile="}, avoid: []string{"chmod", "DATABASE:USER:PASSWORD"}},
-		{name: "no password, no ignored file", e: noPassword, a: tcp("127.0.0.1", "127.0.0.1", 5432, ""),
-			want: []string{"127.0.0.1:5432:DATABASE:USER:PASSWORD"}, avoid: []string{"ignored"}},
-
-		{name: "no hba line, server answered N", e: noHBA, a: answered("N"),
-			want: []string{"`hostnossl shop bob 127.0.0.1/32 scram-sha-256`", "answered 'N'"}, avoid: []string{"sslmode=require"}},
-		{name: "no hba line, another attempt got N", others: []*statelog.Attempt{answered("N")}, e: noHBA, a: tcp("127.0.0.1", "127.0.0.1", 5432, "allow"),
-			want: []string{"answered 'N'"}, avoid: []string{"sslmode=require"}},
-		{name: "no hba line, SSL never asked", e: noHBA, a: tcp("127.0.0.1", "127.0.0.1", 5432, "disable"),
-			want: []string{"sslmode=require", "hostssl"}, avoid: []string{"answered 'N'"}},
-
 		{name: "startup packet over 10000 bytes", e: closed, a: withStartup(tcp("127.0.0.1", "127.0.0.1", 5432, ""), "u", 100058, false),
 			want: []string{"100058 bytes", "over 10000 bytes", "invalid length of startup packet"}, avoid: []string{"firewall"}},
 		{name: "startup packet size read back from JSON", e: closed, a: withStartup(tcp("127.0.0.1", "127.0.0.1", 5432, ""), "u", float64(20000), false),
@@ -128,7 +136,14 @@ func TestAdviceNamesTheCause(t *testing.T) {
 		{name: "0A000 names the libpq for max_protocol_version", e: statelog.Error{Class: "server", SQLState: "0A000", Message: "FATAL:  unsupported frontend protocol 3.2: server supports 3.0 to 3.0"},
 			want: []string{"max_protocol_version=3.0 (libpq 18 or later)"}},
 	}
-	for _, c := range cases {
+}
+
+// TestAdviceNamesTheCause: advice built from facts beyond the message (the
+// record's other attempts and warnings, the startup message's size, the
+// certificate) names the cause and leaves out the generic advice it
+// replaces.
+func TestAdviceNamesTheCause(t *testing.T) {
+	for _, c := range append(authCauses(), tlsCauses()...) {
 		t.Run(c.name, func(t *testing.T) {
 			l := statelog.New("t", nil)
 			for _, o := range c.others {
