@@ -15,6 +15,7 @@ type where struct {
 	unix             bool
 	sslmode          string
 	a                *statelog.Attempt
+	l                *statelog.Log // the whole record, nil when unknown
 }
 
 func whereOf(e *statelog.Error, a *statelog.Attempt) where {
@@ -72,21 +73,25 @@ func (w where) hostport() string {
 // cause, and what to try, naming the concrete fix. a is the attempt the
 // error belongs to (nil when unknown). It never repeats a secret: it only
 // uses names the server or the settings already showed.
-func Advise(e *statelog.Error, a *statelog.Attempt) string {
+func Advise(e *statelog.Error, a *statelog.Attempt) string { return adviseIn(nil, e, a) }
+
+// adviseIn is Advise within the record l (nil when unknown).
+func adviseIn(l *statelog.Log, e *statelog.Error, a *statelog.Attempt) string {
 	// An interrupt says nothing about the server: the user stopped the
 	// probe, and needs no advice about deadlines or settings.
 	if e == nil || e.Class == statelog.ClassInterrupted {
 		return ""
 	}
-	s := advise(e, a)
+	s := advise(l, e, a)
 	if p := poolerOf(e, a); p != nil {
 		return advisePooler(p, s)
 	}
 	return s
 }
 
-func advise(e *statelog.Error, a *statelog.Attempt) string {
+func advise(l *statelog.Log, e *statelog.Error, a *statelog.Attempt) string {
 	w := whereOf(e, a)
+	w.l = l
 	msg := Core(e.Message)
 	switch {
 	case e.SQLState != "":
@@ -108,7 +113,7 @@ func advise(e *statelog.Error, a *statelog.Attempt) string {
 	case statelog.ClassTLS:
 		return adviseTLS(e, msg, w)
 	case statelog.ClassProtocol:
-		return adviseProtocol(msg, w)
+		return adviseProtocol(e, msg, w)
 	case statelog.ClassAuth:
 		return adviseAuth(e, msg, w)
 	case statelog.ClassServer:
@@ -195,6 +200,9 @@ func adviseConnect(e *statelog.Error, msg string, w where) string {
 	case errno == "ETIMEDOUT" || strings.Contains(low, "timed out"):
 		return fmt.Sprintf("The TCP connection to %s timed out in the kernel: packets are dropped on the way (firewall, security group) or the host is down. Test with %s.", w.hostport(), w.isready())
 	case strings.Contains(low, "server closed the connection unexpectedly") || errno == "ECONNRESET" || errno == "EPIPE":
+		if s := adviseClosedAfterStartup(e, w); s != "" {
+			return s
+		}
 		return "The server closed the connection without an error message: it may have crashed or been restarted, a pooler or proxy in front of it dropped the connection, or a firewall reset it. Check the server log at this moment and any proxy between client and server."
 	}
 	return fmt.Sprintf("The connection to %s failed at the socket level. Check that the server is running and reachable (%s) and the firewall between client and server.", w.hostport(), w.isready())
@@ -212,10 +220,13 @@ func adviseSSL(e *statelog.Error, msg string, w where) string {
 	return "SSL negotiation with the server failed. Check ssl settings on the server and sslmode on the client."
 }
 
-func adviseProtocol(msg string, w where) string {
+func adviseProtocol(e *statelog.Error, msg string, w where) string {
+	if s := adviseClosedAfterStartup(e, w); s != "" {
+		return s
+	}
 	switch {
 	case strings.Contains(msg, "protocol version not supported") || strings.Contains(msg, "protocol extension"):
-		return "The server (or a pooler in front of it) does not support the protocol version or extensions the client asked for. Lower max_protocol_version, or upgrade the pooler."
+		return "The server (or a pooler in front of it) does not support the protocol version or extensions the client asked for. Lower max_protocol_version" + sinceLibpq(18) + ", or upgrade the pooler."
 	}
 	return fmt.Sprintf("The peer at %s did not answer as a PostgreSQL server would. Check that the port really belongs to PostgreSQL and not to another service (HTTP, SSH, a TLS-only proxy that expects sslnegotiation=direct); %s helps tell them apart.", w.hostport(), w.isready())
 }
@@ -223,6 +234,9 @@ func adviseProtocol(msg string, w where) string {
 func adviseAuth(e *statelog.Error, msg string, w where) string {
 	switch {
 	case strings.Contains(msg, "no password supplied"):
+		if s := adviseIgnoredPasswordFile(w.l); s != "" {
+			return s
+		}
 		method := "a password"
 		if w.a != nil && w.a.Auth != nil && w.a.Auth.Method != "" {
 			method = w.a.Auth.Method
@@ -230,6 +244,8 @@ func adviseAuth(e *statelog.Error, msg string, w where) string {
 		return fmt.Sprintf("The server asked for %s, but no password was given. Supply one with PGPASSWORD, password= in the connection string, -W to prompt, or a line `%s:%s:DATABASE:USER:PASSWORD` in ~/.pgpass (chmod 0600); or change the matching pg_hba.conf line if this client should not need one.", method, w.host, w.port)
 	case strings.Contains(msg, "channel binding"):
 		return "channel_binding=require needs SCRAM-SHA-256-PLUS, which needs TLS and a scram-sha-256 password on the server. Connect with SSL, make sure the pg_hba.conf line uses scram-sha-256 and the role's password is a SCRAM hash, or use channel_binding=prefer."
+	case strings.Contains(msg, "authentication method requirement"):
+		return adviseRequireAuth(msg, w)
 	case strings.Contains(msg, "require_auth"):
 		return "The server asked for an authentication method that require_auth forbids. Either allow that method in require_auth, or change the method in the server's pg_hba.conf."
 	case strings.Contains(msg, "before the SCRAM exchange was complete"):

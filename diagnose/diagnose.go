@@ -26,9 +26,9 @@ func Record(l *statelog.Log) {
 			continue
 		}
 		for i := range a.Events {
-			Event(a.Events[i].Error, a)
+			event(l, a.Events[i].Error, a)
 		}
-		Event(a.Error, a)
+		event(l, a.Error, a)
 	}
 	if l.Error != nil {
 		final(l)
@@ -49,9 +49,14 @@ func Record(l *statelog.Log) {
 }
 
 // Event gives e, an error of attempt a, its advice unless it has some.
-func Event(e *statelog.Error, a *statelog.Attempt) {
+func Event(e *statelog.Error, a *statelog.Attempt) { event(nil, e, a) }
+
+// event is Event within the record l (nil when unknown), whose other
+// attempts and warnings can name the cause: the server's version learnt by
+// an earlier attempt, a password file libpq ignored.
+func event(l *statelog.Log, e *statelog.Error, a *statelog.Attempt) {
 	if e != nil && e.Advice == "" {
-		e.Advice = Advise(e, a)
+		e.Advice = adviseIn(l, e, a)
 	}
 }
 
@@ -65,7 +70,7 @@ func Sink(next statelog.Sink) statelog.Sink {
 type sink struct{ next statelog.Sink }
 
 func (s sink) Event(l *statelog.Log, a *statelog.Attempt, e statelog.Event) {
-	Event(e.Error, a)
+	event(l, e.Error, a)
 	if s.next != nil {
 		s.next.Event(l, a, e)
 	}
@@ -91,7 +96,7 @@ func final(l *statelog.Log) {
 	last := AttemptOf(l, e)
 	advice := sslOnlyRetry(l, last)
 	if advice == "" {
-		advice = Advise(e, last)
+		advice = adviseIn(l, e, last)
 	}
 	advice += untriedAddresses(e, last)
 	switch {

@@ -40,5 +40,5 @@ func sslOnlyRetry(l *statelog.Log, last *statelog.Attempt) string {
 	return fmt.Sprintf("This is sslmode=%s's retry without SSL, and pg_hba.conf has no line for this user and database without encryption, so it could not succeed. "+
 		"The SSL attempt before it failed with: %s — that is the error to fix. %s "+
 		"(Add a hostnossl line only if unencrypted connections are wanted; sslmode=require would make libpq report the SSL attempt's error.)",
-		cmp.Or(last.SSLMode, "prefer"), strings.TrimSpace(firstLine(Core(first.Error.Message))), Advise(first.Error, first))
+		cmp.Or(last.SSLMode, "prefer"), strings.TrimSpace(firstLine(Core(first.Error.Message))), adviseIn(l, first.Error, first))
 }

@@ -266,7 +266,7 @@ func TestPoolerOnlyFromWhatThePeerSent(t *testing.T) {
 			t.Errorf("advice lacks %q: %s", want, a)
 		}
 	}
-	if base := advise(pb, nil); base != "" && strings.Contains(a, base) {
+	if base := advise(nil, pb, nil); base != "" && strings.Contains(a, base) {
 		t.Errorf("advice repeats the 08P01 advice: %s", a)
 	}
 }

@@ -12,7 +12,7 @@ func adviseSQLState(e *statelog.Error, msg string, w where) string {
 	switch e.SQLState {
 	case "28000":
 		if m := re().hba.FindStringSubmatch(msg); m != nil {
-			return adviseHBA(m)
+			return adviseHBA(m, w)
 		}
 		if m := re().reject.FindStringSubmatch(msg); m != nil {
 			return fmt.Sprintf("A `reject` line in pg_hba.conf matches host %s, user %s. Remove or narrow it, or put a line that allows this connection above it, then run `SELECT pg_reload_conf()`.", m[1], m[2])
@@ -80,7 +80,7 @@ func adviseSQLState(e *statelog.Error, msg string, w where) string {
 		}
 	case "0A000":
 		if strings.Contains(msg, "protocol") {
-			return "The server does not support the protocol version the client asked for (" + msg + "). Set max_protocol_version=3.0 (or lower it to what the server supports), or upgrade the server or the pooler in between."
+			return "The server does not support the protocol version the client asked for (" + msg + "). Set max_protocol_version=3.0" + sinceLibpq(18) + " (or lower it to what the server supports), or upgrade the server or the pooler in between."
 		}
 		return "The server does not support a feature the client asked for at startup. Check the connection options (replication=, options=, max_protocol_version) against the server's version and any pooler in between."
 	case "42704", "22023":
@@ -97,10 +97,10 @@ func adviseSQLState(e *statelog.Error, msg string, w where) string {
 	return ""
 }
 
-// serverMajor is the major version in the attempt's server_version
+// ServerMajor is the major version in the attempt's server_version
 // ParameterStatus, or 0 when it is unknown (a failed login usually ends
 // before the server sends it) or is not PostgreSQL's (PgBouncer's console).
-func serverMajor(a *statelog.Attempt) int {
+func ServerMajor(a *statelog.Attempt) int {
 	if a == nil || a.Server == nil {
 		return 0
 	}
@@ -126,7 +126,7 @@ func serverMajor(a *statelog.Attempt) int {
 // connections".
 func adviseReservedSlots(msg string, w where) string {
 	const rest = " Close idle sessions (see pg_stat_activity), raise max_connections (needs a restart), or put a pooler such as PgBouncer in front."
-	major := serverMajor(w.a)
+	major := ServerMajor(w.a)
 	switch {
 	case strings.Contains(msg, "pg_use_reserved_connections"):
 		return "Only the reserved slots are left: reserved_connections for roles with privileges of pg_use_reserved_connections, and superuser_reserved_connections. Grant this role pg_use_reserved_connections if it should get them (`GRANT pg_use_reserved_connections TO …`)." + rest
@@ -140,7 +140,7 @@ func adviseReservedSlots(msg string, w where) string {
 
 // adviseHBA turns "no pg_hba.conf entry for host "A", user "U", database
 // "D", ENC" into the line that would let the connection in.
-func adviseHBA(m []string) string {
+func adviseHBA(m []string, w where) string {
 	replication, addr, user, db, enc := m[1] != "", m[2], m[3], m[4], m[5]
 	if replication {
 		db = "replication"
@@ -163,7 +163,10 @@ func adviseHBA(m []string) string {
 	}
 	line := fmt.Sprintf("`%s %s %s %s%s scram-sha-256`", kind, db, user, addr, mask)
 	alt := ""
-	if kind == "hostnossl" {
+	switch {
+	case kind == "hostnossl" && answeredN(w):
+		alt = " (or `host …`, which matches with and without SSL; `hostssl` cannot match here: the server answered 'N' to SSLRequest, so SSL is off on it)"
+	case kind == "hostnossl":
 		alt = " (or `host …`, which matches with and without SSL; better, connect with sslmode=require and use `hostssl`)"
 	}
 	return fmt.Sprintf("No line in pg_hba.conf lets user %q reach database %q from %s %s. Add %s%s to pg_hba.conf above any line that would match first, then run `SELECT pg_reload_conf()` (or `pg_ctl reload`).", user, db, addr, encWords, line, alt)

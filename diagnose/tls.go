@@ -9,6 +9,13 @@ import (
 	"github.com/pgprobe/pgprobe/statelog"
 )
 
+// brokenOff: the peer ended the handshake without a TLS alert (an EOF, a
+// reset), or answered with something that is not TLS.
+func brokenOff(ve string) bool {
+	return strings.Contains(ve, "eof detected") || strings.Contains(ve, "syscall error") || strings.Contains(ve, "closed unexpectedly") ||
+		strings.Contains(ve, "connection reset") || strings.Contains(ve, "wrong version number") && !strings.Contains(ve, "alert protocol version")
+}
+
 func adviseTLS(e *statelog.Error, msg string, w where) string {
 	var tls *statelog.TLS
 	if w.a != nil {
@@ -19,6 +26,16 @@ func adviseTLS(e *statelog.Error, msg string, w where) string {
 		ve += " " + strings.ToLower(tls.VerifyError)
 	}
 	switch {
+	case strings.Contains(msg, "private key file") && strings.Contains(msg, "group or world access"):
+		return adviseKeyPermissions(msg)
+	case strings.Contains(msg, "host name must be specified"):
+		return adviseNoHostName(w)
+	case w.a != nil && w.a.Direct && brokenOff(ve):
+		if s := adviseDirectTLS(w); s != "" {
+			return s
+		}
+	}
+	switch {
 	case strings.Contains(msg, "does not match host name"):
 		names := ""
 		if tls != nil && len(tls.PeerCertificates) > 0 && len(tls.PeerCertificates[0].SANs) > 0 {
@@ -26,7 +43,7 @@ func adviseTLS(e *statelog.Error, msg string, w where) string {
 		}
 		return fmt.Sprintf("The certificate is signed by a trusted CA but does not name the host you connected to (%s). Connect by a name the certificate lists%s, or reissue the server certificate with subjectAltName %s; sslmode=verify-ca checks the chain without the name.", w.host, names, sanFor(w.host))
 	case strings.Contains(msg, "root certificate file") && strings.Contains(msg, "does not exist"):
-		return "sslmode=verify-ca/verify-full needs the CA that signed the server's certificate, and the root certificate file is missing. Put the CA certificate in ~/.postgresql/root.crt or point sslrootcert= at it (sslrootcert=system for a public CA), or use sslmode=require to encrypt without verifying."
+		return "sslmode=verify-ca/verify-full needs the CA that signed the server's certificate, and the root certificate file is missing. Put the CA certificate in ~/.postgresql/root.crt or point sslrootcert= at it (sslrootcert=system for a public CA, libpq 16 or later), or use sslmode=require to encrypt without verifying."
 	case strings.Contains(ve, "expired") || strings.Contains(ve, "not yet valid"):
 		return "The server's certificate is outside its validity period. Renew it (ssl_cert_file/ssl_key_file on the server) and run `SELECT pg_reload_conf()`; also check both clocks."
 	case strings.Contains(ve, "certificate verify failed") || strings.Contains(ve, "unknown authority") || strings.Contains(ve, "x509"):
@@ -34,7 +51,7 @@ func adviseTLS(e *statelog.Error, msg string, w where) string {
 		if tls != nil && len(tls.PeerCertificates) > 0 {
 			issuer = " The server's certificate was issued by " + strconv.Quote(tls.PeerCertificates[0].Issuer) + "."
 		}
-		return "The server's certificate does not chain to a CA the client trusts: sslrootcert points at the wrong file, or the server uses a self-signed or private-CA certificate." + issuer + " Set sslrootcert= to that CA's certificate (default ~/.postgresql/root.crt), use sslrootcert=system for a public CA, or make the server send its intermediate certificates in ssl_cert_file."
+		return "The server's certificate does not chain to a CA the client trusts: sslrootcert points at the wrong file, or the server uses a self-signed or private-CA certificate." + issuer + " Set sslrootcert= to that CA's certificate (default ~/.postgresql/root.crt), use sslrootcert=system for a public CA (libpq 16 or later), or make the server send its intermediate certificates in ssl_cert_file."
 	case strings.Contains(ve, "unknown ca") || strings.Contains(ve, "bad certificate") || strings.Contains(ve, "certificate required"):
 		return "The server rejected the client certificate (or wanted one): its ssl_ca_file does not trust the certificate given in sslcert, or pg_hba.conf requires clientcert. Give sslcert= and sslkey= signed by a CA in the server's ssl_ca_file."
 	case strings.Contains(ve, "wrong version number") || strings.Contains(ve, "protocol version"):

@@ -76,8 +76,24 @@ func (m *Machine) readFailed(step string, began time.Time, err error, waiting st
 		e = m.prefixed(newError(class, msg))
 		e.Errno = wire.ErrnoName(err)
 	}
+	if e.Class == statelog.ClassConnect && step == statelog.StepAuthRequest && !m.conn.authReqReceived && closedByPeer(err) {
+		// A server that hangs up on the startup message without a word has
+		// refused the packet itself (ProcessStartupPacket only logs "invalid
+		// length of startup packet"): the socket was fine.
+		e.Class = statelog.ClassProtocol
+	}
 	m.record(step, began, waiting, e, nil)
 	m.bad(e)
+}
+
+// closedByPeer: the read failed because the peer closed or reset the
+// connection.
+func closedByPeer(err error) bool {
+	if wire.IsEOF(err) {
+		return true
+	}
+	en, ok := wire.Errno(err)
+	return ok && (en == syscall.ECONNRESET || en == syscall.EPIPE)
 }
 
 // sendFailed words a failed write as libpq does and ends the probe.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
+	"github.com/pgprobe/pgprobe/internal/wire"
 	"github.com/pgprobe/pgprobe/probe/conninfo"
 	"github.com/pgprobe/pgprobe/statelog"
 )
@@ -29,21 +30,36 @@ func (m *Machine) sendStartup() {
 	began := time.Now()
 	params := m.startupParameters()
 	version := m.startProtocol()
-	if err := m.send(&pgproto3.StartupMessage{ProtocolVersion: version, Parameters: params}); err != nil {
-		m.sendFailed(statelog.StepStartup, began, "could not send startup packet: ", err)
-		return
-	}
 	keys := make([]string, 0, len(params))
 	for _, k := range startupOrder {
 		if v, ok := params[k]; ok {
 			keys = append(keys, k+"="+v)
 		}
 	}
+	// packet_bytes: PostgreSQL refuses a startup packet over 10000 bytes
+	// without a word, and the advice has to say so.
+	size := 4 + 4 + 1
 	data := map[string]any{"protocol_version": versionString(version)}
 	for k, v := range params {
 		data[k] = v
+		size += len(k) + 1 + len(v) + 1
 	}
-	m.record(statelog.StepStartup, began, "StartupMessage "+versionString(version)+": "+strings.Join(keys, " "), nil, data)
+	data["packet_bytes"] = size
+	detail := "StartupMessage " + versionString(version) + ": " + strings.Join(keys, " ")
+	if err := m.send(&pgproto3.StartupMessage{ProtocolVersion: version, Parameters: params}); err != nil {
+		if !closedByPeer(err) {
+			m.sendFailed(statelog.StepStartup, began, "could not send startup packet: ", err)
+			return
+		}
+		// The server hung up while the packet was on its way: it read the
+		// length and refused the packet, as it does one over 10000 bytes.
+		e := m.prefixed(newError(statelog.ClassProtocol, "could not send startup packet: "+wire.Strerror(err)))
+		e.Errno = wire.ErrnoName(err)
+		m.record(statelog.StepStartup, began, detail, e, data)
+		m.bad(e)
+		return
+	}
+	m.record(statelog.StepStartup, began, detail, nil, data)
 	m.status = ConnectionAwaitingResponse
 }
 

@@ -11,10 +11,19 @@ import (
 // terminal: control characters (ESC above all) and invalid UTF-8 are shown
 // escaped, so a hostile peer cannot move the cursor or change colours.
 // Newlines and tabs are escaped too: clean is for one-line fields.
+//
+// It also cuts what no one reads whole (cut): a 100 KB user name shows as
+// its start and its length. Only human renderings clean; JSON and NDJSON
+// keep every value whole, as data.
 func clean(s string) string {
 	if !needsCleaning(s) {
-		return s
+		return cut(s, maxRun, maxField)
 	}
+	return cut(escape(s), maxRun, maxField)
+}
+
+// escape is clean's escaping of control characters and invalid UTF-8.
+func escape(s string) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	var b strings.Builder
 	for _, r := range s {
@@ -32,6 +41,66 @@ func clean(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// maxRun is the longest run of non-blank characters, maxField the longest
+// field, that a human rendering shows whole: longer than any path, host
+// name or message line in practice, far shorter than a value that fills
+// the terminal.
+const (
+	maxRun   = 200
+	maxField = 2000
+)
+
+// cut shortens every run of non-blank characters longer than run runes to
+// its first run runes, an ellipsis and its length, then the whole of s to
+// field runes the same way.
+func cut(s string, run, field int) string {
+	if len(s) <= run {
+		return s
+	}
+	var b strings.Builder
+	start, n := -1, 0 // the current run's byte offset and length in runes
+	flush := func(end int) {
+		if start < 0 {
+			return
+		}
+		b.WriteString(shorten(s[start:end], run, n))
+		start, n = -1, 0
+	}
+	for i, r := range s {
+		if r == ' ' {
+			flush(i)
+			b.WriteRune(r)
+			continue
+		}
+		if start < 0 {
+			start = i
+		}
+		n++
+	}
+	flush(len(s))
+	out := b.String()
+	if total := utf8.RuneCountInString(out); total > field {
+		out = shorten(out, field, total)
+	}
+	return out
+}
+
+// shorten is s, of n runes, cut to its first max runes and "… (n
+// characters)" when it is longer.
+func shorten(s string, max, n int) string {
+	if n <= max {
+		return s
+	}
+	i, k := 0, 0
+	for i = range s {
+		if k == max {
+			break
+		}
+		k++
+	}
+	return s[:i] + fmt.Sprintf("… (%d characters)", n)
 }
 
 // Clean is clean for the CLI's own one-line messages (--quiet's usage

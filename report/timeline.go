@@ -310,14 +310,15 @@ func (t *timeline) attempt(i int, a *statelog.Attempt) {
 }
 
 // roundTripsLine is the attempt's footer: how many times the client waited
-// for the server, and what PostgreSQL 17's direct TLS would save.
+// for the server, and what direct TLS would save when the server is known
+// to accept it (PostgreSQL 17 or later).
 func roundTripsLine(a *statelog.Attempt) string {
 	s := fmt.Sprintf("%d network round trips", a.RoundTrips)
 	if a.RoundTrips == 1 {
 		s = "1 network round trip"
 	}
-	if a.SSLResponse != nil && *a.SSLResponse == "S" && !a.Direct {
-		s += " (sslnegotiation=direct would save 1: no SSLRequest, needs a PostgreSQL 17 server)"
+	if a.SSLResponse != nil && *a.SSLResponse == "S" && !a.Direct && diagnose.ServerMajor(a) >= 17 {
+		s += " (sslnegotiation=direct would save 1: no SSLRequest; libpq 17 or later)"
 	}
 	return s
 }

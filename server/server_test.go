@@ -567,7 +567,8 @@ func TestServerDelayCloseReset(t *testing.T) {
 				return &Script{Actions: []Action{{Step: statelog.StepAuthRequest, Replace: []byte{}, Close: !reset, Reset: reset}}}
 			}})
 			l := probeIt(t, ts.conninfo("host=127.0.0.1", "user=u", "sslmode=disable"), nil)
-			wantError(t, l, statelog.ClassConnect, "server closed the connection unexpectedly")
+			// Hanging up on the startup message is refusing the packet.
+			wantError(t, l, statelog.ClassProtocol, "server closed the connection unexpectedly")
 			if s := ts.next(t); s.Outcome != statelog.OutcomeDropped {
 				t.Errorf("outcome %s", s.Outcome)
 			}
