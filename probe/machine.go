@@ -250,7 +250,7 @@ func (m *Machine) finishFailed() {
 // finish closes the record (and, for a ping, gives pg_isready's verdict).
 func (m *Machine) finish(e *statelog.Error) {
 	m.cancel()
-	m.log.Finish(e)
+	m.log.Finish(m.accumulated(e))
 	if m.cfg.Ping {
 		m.pingVerdict(e)
 	}

@@ -31,10 +31,6 @@ func (x *timelineWriter) Prepare(l *statelog.Log) (Part, error) {
 	p := partOf(l)
 	var b bytes.Buffer
 	err := Timeline(&b, l, x.o)
-	if err == nil && len(l.Stats) > 0 {
-		b.WriteString("\n")
-		err = statsSection(&b, l, x.o.Fleet)
-	}
 	p.b = b.Bytes()
 	return p, err
 }
@@ -131,6 +127,7 @@ func (t *timeline) render() {
 		t.line()
 		t.attempt(i, a)
 	}
+	t.checksBlock()
 	t.line()
 	t.verdict()
 }
@@ -553,6 +550,9 @@ func (t *timeline) authBlock(a *statelog.Attempt) {
 	cb := "no"
 	if x.ChannelBinding {
 		cb = t.p.ok.Sprint("yes") + " (tls-server-end-point)"
+		if !x.ChannelBindingVerified {
+			cb = "yes (tls-server-end-point), " + t.p.warn.Sprint("not confirmed: the exchange ended before the server's signature")
+		}
 	}
 	t.kv(4, "channel binding", cb)
 	if x.PasswordSource != "" {
@@ -623,6 +623,7 @@ func (t *timeline) verdict() {
 	default:
 		t.line(t.p.bad.Sprint(markFail + " failed"))
 	}
+	t.earlierBlock()
 	if e != nil {
 		advice := e.Advice
 		if advice == "" {
@@ -640,6 +641,7 @@ func (t *timeline) verdict() {
 			}
 		}
 	}
+	t.runsBlock()
 	t.line()
 	meaning := exitMeaning[l.ExitCode]
 	if l.Ping != "" {

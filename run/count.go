@@ -2,6 +2,7 @@ package run
 
 import (
 	"context"
+	"time"
 
 	"github.com/pgprobe/pgprobe/probe"
 	"github.com/pgprobe/pgprobe/statelog"
@@ -11,21 +12,46 @@ import (
 // record with the runs' statistics; its exit code is the highest of the
 // runs' (and ok is false when any run failed).
 func repeat(ctx context.Context, req probe.Request, n int, once func(context.Context, probe.Request) *statelog.Log) *statelog.Log {
+	return repeatEvery(ctx, req, n, 0, once)
+}
+
+// repeatEvery is repeat with a pause of interval between two runs (--interval);
+// the pause ends early, and no run follows, once ctx is done.
+func repeatEvery(ctx context.Context, req probe.Request, n int, interval time.Duration, once func(context.Context, probe.Request) *statelog.Log) *statelog.Log {
 	runs := make([]*statelog.Log, 0, n)
 	codes := make([]int, 0, n)
-	worst := 0
+	worst, failed := 0, 0
 	// At least once: a record is owed even when ctx is already done.
 	for i := 0; i < n && (i == 0 || ctx.Err() == nil); i++ {
+		if i > 0 && interval > 0 && !waitInterval(ctx, interval) {
+			break
+		}
 		l := once(ctx, req)
 		runs = append(runs, l)
 		codes = append(codes, l.ExitCode)
 		worst = max(worst, l.ExitCode)
+		if l.ExitCode != statelog.ExitOK {
+			failed++
+		}
 	}
 	last := runs[len(runs)-1]
 	last.Stats, _ = statelog.StepStats(runs)
 	last.Runs = len(runs)
 	last.RunExitCodes = codes
+	last.RunsFailed = &failed
 	last.ExitCode = worst
 	last.OK = last.OK && worst == statelog.ExitOK
 	return last
+}
+
+// waitInterval waits d, or until ctx is done; it reports whether d passed.
+func waitInterval(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
