@@ -27,11 +27,11 @@ func TestEveryHostsFailure(t *testing.T) {
 		inTable      []string
 	}{
 		{"two refused ports (the issue's URI)", fmt.Sprintf("postgresql://testuser@127.0.0.1:%d,127.0.0.1:%d/postgres", dead1, dead2), 2,
-			[]string{fmt.Sprintf("connect: 127.0.0.1:%d Connection refused; earlier: 127.0.0.1:%d connect: Connection refused", dead2, dead1)}},
+			[]string{fmt.Sprintf("connect: Connection refused; earlier: 127.0.0.1:%d connect: Connection refused", dead1)}},
 		{"refused, then the server refuses the database", fmt.Sprintf("host=127.0.0.1,127.0.0.1 port=%d,%d user=trustuser dbname=nosuchdb", dead1, c.Port), 1,
-			[]string{fmt.Sprintf(`server: 127.0.0.1:%d ssl database "nosuchdb" does not exist; earlier: 127.0.0.1:%d connect: Connection refused`, c.Port, dead1)}},
+			[]string{fmt.Sprintf(`server: database "nosuchdb" does not exist; earlier: 127.0.0.1:%d connect: Connection refused`, dead1)}},
 		{"sslmode=prefer: SSL, then plaintext, both without a pg_hba.conf line", conn(c, "user=nohba", "dbname=postgres", "sslmode=prefer"), 1,
-			[]string{`auth: 127.0.0.1:` + fmt.Sprint(c.Port) + ` plaintext no pg_hba.conf entry for host "127.0.0.1", user "nohba", database "postgres", no encryption; earlier: 127.0.0.1:` + fmt.Sprint(c.Port) + ` ssl auth:`}},
+			[]string{`auth: no pg_hba.conf entry for host "127.0.0.1", user "nohba", database "postgres", no encryption; earlier: 127.0.0.1:` + fmt.Sprint(c.Port) + ` ssl auth: no pg_hba.conf entry`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -123,12 +123,13 @@ func runsLine(l *statelog.Log) string {
 // that decided, then as much of the earlier ones, maxEarlierPart each.
 const (
 	maxErrorCell   = 160
-	maxEarlierPart = 50
+	maxEarlierPart = 64
 )
 
 // errorCell is the table's ERROR column: the class and libpq's words; when
-// several attempts failed, the last one's place and words first, then the
-// earlier ones'; for a success, the attempts that failed before it.
+// several attempts failed, the last one's words first, then the earlier
+// ones' with where they went; for a success, the attempts that failed
+// before it.
 func errorCell(l *statelog.Log) string {
 	e := l.Error
 	if e == nil {
@@ -147,11 +148,7 @@ func errorCell(l *statelog.Log) string {
 	if len(l.EarlierFailures) == 0 {
 		return shorten(e.Class + ": " + diagnose.Short(e))
 	}
-	last := e.Class + ": "
-	if a := l.LastAttempt(); a != nil && a.Error != nil {
-		last += failurePlace(statelog.Failure{Host: a.Host, HostAddr: a.HostAddr, Port: a.Port, Encryption: a.Encryption, Step: a.Error.Step}) + " "
-	}
-	last += diagnose.Short(e)
+	last := e.Class + ": " + diagnose.Short(e) // where: the ADDRESS column
 	var parts []string
 	for _, f := range l.EarlierFailures {
 		parts = append(parts, cut(failurePlace(f)+" "+f.Class+": "+failureShort(f), maxEarlierPart))
