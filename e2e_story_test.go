@@ -30,6 +30,8 @@ func TestEveryHostsFailure(t *testing.T) {
 			[]string{fmt.Sprintf("connect: Connection refused; earlier: 127.0.0.1:%d connect: Connection refused", dead1)}},
 		{"refused, then the server refuses the database", fmt.Sprintf("host=127.0.0.1,127.0.0.1 port=%d,%d user=trustuser dbname=nosuchdb", dead1, c.Port), 1,
 			[]string{fmt.Sprintf(`server: database "nosuchdb" does not exist; earlier: 127.0.0.1:%d connect: Connection refused`, dead1)}},
+		{"target_session_attrs=standby: two primaries", conn(c, "host=127.0.0.1,127.0.0.1", fmt.Sprintf("port=%d,%d", c.Port, c.Port), "user=trustuser", "dbname=postgres", "target_session_attrs=standby"), 1,
+			[]string{"target: server is not in hot standby mode; earlier: 127.0.0.1:" + fmt.Sprint(c.Port) + " ssl target: server is not in hot standby mode"}},
 		{"sslmode=prefer: SSL, then plaintext, both without a pg_hba.conf line", conn(c, "user=nohba", "dbname=postgres", "sslmode=prefer"), 1,
 			[]string{`auth: no pg_hba.conf entry for host "127.0.0.1", user "nohba", database "postgres", no encryption; earlier: 127.0.0.1:` + fmt.Sprint(c.Port) + ` ssl auth: no pg_hba.conf entry`}},
 	}

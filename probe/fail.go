@@ -124,8 +124,11 @@ func (m *Machine) accumulated(e *statelog.Error) *statelog.Error {
 		if a == nil || a.Error == nil {
 			continue
 		}
-		found = found || a.Error == e
-		parts = append(parts, libpqText(a.Error, a.Error != e))
+		// e may be a copy of the attempt's error with more detail
+		// (finishFailed's target_session_attrs summary).
+		final := a.Error == e || a.Error.Message == e.Message && a.Error.Class == e.Class
+		found = found || final
+		parts = append(parts, libpqText(a.Error, !final))
 	}
 	if !found {
 		parts = append(parts, e.Message)
