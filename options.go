@@ -26,7 +26,8 @@ func runFlags() []cli.Flag {
 		&cli.StringFlag{Name: "wait", Usage: "retry with backoff until the target succeeds or `DURATION` (such as 30s) is spent; the exit code is the last try's"},
 		&cli.StringFlag{Name: "targets-file", Usage: "probe the targets listed in `FILE`, one connection string or URI a line (# comments; - for stdin)"},
 		&cli.IntFlag{Name: "concurrency", Value: runner.DefaultConcurrency, Usage: "probe at most `N` targets at once"},
-		&cli.IntFlag{Name: "count", Aliases: []string{"n"}, Value: 1, Usage: "probe each target `N` times in a row and report min, p50, p95 and max of every step"},
+		&cli.IntFlag{Name: "count", Aliases: []string{"n"}, Value: 1, Usage: "probe each target `N` times in a row and report how many failed and min, p50, p95, max, mean and standard deviation of every step"},
+		&cli.StringFlag{Name: "interval", Usage: "with -n: pause `DURATION` (such as 1s or 500ms, or seconds) between two runs; 0 for none"},
 	}
 }
 
@@ -58,6 +59,7 @@ func request(c *cli.Context) (probe.Request, error) {
 }
 
 func runOptions(c *cli.Context) (runner.Options, error) {
+	var err error
 	o := runner.Options{Concurrency: c.Int("concurrency"), Count: c.Int("count")}
 	if o.Concurrency < 1 {
 		return o, usageErr("invalid --concurrency %d: give 1 or more", o.Concurrency)
@@ -71,6 +73,11 @@ func runOptions(c *cli.Context) (runner.Options, error) {
 			return o, usageErr("%s", err)
 		}
 		o.Wait = d
+	}
+	if c.IsSet("interval") {
+		if o.Interval, err = cliargs.ParseInterval(c.String("interval")); err != nil {
+			return o, usageErr("%s", err)
+		}
 	}
 	if o.Wait > 0 && o.Count > 1 {
 		return o, usageErr("--wait and --count do not combine: wait for the target first, then measure it")

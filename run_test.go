@@ -248,9 +248,10 @@ func TestFleet(t *testing.T) {
 	}
 	classCode := map[string]int{"usage": 3, "connect": 2, "auth": 1, "-": 0}
 	prev, counts := 9, map[string]int{}
+	errorCol := strings.Index(lines[0], "ERROR")
 	for _, line := range lines[1:] {
-		f := strings.Fields(line)
-		class := f[len(f)-1]
+		// The ERROR column starts with the class: "connect: Connection refused".
+		class, _, _ := strings.Cut(strings.Fields(line[errorCol:])[0], ":")
 		code, ok := classCode[class]
 		if !ok {
 			t.Fatalf("row with error class %q: %s", class, line)
@@ -381,11 +382,14 @@ func TestCount(t *testing.T) {
 	r = pgprobe(t, nil, "-n", "5", target)
 	mustCode(t, r, 0)
 	if !strings.Contains(r.stdout, "STEP (5 runs)") || !strings.Contains(r.stdout, "P95 MS") {
-		t.Fatalf("no percentile table after the timeline:\n%s", r.stdout)
+		t.Fatalf("no percentile table in the timeline:\n%s", r.stdout)
 	}
 	var rows []string
 	for _, line := range strings.Split(r.stdout[strings.Index(r.stdout, "STEP (5 runs)"):], "\n")[1:] {
-		if f := strings.Fields(line); len(f) == 6 {
+		if line == "" {
+			break // the exit line follows the table
+		}
+		if f := strings.Fields(line); len(f) == 8 { // step, runs, min, p50, p95, max, mean, stddev
 			rows = append(rows, f[0])
 			if f[1] != "5" {
 				t.Errorf("step %s in %s runs", f[0], f[1])

@@ -10,6 +10,8 @@
 package diagnose
 
 import (
+	"strings"
+
 	"github.com/pgprobe/pgprobe/statelog"
 )
 
@@ -94,11 +96,15 @@ func final(l *statelog.Log) {
 		return
 	}
 	last := AttemptOf(l, e)
+	own := ownError(last, e)
 	advice := sslOnlyRetry(l, last)
 	if advice == "" {
-		advice = adviseIn(l, e, last)
+		advice = adviseIn(l, own, last)
 	}
-	advice += untriedAddresses(e, last)
+	advice += untriedAddresses(own, last) + otherHosts(l, last, own)
+	if e.Class == statelog.ClassCheck && len(l.Checks) > 0 {
+		advice = checksAdvice(l)
+	}
 	switch {
 	case !shared:
 		e.Advice = advice
@@ -163,12 +169,13 @@ func holder(l *statelog.Log, e *statelog.Error, match func(x, e *statelog.Error)
 
 func same(x, e *statelog.Error) bool { return x == e }
 
-// alike: x and e differ at most in their advice.
+// alike: x and e differ at most in their advice, and in e's message
+// holding x's among the other attempts' (libpq's accumulated message).
 func alike(x, e *statelog.Error) bool {
-	if x == nil {
+	if x == nil || !strings.Contains(e.Message, x.Message) {
 		return false
 	}
 	c := *x
-	c.Advice = e.Advice
+	c.Advice, c.Message = e.Advice, e.Message
 	return c == *e
 }

@@ -21,7 +21,7 @@ func sslOnlyRetry(l *statelog.Log, last *statelog.Attempt) string {
 	if l == nil || last == nil || l.Error == nil || l.Error.SQLState != "28000" || last.Encryption != "plaintext" {
 		return ""
 	}
-	m := re().hba.FindStringSubmatch(l.Error.Message)
+	m := re().hba.FindStringSubmatch(ownError(last, l.Error).Message)
 	if m == nil || (m[5] != "no encryption" && m[5] != "SSL off") {
 		return ""
 	}

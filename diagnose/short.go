@@ -14,7 +14,19 @@ func Short(e *statelog.Error) string {
 	if e == nil {
 		return ""
 	}
-	return strings.TrimSpace(firstLine(Core(e.Message)))
+	return strings.TrimSpace(firstLine(Core(lastMessage(e.Message))))
+}
+
+// lastMessage is the last of the messages libpq accumulates when every
+// host failed (each starts a line with "connection to server … failed: "):
+// the failure that ended the attempts.
+func lastMessage(msg string) string {
+	for i := len(msg) - 1; i > 0; i-- {
+		if msg[i-1] == '\n' && re().prefix.MatchString(msg[i:]) {
+			return msg[i:]
+		}
+	}
+	return msg
 }
 
 func firstLine(s string) string {

@@ -251,6 +251,9 @@ func (m *Machine) startSASL(began time.Time, name string, data []byte) {
 		m.sendFailed(statelog.StepAuthResponse, t, "could not send data to server: ", err)
 		return
 	}
+	// The client bound the exchange to the channel from here on, whether
+	// or not the server goes on to accept it.
+	auth.ChannelBinding = mech == "SCRAM-SHA-256-PLUS"
 	m.record(statelog.StepAuthResponse, t, "SASLInitialResponse: "+mech+" client-first-message", nil, nil)
 }
 
@@ -334,7 +337,7 @@ func (m *Machine) continueSASL(began time.Time, name string, code uint32, data [
 	if code == wire.AuthReqSASLFin {
 		m.conn.clientFinishedAuth = true
 		if auth.Method == "scram-sha-256-plus" {
-			auth.ChannelBinding = true
+			auth.ChannelBindingVerified = true
 		}
 		m.record(statelog.StepAuthRequest, began, name+": the server's signature is valid, it knows the password", nil, map[string]any{"code": code})
 		return

@@ -24,7 +24,9 @@ func ParseTLSVersion(s string) (string, error) {
 	return "", fmt.Errorf("invalid TLS version %q: use 1.2 or 1.3", s)
 }
 
-// apply runs the checks against the attempt that connected.
+// apply runs the checks against the attempt that connected, records each
+// one's outcome in l.Checks and, when any failed, turns the verdict into
+// class "check" with every failed check's message.
 func (c Checks) apply(l *statelog.Log) {
 	if !l.OK || l.Ping != "" || (c.MinCertDays <= 0 && c.MinTLSVersion == "") {
 		return
@@ -38,28 +40,51 @@ func (c Checks) apply(l *statelog.Log) {
 	if a == nil {
 		return
 	}
-	fail := func(msg string) {
-		l.Finish(&statelog.Error{Class: statelog.ClassCheck, Message: msg, Step: "check"})
-	}
 	if c.MinTLSVersion != "" {
-		if a.TLS == nil || a.TLS.Version == "" {
-			fail(fmt.Sprintf("the connection is not encrypted, but TLS %s or newer is required", c.MinTLSVersion))
-			return
-		}
-		if strings.TrimPrefix(a.TLS.Version, "TLSv") < c.MinTLSVersion {
-			fail(fmt.Sprintf("the connection uses %s, but TLS %s or newer is required", a.TLS.Version, c.MinTLSVersion))
-			return
-		}
+		l.Checks = append(l.Checks, c.tlsVersion(a))
 	}
 	if c.MinCertDays > 0 {
-		if a.TLS == nil || len(a.TLS.PeerCertificates) == 0 {
-			fail(fmt.Sprintf("the server showed no certificate, but one valid at least %d more days is required", c.MinCertDays))
-			return
-		}
-		leaf := a.TLS.PeerCertificates[0]
-		if leaf.DaysLeft < c.MinCertDays {
-			fail(fmt.Sprintf("the server certificate %s expires on %s, in %d days: fewer than the %d days required",
-				leaf.Subject, leaf.NotAfter.Format("2006-01-02"), leaf.DaysLeft, c.MinCertDays))
+		l.Checks = append(l.Checks, c.certDays(a))
+	}
+	var failed []string
+	for _, x := range l.Checks {
+		if !x.OK {
+			failed = append(failed, x.Message)
 		}
 	}
+	if len(failed) > 0 {
+		l.Finish(&statelog.Error{Class: statelog.ClassCheck, Message: strings.Join(failed, "\n"), Step: "check"})
+	}
+}
+
+func (c Checks) tlsVersion(a *statelog.Attempt) statelog.Check {
+	r := statelog.Check{Name: statelog.CheckMinTLSVersion, Want: "TLSv" + c.MinTLSVersion + " or newer", Got: "no TLS", OK: true}
+	switch {
+	case a.TLS == nil || a.TLS.Version == "":
+		r.OK = false
+		r.Message = fmt.Sprintf("the connection is not encrypted, but TLS %s or newer is required", c.MinTLSVersion)
+	case strings.TrimPrefix(a.TLS.Version, "TLSv") < c.MinTLSVersion:
+		r.Got, r.OK = a.TLS.Version, false
+		r.Message = fmt.Sprintf("the connection uses %s, but TLS %s or newer is required", a.TLS.Version, c.MinTLSVersion)
+	default:
+		r.Got = a.TLS.Version
+	}
+	return r
+}
+
+func (c Checks) certDays(a *statelog.Attempt) statelog.Check {
+	r := statelog.Check{Name: statelog.CheckMinCertDays, Want: fmt.Sprintf("%d days or more", c.MinCertDays), Got: "no certificate", OK: true}
+	if a.TLS == nil || len(a.TLS.PeerCertificates) == 0 {
+		r.OK = false
+		r.Message = fmt.Sprintf("the server showed no certificate, but one valid at least %d more days is required", c.MinCertDays)
+		return r
+	}
+	leaf := a.TLS.PeerCertificates[0]
+	r.Got = fmt.Sprintf("%d day%s (until %s)", leaf.DaysLeft, map[bool]string{true: "", false: "s"}[leaf.DaysLeft == 1], leaf.NotAfter.Format("2006-01-02"))
+	if leaf.DaysLeft < c.MinCertDays {
+		r.OK = false
+		r.Message = fmt.Sprintf("the server certificate %s expires on %s, in %d days: fewer than the %d days required",
+			leaf.Subject, leaf.NotAfter.Format("2006-01-02"), leaf.DaysLeft, c.MinCertDays)
+	}
+	return r
 }

@@ -133,3 +133,53 @@ func readError(err error) (class, msg string) {
 func newError(class, msg string) *statelog.Error {
 	return &statelog.Error{Class: class, Message: msg}
 }
+
+// accumulated is libpq's conn->errorMessage when the connection fails:
+// every failed attempt's message in turn, each on its own line(s), as psql
+// prints them (libpq clears it only on success). The result is a copy of e
+// with the longer message and no advice yet; e itself, which the attempt
+// and its event hold, keeps its own message.
+func (m *Machine) accumulated(e *statelog.Error) *statelog.Error {
+	if e == nil {
+		return nil
+	}
+	var parts []string
+	found := false
+	for _, a := range m.log.Attempts {
+		if a == nil || a.Error == nil {
+			continue
+		}
+		// e may be a copy of the attempt's error with more detail
+		// (finishFailed's target_session_attrs summary).
+		final := a.Error == e || a.Error.Message == e.Message && a.Error.Class == e.Class
+		found = found || final
+		parts = append(parts, libpqText(a.Error, !final))
+	}
+	if !found {
+		parts = append(parts, e.Message)
+	}
+	if len(parts) < 2 {
+		return e
+	}
+	c := *e
+	c.Message = strings.Join(parts, "\n")
+	c.Advice = ""
+	return &c
+}
+
+// libpqText is an error as libpq appends it to conn->errorMessage: a
+// server's ErrorResponse with its DETAIL and HINT lines (PQERRORS_DEFAULT).
+// The final error's own DETAIL and HINT stay in their fields.
+func libpqText(e *statelog.Error, withFields bool) string {
+	s := e.Message
+	if !withFields || e.Severity == "" {
+		return s
+	}
+	if e.Detail != "" {
+		s += "\nDETAIL:  " + e.Detail
+	}
+	if e.Hint != "" {
+		s += "\nHINT:  " + e.Hint
+	}
+	return s
+}

@@ -273,7 +273,7 @@ func (m *Machine) finish(e *statelog.Error) {
 	m.finished = true
 	m.watch.stop()
 	m.cancel()
-	m.log.Finish(e)
+	m.log.Finish(m.accumulated(e))
 	if m.cfg.Ping {
 		m.pingVerdict(e)
 	}

@@ -7,12 +7,14 @@ import (
 	"strconv"
 
 	"github.com/olekukonko/tablewriter/tw"
+
 	"github.com/pgprobe/pgprobe/statelog"
 )
 
 // StatsTable writes the per-step timing of repeated runs (-n/--count): one
 // row per step in the order the steps happen, then the total, with the
-// number of runs the step happened in and its min, p50, p95 and max in ms.
+// number of runs the step happened in and its min, p50, p95, max, mean and
+// standard deviation in ms.
 // It writes nothing when l has no Stats.
 func StatsTable(w io.Writer, l *statelog.Log, order []string) error {
 	if l == nil || len(l.Stats) == 0 {
@@ -21,15 +23,16 @@ func StatsTable(w io.Writer, l *statelog.Log, order []string) error {
 	if order == nil {
 		order = StatsOrder(l)
 	}
-	t := plainTable(w, []tw.Align{tw.AlignLeft, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight})
-	t.Header([]string{"STEP (" + strconv.Itoa(l.Runs) + " runs)", "RUNS", "MIN MS", "P50 MS", "P95 MS", "MAX MS"})
+	r := tw.AlignRight
+	t := plainTable(w, []tw.Align{tw.AlignLeft, r, r, r, r, r, r, r})
+	t.Header([]string{"STEP (" + strconv.Itoa(l.Runs) + " runs)", "RUNS", "MIN MS", "P50 MS", "P95 MS", "MAX MS", "MEAN MS", "STDDEV MS"})
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
 	for _, step := range order {
 		s, ok := l.Stats[step]
 		if !ok {
 			continue
 		}
-		if err := t.Append(clean(step), strconv.Itoa(s.N), f(s.MinMS), f(s.P50MS), f(s.P95MS), f(s.MaxMS)); err != nil {
+		if err := t.Append(clean(step), strconv.Itoa(s.N), f(s.MinMS), f(s.P50MS), f(s.P95MS), f(s.MaxMS), f(s.MeanMS), f(s.StddevMS)); err != nil {
 			return err
 		}
 	}
@@ -63,11 +66,12 @@ func StatsOrder(l *statelog.Log) []string {
 	return order
 }
 
-// statsSection writes l's --count statistics, under the target's name in a
-// fleet.
+// statsSection writes l's --count statistics (how many runs failed, then
+// the table), under the target's name in a fleet.
 func statsSection(w io.Writer, l *statelog.Log, named bool) error {
 	if named {
 		fmt.Fprintln(w, l.Target)
 	}
+	fmt.Fprintln(w, runsLine(l))
 	return StatsTable(w, l, nil)
 }

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"cmp"
 	"io"
 	"sort"
 	"strconv"
@@ -63,7 +64,8 @@ func (x *tableWriter) Close() error {
 func (x *tableWriter) Buffered() bool { return true }
 
 // Table writes one row per target: target, verdict, address used, TLS
-// version, auth method, server version, total ms and error class. Failures
+// version, auth method, server version, total ms and the error (class and
+// message, and the attempts that failed before a success). Failures
 // come first (the highest exit code first), otherwise the given order.
 func Table(w io.Writer, logs []*statelog.Log, o Options) error {
 	rows := make([]Row, 0, len(logs))
@@ -83,6 +85,8 @@ type Row struct {
 	ExitCode                                          int
 	DurationMS                                        float64
 	Class                                             string
+	// Error is the ERROR column: the class and libpq's words, shortened.
+	Error string
 }
 
 // RowOf is l's row in Table, not yet coloured.
@@ -109,6 +113,7 @@ func RowOf(l *statelog.Log) Row {
 	if l.Error != nil && l.Error.Class != "" {
 		r.Class = clean(l.Error.Class)
 	}
+	r.Error = errorCell(l)
 	r.Target = l.Target
 	if r.Target == "" {
 		r.Target = "(defaults)"
@@ -137,7 +142,7 @@ func TableRows(w io.Writer, rows []Row, o Options) error {
 			verdict = p.bad.Sprint(verdict)
 		}
 		if err := t.Append(r.Target, verdict, r.Address, r.TLS, r.Auth, r.Server, r.Role,
-			strconv.FormatFloat(r.DurationMS, 'f', 1, 64), r.Class); err != nil {
+			strconv.FormatFloat(r.DurationMS, 'f', 1, 64), cmp.Or(r.Error, r.Class)); err != nil {
 			return err
 		}
 	}

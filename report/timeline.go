@@ -31,10 +31,6 @@ func (x *timelineWriter) Prepare(l *statelog.Log) (Part, error) {
 	p := partOf(l)
 	var b bytes.Buffer
 	err := Timeline(&b, l, x.o)
-	if err == nil && len(l.Stats) > 0 {
-		b.WriteString("\n")
-		err = statsSection(&b, l, x.o.Fleet)
-	}
 	p.b = b.Bytes()
 	return p, err
 }
@@ -134,6 +130,7 @@ func (t *timeline) render() {
 		t.line()
 		t.attempt(i, a)
 	}
+	t.checksBlock()
 	t.line()
 	t.verdict()
 }
@@ -559,6 +556,9 @@ func (t *timeline) authBlock(a *statelog.Attempt) {
 	cb := "no"
 	if x.ChannelBinding {
 		cb = t.p.ok.Sprint("yes") + " (tls-server-end-point)"
+		if !x.ChannelBindingVerified {
+			cb = "yes (tls-server-end-point), " + t.p.warn.Sprint("not confirmed: the exchange ended before the server's signature")
+		}
 	}
 	t.kv(4, "channel binding", cb)
 	if x.PasswordSource != "" {
@@ -632,6 +632,7 @@ func (t *timeline) verdict() {
 	default:
 		t.line(t.p.bad.Sprint(markFail + " failed"))
 	}
+	t.earlierBlock()
 	if e != nil {
 		advice := e.Advice
 		if advice == "" {
@@ -649,6 +650,7 @@ func (t *timeline) verdict() {
 			}
 		}
 	}
+	t.runsBlock()
 	t.line()
 	meaning := exitMeaning[l.ExitCode]
 	if l.Ping != "" {

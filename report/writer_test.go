@@ -144,8 +144,8 @@ func TestQuietWriter(t *testing.T) {
 	}
 }
 
-// --count's statistics follow the timeline and the table, under the
-// target's name in a fleet.
+// --count's statistics come before the timeline's exit line, and after the
+// table, under the target's name in a fleet; both say how many runs failed.
 func TestStatsInReports(t *testing.T) {
 	withStats := func() *statelog.Log {
 		l := refused()
@@ -153,12 +153,24 @@ func TestStatsInReports(t *testing.T) {
 		l.Stats = map[string]statelog.Stats{statelog.StepConnect: {N: 3, MinMS: 1, P50MS: 2, P95MS: 3, MaxMS: 3}, statelog.StatsTotal: {N: 3, MinMS: 1, P50MS: 2, P95MS: 3, MaxMS: 3}}
 		return l
 	}
-	for _, format := range []string{"timeline", "table"} {
-		one := writeAll(t, format, Options{}, withStats())
-		fleet := writeAll(t, format, Options{Fleet: true}, withStats(), okTLSScram())
-		named := "\n" + withStats().Target + "\n STEP (3 runs)"
-		if !strings.Contains(one, " STEP (3 runs)") || strings.Contains(one, named) || !strings.Contains(fleet, named) {
-			t.Errorf("%s:\n%s\n%s", format, one, fleet)
+	one := writeAll(t, "timeline", Options{}, withStats())
+	fleet := writeAll(t, "timeline", Options{Fleet: true}, withStats(), okTLSScram())
+	for _, out := range []string{one, fleet} {
+		stats, exit := strings.Index(out, "\n3 runs\n STEP (3 runs)"), strings.Index(out, "\nexit 2")
+		if stats < 0 || exit < stats {
+			t.Errorf("timeline: the statistics are not before the exit line:\n%s", out)
 		}
+	}
+	one = writeAll(t, "table", Options{}, withStats())
+	fleet = writeAll(t, "table", Options{Fleet: true}, withStats(), okTLSScram())
+	named := "\n" + withStats().Target + "\n3 runs\n STEP (3 runs)"
+	if !strings.Contains(one, "\n3 runs\n STEP (3 runs)") || strings.Contains(one, named) || !strings.Contains(fleet, named) {
+		t.Errorf("table:\n%s\n%s", one, fleet)
+	}
+	// With the runs' exit codes: how many failed, and which.
+	l := withStats()
+	l.RunExitCodes = []int{0, 2, 2}
+	if out := writeAll(t, "timeline", Options{}, l); !strings.Contains(out, "3 runs, 2 failed (exit codes 0 2 2)") {
+		t.Errorf("timeline: no count of failed runs:\n%s", out)
 	}
 }

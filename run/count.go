@@ -3,6 +3,7 @@ package run
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/pgprobe/pgprobe/probe"
 	"github.com/pgprobe/pgprobe/statelog"
@@ -14,9 +15,18 @@ import (
 // the record is then the last run's, interrupted, with the statistics of
 // the runs that completed.
 func repeat(ctx context.Context, req probe.Request, n int, once func(context.Context, probe.Request) *statelog.Log) *statelog.Log {
+	return repeatEvery(ctx, req, n, 0, once)
+}
+
+// repeatEvery is repeat with a pause of interval between two runs (--interval);
+// the pause ends early, and no run follows, once ctx is done.
+func repeatEvery(ctx context.Context, req probe.Request, n int, interval time.Duration, once func(context.Context, probe.Request) *statelog.Log) *statelog.Log {
 	runs := make([]*statelog.Log, 0, n)
 	// At least once: a record is owed even when ctx is already done.
 	for i := 0; i < n && (i == 0 || ctx.Err() == nil); i++ {
+		if i > 0 && interval > 0 && !waitInterval(ctx, interval) {
+			break
+		}
 		runs = append(runs, once(ctx, req))
 	}
 	last := runs[len(runs)-1]
@@ -25,20 +35,36 @@ func repeat(ctx context.Context, req probe.Request, n int, once func(context.Con
 		done = runs[:len(runs)-1] // its partial timings would skew the statistics
 	}
 	codes := make([]int, 0, len(done))
-	worst := 0
+	worst, failed := 0, 0
 	for _, l := range done {
 		codes = append(codes, l.ExitCode)
 		worst = max(worst, l.ExitCode)
+		if l.ExitCode != statelog.ExitOK {
+			failed++
+		}
 	}
 	if len(done) > 0 {
 		last.Stats, _ = statelog.StepStats(done)
 	}
 	last.Runs = len(done)
 	last.RunExitCodes = codes
+	last.RunsFailed = &failed
 	if len(runs) < n && interrupted(ctx, last, fmt.Sprintf(" after %d of %d runs", len(done), n)) || isInterrupted(last) {
 		return last
 	}
 	last.ExitCode = worst
 	last.OK = last.OK && worst == statelog.ExitOK
 	return last
+}
+
+// waitInterval waits d, or until ctx is done; it reports whether d passed.
+func waitInterval(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }

@@ -30,6 +30,8 @@ type Options struct {
 	// Count: probe each target Count times in a row; the record is the last
 	// run's, with every step's statistics (0 or 1: once).
 	Count int
+	// Interval is the pause between two of Count's runs (0: none).
+	Interval time.Duration
 	// Progress, when set, is told of Wait's tries (a terminal's status line:
 	// NewProgress).
 	Progress Progress
@@ -74,7 +76,7 @@ func probeTarget(ctx context.Context, req probe.Request, o Options, stream repor
 	case o.Wait > 0:
 		l = waitFor(ctx, req, o.Wait, once, o.Progress)
 	case o.Count > 1:
-		l = repeat(ctx, req, o.Count, once)
+		l = repeatEvery(ctx, req, o.Count, o.Interval, once)
 	default:
 		l = once(ctx, req)
 	}

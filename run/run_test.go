@@ -64,8 +64,8 @@ func TestWaitFor(t *testing.T) {
 func TestRepeat(t *testing.T) {
 	once, _ := tries(0, 1, 0)
 	l := repeat(context.Background(), probe.Request{}, 3, once)
-	if l.Runs != 3 || l.ExitCode != 1 || l.OK || !slices.Equal(l.RunExitCodes, []int{0, 1, 0}) {
-		t.Errorf("runs %d, exit %d, ok %v, codes %v", l.Runs, l.ExitCode, l.OK, l.RunExitCodes)
+	if l.Runs != 3 || l.ExitCode != 1 || l.OK || !slices.Equal(l.RunExitCodes, []int{0, 1, 0}) || l.RunsFailed == nil || *l.RunsFailed != 1 {
+		t.Errorf("runs %d, exit %d, ok %v, codes %v, failed %v", l.Runs, l.ExitCode, l.OK, l.RunExitCodes, l.RunsFailed)
 	}
 	// A context already done still gives a record (of one run).
 	ctx, cancel := context.WithCancel(context.Background())
@@ -73,5 +73,31 @@ func TestRepeat(t *testing.T) {
 	once, _ = tries(2)
 	if l := repeat(ctx, probe.Request{}, 3, once); l.Runs != 1 {
 		t.Errorf("cancelled: %d runs", l.Runs)
+	}
+}
+
+// --interval: the pause between runs ends, and no run follows, when the
+// context ends.
+func TestRepeatInterval(t *testing.T) {
+	done := make(chan *statelog.Log)
+	var l *statelog.Log
+	// Cancelled from outside during the first interval: one run.
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	go func() { time.Sleep(10 * time.Millisecond); cancel2() }()
+	go func() {
+		done <- repeatEvery(ctx2, probe.Request{}, 5, time.Hour, func(context.Context, probe.Request) *statelog.Log { return &statelog.Log{OK: true} })
+	}()
+	select {
+	case l = <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("the interval did not end with the context")
+	}
+	if l.Runs != 1 {
+		t.Errorf("runs %d, want 1", l.Runs)
+	}
+	// A short interval: every run happens.
+	once2, _ := tries(0)
+	if l := repeatEvery(context.Background(), probe.Request{}, 3, time.Millisecond, once2); l.Runs != 3 {
+		t.Errorf("runs %d, want 3", l.Runs)
 	}
 }

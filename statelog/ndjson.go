@@ -34,6 +34,10 @@ type NDJSONVerdict struct {
 	Runs         int              `json:"runs,omitempty"`
 	RunExitCodes []int            `json:"run_exit_codes,omitempty"`
 	Stats        map[string]Stats `json:"stats,omitempty"`
+	RunsFailed   *int             `json:"runs_failed,omitempty"`
+	// What else the document tells.
+	EarlierFailures []Failure `json:"earlier_failures,omitempty"`
+	Checks          []Check   `json:"checks,omitempty"`
 }
 
 // NDJSONFleetVerdict is a fleet's last NDJSON line, after each target's
@@ -82,7 +86,8 @@ func (s *NDJSONSink) Event(l *Log, a *Attempt, e Event) {
 func (s *NDJSONSink) Verdict(l *Log) error {
 	v := NDJSONVerdict{Type: "verdict", Schema: l.Schema, Target: l.Target, OK: l.OK, ExitCode: l.ExitCode,
 		DurationMS: l.DurationMS, Error: l.Error, Attempts: len(l.Attempts), Ping: l.Ping, Warnings: l.Warnings,
-		Tries: l.Tries, Runs: l.Runs, RunExitCodes: l.RunExitCodes, Stats: l.Stats}
+		Tries: l.Tries, Runs: l.Runs, RunExitCodes: l.RunExitCodes, Stats: l.Stats, RunsFailed: l.RunsFailed,
+		EarlierFailures: l.EarlierFailures, Checks: l.Checks}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.enc.Encode(v)

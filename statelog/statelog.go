@@ -139,12 +139,18 @@ type TLS struct {
 
 // Auth is the authentication the server asked for. It never holds a secret.
 type Auth struct {
-	Method         string   `json:"method"` // trust password md5 scram-sha-256 scram-sha-256-plus gss sspi cert
-	Mechanisms     []string `json:"mechanisms"`
-	ChannelBinding bool     `json:"channel_binding"`
+	Method     string   `json:"method"` // trust password md5 scram-sha-256 scram-sha-256-plus gss sspi cert
+	Mechanisms []string `json:"mechanisms"`
+	// ChannelBinding: the client bound the exchange to the TLS channel
+	// (it chose SCRAM-SHA-256-PLUS and sent its binding data), whatever the
+	// outcome; ChannelBindingVerified: the server's final signature proved
+	// it saw the same channel.
+	ChannelBinding bool `json:"channel_binding"`
 	// Extensions.
 	PasswordSource string `json:"password_source,omitempty"` // where the password came from: conninfo, env, pgpass, prompt
 	Iterations     int    `json:"scram_iterations,omitempty"`
+	// ChannelBindingVerified is described with ChannelBinding.
+	ChannelBindingVerified bool `json:"channel_binding_verified,omitempty"`
 }
 
 // Server is what the server told about itself after authentication.
@@ -243,6 +249,16 @@ type Log struct {
 	Runs         int              `json:"runs,omitempty"`
 	RunExitCodes []int            `json:"run_exit_codes,omitempty"`
 	Stats        map[string]Stats `json:"stats,omitempty"`
+	// RunsFailed is how many of the Runs did not exit 0 (set with Runs).
+	RunsFailed *int `json:"runs_failed,omitempty"`
+	// EarlierFailures are the attempts before the last one that failed:
+	// the hosts, addresses and encryption tries libpq gave up on before
+	// the attempt that decided the verdict.
+	EarlierFailures []Failure `json:"earlier_failures,omitempty"`
+	// Checks are the checks asked for (--min-cert-days, --min-tls-version)
+	// and how each went; absent when none was asked for or none could run
+	// (no connection was made).
+	Checks []Check `json:"checks,omitempty"`
 
 	mu    sync.Mutex
 	start time.Time
@@ -311,6 +327,7 @@ func (l *Log) Finish(err *Error) {
 	defer l.mu.Unlock()
 	l.DurationMS = ms(time.Since(l.start))
 	l.Error = err
+	l.EarlierFailures = earlierFailures(l.Attempts)
 	if err == nil {
 		l.OK = true
 		l.ExitCode = ExitOK

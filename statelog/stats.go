@@ -16,10 +16,14 @@ type Stats struct {
 	P50MS float64 `json:"p50_ms"`
 	P95MS float64 `json:"p95_ms"`
 	MaxMS float64 `json:"max_ms"`
+	// MeanMS is the arithmetic mean; StddevMS the sample standard
+	// deviation (n-1 in the denominator, 0 for a single run).
+	MeanMS   float64 `json:"mean_ms"`
+	StddevMS float64 `json:"stddev_ms"`
 }
 
 // StepStats computes, for every step and for the total, the minimum, median,
-// 95th percentile and maximum duration over logs (nil entries are skipped).
+// 95th percentile, maximum, mean and standard deviation of the duration over logs (nil entries are skipped).
 // A step's duration in one run is the sum of the durations of its events
 // across all attempts of that run (a run that sent five ParameterStatus
 // messages counts their time once, added up). Percentiles use the
@@ -69,7 +73,29 @@ func StepStats(logs []*Log) (map[string]Stats, []string) {
 func summarize(v []float64) Stats {
 	s := append([]float64(nil), v...)
 	sort.Float64s(s)
-	return Stats{N: len(s), MinMS: s[0], P50MS: Percentile(s, 50), P95MS: Percentile(s, 95), MaxMS: s[len(s)-1]}
+	mean, sd := MeanStddev(s)
+	return Stats{N: len(s), MinMS: s[0], P50MS: Percentile(s, 50), P95MS: Percentile(s, 95), MaxMS: s[len(s)-1],
+		MeanMS: round3(mean), StddevMS: round3(sd)}
+}
+
+// MeanStddev is the mean and the sample standard deviation of v (0 when v
+// has fewer than two values).
+func MeanStddev(v []float64) (mean, stddev float64) {
+	if len(v) == 0 {
+		return 0, 0
+	}
+	for _, x := range v {
+		mean += x
+	}
+	mean /= float64(len(v))
+	if len(v) < 2 {
+		return mean, 0
+	}
+	var ss float64
+	for _, x := range v {
+		ss += (x - mean) * (x - mean)
+	}
+	return mean, math.Sqrt(ss / float64(len(v)-1))
 }
 
 // Percentile is the nearest-rank p-th percentile of sorted (ascending):

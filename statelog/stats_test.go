@@ -44,19 +44,36 @@ func TestStepStats(t *testing.T) {
 	if want := []string{"connect", "parameter_status", "auth_request", StatsTotal}; !reflect.DeepEqual(order, want) {
 		t.Errorf("order %v, want %v", order, want)
 	}
-	if got, want := st["connect"], (Stats{N: 20, MinMS: 1, P50MS: 10, P95MS: 19, MaxMS: 20}); got != want {
+	if got, want := st["connect"], (Stats{N: 20, MinMS: 1, P50MS: 10, P95MS: 19, MaxMS: 20, MeanMS: 10.5, StddevMS: 5.916}); got != want {
 		t.Errorf("connect %+v, want %+v", got, want)
 	}
-	if got, want := st["parameter_status"], (Stats{N: 20, MinMS: 0.75, P50MS: 0.75, P95MS: 0.75, MaxMS: 0.75}); got != want {
+	if got, want := st["parameter_status"], (Stats{N: 20, MinMS: 0.75, P50MS: 0.75, P95MS: 0.75, MaxMS: 0.75, MeanMS: 0.75}); got != want {
 		t.Errorf("parameter_status %+v, want %+v", got, want)
 	}
-	if got, want := st["auth_request"], (Stats{N: 10, MinMS: 102, P50MS: 110, P95MS: 120, MaxMS: 120}); got != want {
+	if got, want := st["auth_request"], (Stats{N: 10, MinMS: 102, P50MS: 110, P95MS: 120, MaxMS: 120, MeanMS: 111, StddevMS: 6.055}); got != want {
 		t.Errorf("auth_request %+v, want %+v", got, want)
 	}
-	if got, want := st[StatsTotal], (Stats{N: 20, MinMS: 10, P50MS: 100, P95MS: 190, MaxMS: 200}); got != want {
+	if got, want := st[StatsTotal], (Stats{N: 20, MinMS: 10, P50MS: 100, P95MS: 190, MaxMS: 200, MeanMS: 105, StddevMS: 59.161}); got != want {
 		t.Errorf("total %+v, want %+v", got, want)
 	}
 	if st, order := StepStats(nil); len(st) != 0 || len(order) != 0 {
 		t.Errorf("no runs: %v %v", st, order)
+	}
+}
+
+func TestMeanStddev(t *testing.T) {
+	cases := []struct {
+		v          []float64
+		mean, sdev float64
+	}{
+		{nil, 0, 0},
+		{[]float64{4}, 4, 0},
+		{[]float64{2, 4, 4, 4, 5, 5, 7, 9}, 5, 2.138}, // sample standard deviation: n-1
+	}
+	for _, tc := range cases {
+		m, sd := MeanStddev(tc.v)
+		if m != tc.mean || round3(sd) != tc.sdev {
+			t.Errorf("%v: mean %v, stddev %v; want %v, %v", tc.v, m, sd, tc.mean, tc.sdev)
+		}
 	}
 }

@@ -70,3 +70,16 @@ func ParseWait(s string) (time.Duration, error) {
 	}
 	return d, nil
 }
+
+// ParseInterval reads --interval, the pause between -n's runs, as
+// ParseTimeout reads --timeout: 0 is no pause, a negative duration is an
+// error.
+func ParseInterval(s string) (time.Duration, error) {
+	d, err := ParseTimeout(s)
+	if err != nil {
+		msg := strings.Replace(err.Error(), "invalid --timeout", "invalid --interval", 1)
+		msg = strings.Replace(msg, "a negative duration is no deadline", "a negative duration is no pause", 1)
+		return 0, fmt.Errorf("%s", msg)
+	}
+	return d, nil
+}

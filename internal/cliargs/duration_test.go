@@ -87,3 +87,26 @@ func TestParseTimeoutNegative(t *testing.T) {
 		}
 	}
 }
+
+func TestParseInterval(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want time.Duration // -1: an error
+		why  string        // in the error
+	}{
+		{"0", 0, ""},
+		{"1s", time.Second, ""},
+		{"0.25", 250 * time.Millisecond, ""},
+		{"-1s", -1, "a negative duration is no pause"},
+		{"-2", -1, "a negative duration is no pause"},
+		{"soon", -1, "give a duration such as"},
+	} {
+		got, err := ParseInterval(tc.in)
+		switch {
+		case tc.want < 0 && (err == nil || !strings.Contains(err.Error(), "invalid --interval") || !strings.Contains(err.Error(), tc.why)):
+			t.Errorf("ParseInterval(%q) = %v, %v; want an error naming --interval and %q", tc.in, got, err, tc.why)
+		case tc.want >= 0 && (err != nil || got != tc.want):
+			t.Errorf("ParseInterval(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+}

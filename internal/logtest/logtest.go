@@ -111,7 +111,7 @@ func OKTLSScram() *statelog.Log {
 		}}
 	b.ev(a, "CONNECTION_SSL_STARTUP", statelog.StepTLSHandshake, 4.318, "TLSv1.3 TLS_AES_128_GCM_SHA256, chain and host name verified", nil)
 	b.ev(a, "CONNECTION_MADE", statelog.StepStartup, 0.044, "StartupMessage 3.0: user=app database=shop application_name=pgprobe", nil)
-	a.Auth = &statelog.Auth{Method: "scram-sha-256-plus", Mechanisms: []string{"SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"}, ChannelBinding: true, PasswordSource: "pgpass", Iterations: 4096}
+	a.Auth = &statelog.Auth{Method: "scram-sha-256-plus", Mechanisms: []string{"SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"}, ChannelBinding: true, ChannelBindingVerified: true, PasswordSource: "pgpass", Iterations: 4096}
 	b.ev(a, "CONNECTION_AWAITING_RESPONSE", statelog.StepAuthRequest, 1.533, "AuthenticationSASL: SCRAM-SHA-256-PLUS, SCRAM-SHA-256 → SCRAM-SHA-256-PLUS", nil)
 	b.ev(a, "CONNECTION_AWAITING_RESPONSE", statelog.StepAuthResponse, 0.051, "SASLInitialResponse: SCRAM-SHA-256-PLUS client-first-message", nil)
 	b.ev(a, "CONNECTION_AWAITING_RESPONSE", statelog.StepAuthRequest, 0.687, "AuthenticationSASLContinue: salt and 4096 iterations", nil)
