@@ -3,7 +3,6 @@ package probe
 import (
 	"fmt"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/pgprobe/pgprobe/internal/wire"
@@ -99,7 +98,7 @@ func readError(err error) (class, msg string) {
 	case wire.IsEOF(err):
 		return statelog.ClassConnect, serverClosed
 	}
-	if en, ok := wire.Errno(err); ok && (en == syscall.ECONNRESET || en == syscall.EPIPE) {
+	if wire.IsConnReset(err) {
 		return statelog.ClassConnect, serverClosed
 	}
 	return statelog.ClassConnect, "could not receive data from server: " + wire.Strerror(err)

@@ -135,7 +135,7 @@ func New(ctx context.Context, cfg Config) *Machine {
 		cfg.Getenv = os.LookupEnv
 	}
 	if cfg.HomeDir == "" {
-		cfg.HomeDir, _ = os.UserHomeDir()
+		cfg.HomeDir = conninfo.HomeDir(cfg.Getenv)
 	}
 	var cancel context.CancelFunc = func() {}
 	if cfg.Timeout > 0 {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pgprobe/pgprobe/internal/wire"
+	"github.com/pgprobe/pgprobe/probe/conninfo"
 	"github.com/pgprobe/pgprobe/statelog"
 )
 
@@ -121,7 +122,7 @@ func (m *Machine) loadRootCerts(ts *tlsSetup) *statelog.Error {
 			}
 			return nil
 		}
-		root = filepath.Join(m.cfg.HomeDir, ".postgresql", "root.crt")
+		root = filepath.Join(m.cfg.HomeDir, conninfo.UserTLSDir, "root.crt")
 	}
 	pem, err := os.ReadFile(root)
 	switch {
