@@ -36,7 +36,7 @@ func TestIsConnResetAfterAnAbortiveClose(t *testing.T) {
 		if err != nil {
 			return
 		}
-		c.Read(make([]byte, 1)) // the client is connected: its connect cannot see the reset
+		c.Read(make([]byte, 1))       // the client is connected: its connect cannot see the reset
 		c.(*net.TCPConn).SetLinger(0) // close with RST, as a crashed server's kernel does
 		c.Close()
 	}()

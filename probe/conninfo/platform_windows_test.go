@@ -33,7 +33,9 @@ func TestNoHostMeansLocalhostOnWindows(t *testing.T) {
 }
 
 func TestHomeDirIsAppDataPostgresql(t *testing.T) {
-	env := func(k string) (string, bool) { return map[string]string{"APPDATA": `C:\Users\u\AppData\Roaming`}[k], k == "APPDATA" }
+	env := func(k string) (string, bool) {
+		return map[string]string{"APPDATA": `C:\Users\u\AppData\Roaming`}[k], k == "APPDATA"
+	}
 	if got, want := HomeDir(env), `C:\Users\u\AppData\Roaming/postgresql`; got != want {
 		t.Errorf("HomeDir = %q, want %q (libpq's \"%%s/postgresql\")", got, want)
 	}
