@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"os/user"
 	"strconv"
 	"strings"
@@ -387,6 +388,11 @@ func checkPeer(c net.Conn, want string) string {
 		return "could not get peer credentials: " + wire.Strerror(err)
 	}
 	u, err := user.LookupId(strconv.Itoa(int(uid)))
+	if err != nil && int(uid) == os.Getuid() {
+		// Without cgo, LookupId reads only /etc/passwd, which on macOS
+		// lacks the people; Current falls back to $USER for oneself.
+		u, err = user.Current()
+	}
 	if err != nil {
 		return fmt.Sprintf("could not look up local user ID %d: %s", uid, err)
 	}
