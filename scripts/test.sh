@@ -25,6 +25,8 @@ missing unshare mount && packages+=(util-linux mount)
 missing ip && packages+=(iproute2)
 # release_test.go runs scripts/release.sh, which zips the Windows archives.
 missing zip && packages+=(zip)
+# savechain_test.go compares --save-chain with openssl s_client -showcerts.
+missing openssl && packages+=(openssl)
 
 # Debian 12 packages PostgreSQL 15 only. The server binaries of 17 and 18
 # (and their libpq, which the tests call as an oracle: internal/libpqoracle)
