@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 // Advice that names the real cause (issue 12), each failure provoked

@@ -1,3 +1,5 @@
+//go:build unix
+
 package main
 
 // Cases found by walking the issue from a fresh clone, each compared with

@@ -1,3 +1,5 @@
+//go:build unix
+
 package main
 
 // Every failure class and startup SQLSTATE, provoked against a real

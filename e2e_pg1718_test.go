@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 // End-to-end tests against real PostgreSQL 15, 17 and 18 clusters, with

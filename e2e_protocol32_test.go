@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 // Protocol 3.2, NegotiateProtocolVersion, BackendKeyData's cancel key and

@@ -1,3 +1,5 @@
+//go:build unix
+
 package main
 
 // A probe must leave no more in a real server's log than libpq leaves for

@@ -1,3 +1,5 @@
+//go:build unix
+
 package main
 
 // The whole story of a probe: every host's failure in libpq's words, the

@@ -1,3 +1,5 @@
+//go:build unix
+
 package main
 
 // End-to-end tests: the pgprobe command against real PostgreSQL 15 servers

@@ -1,3 +1,5 @@
+//go:build unix
+
 package main
 
 // Timing accuracy: a real PostgreSQL 15 behind pgtest's delay proxy, probed

@@ -1,3 +1,5 @@
+//go:build unix
+
 package main
 
 // The fleet benchmark of issue 7: 1,000 targets behind 50 ms of round-trip

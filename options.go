@@ -106,6 +106,11 @@ func probeAction(c *cli.Context, e *env) error {
 	if err != nil {
 		return usageErr("%s", err)
 	}
+	saver, err := newChainSaver(c, len(list))
+	if err != nil {
+		return err
+	}
+	base.OnPeerChain = saver.hook()
 	if base.Ping && (base.Checks.MinCertDays > 0 || base.Checks.MinTLSVersion != "") {
 		return usageErr("--ping stops before TLS details matter to a check: use --min-cert-days and --min-tls-version without --ping")
 	}
@@ -138,6 +143,7 @@ func probeAction(c *cli.Context, e *env) error {
 	ctx, stop := interruptible(e)
 	defer stop()
 	code, err := runner.Targets(ctx, reqs, ro, out)
+	saver.save(e.stderr)
 	if err != nil {
 		return &exitError{code: interruptCode(ctx, statelog.ExitNoAnswer), msg: "could not write the report: " + err.Error()}
 	}

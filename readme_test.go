@@ -1,3 +1,5 @@
+//go:build unix
+
 package main
 
 // The README's examples for CI, health checks and jq, run against a real

@@ -1,3 +1,5 @@
+//go:build unix
+
 package main
 
 // End-to-end tests of how often and how many targets are probed: -q,

@@ -14,7 +14,7 @@ _pgprobe() {
         completion) _pgprobe_reply "bash zsh fish powershell" "$cur"; return ;;
     esac
     if [[ "$cur" == -* ]]; then
-        _pgprobe_reply "--color --concurrency --count --dbname --help --host --interval --min-cert-days --min-tls-version --output --password --ping --port --quiet --seed --targets-file --timeout --username --verbose --version --wait -? -U -V -W -d -h -n -o -p -q -t -v" "$cur"
+        _pgprobe_reply "--color --concurrency --count --dbname --help --host --interval --min-cert-days --min-tls-version --output --password --ping --port --quiet --save-chain --seed --targets-file --timeout --username --verbose --version --wait -? -U -V -W -d -h -n -o -p -q -t -v" "$cur"
     elif [[ $COMP_CWORD -eq 1 ]]; then
         _pgprobe_reply "settings listen demo completion" "$cur"
     fi

@@ -1,3 +1,5 @@
+//go:build unix
+
 package probe_test
 
 // In-process benchmarks of one probe against a real PostgreSQL 15 with TLS

@@ -24,6 +24,7 @@ import (
 	"syscall"
 
 	"github.com/pgprobe/pgprobe/internal/wire"
+	"github.com/pgprobe/pgprobe/probe/conninfo"
 )
 
 // loadClientCert is initialize_SSL's client-certificate part: sslcert and
@@ -37,10 +38,10 @@ func (m *Machine) loadClientCert() (*tls.Certificate, string, error) {
 	}
 	certPath, keyPath := s.Get("sslcert"), s.Get("sslkey")
 	if certPath == "" && m.cfg.HomeDir != "" {
-		certPath = filepath.Join(m.cfg.HomeDir, ".postgresql", "postgresql.crt")
+		certPath = filepath.Join(m.cfg.HomeDir, conninfo.UserTLSDir, "postgresql.crt")
 	}
 	if keyPath == "" && m.cfg.HomeDir != "" {
-		keyPath = filepath.Join(m.cfg.HomeDir, ".postgresql", "postgresql.key")
+		keyPath = filepath.Join(m.cfg.HomeDir, conninfo.UserTLSDir, "postgresql.key")
 	}
 	if certPath == "" {
 		return nil, "", nil
@@ -66,14 +67,7 @@ func (m *Machine) loadClientCert() (*tls.Certificate, string, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, "", fmt.Errorf("private key file \"%s\" is not a regular file", keyPath)
 	}
-	// Root-owned keys may be 0640 (a shared group can read system-wide
-	// certificates); any other owner's must be 0600 or less.
-	perm := fi.Mode().Perm()
-	owner := -1
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		owner = int(st.Uid)
-	}
-	if (owner == 0 && perm&0o037 != 0) || (owner != 0 && perm&0o077 != 0) {
+	if keyFileTooOpen(fi) {
 		return nil, "", fmt.Errorf("private key file \"%s\" has group or world access; file must have permissions u=rw (0600) or less if owned by the current user, or permissions u=rw,g=r (0640) or less if owned by root", keyPath)
 	}
 	keyData, err := os.ReadFile(keyPath)

@@ -5,13 +5,12 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"os/user"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/pgprobe/pgprobe/internal/wire"
 	"github.com/pgprobe/pgprobe/probe/conninfo"
@@ -394,21 +393,21 @@ func checkPeer(c net.Conn, want string) string {
 	if err != nil {
 		return "could not get peer credentials: " + err.Error()
 	}
-	var (
-		cred *unix.Ucred
-		gerr error
-	)
-	if err := rc.Control(func(fd uintptr) {
-		cred, gerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
-	}); err != nil {
-		gerr = err
+	uid, err := peerUID(rc)
+	if errors.Is(err, errNoPeerCred) {
+		return "requirepeer parameter is not supported on this platform"
 	}
-	if gerr != nil {
-		return "could not get peer credentials: " + wire.Strerror(gerr)
-	}
-	u, err := user.LookupId(strconv.Itoa(int(cred.Uid)))
 	if err != nil {
-		return fmt.Sprintf("could not look up local user ID %d: %s", cred.Uid, err)
+		return "could not get peer credentials: " + wire.Strerror(err)
+	}
+	u, err := user.LookupId(strconv.Itoa(int(uid)))
+	if err != nil && int(uid) == os.Getuid() {
+		// Without cgo, LookupId reads only /etc/passwd, which on macOS
+		// lacks the people; Current falls back to $USER for oneself.
+		u, err = user.Current()
+	}
+	if err != nil {
+		return fmt.Sprintf("could not look up local user ID %d: %s", uid, err)
 	}
 	if u.Username != want {
 		return fmt.Sprintf("requirepeer specifies \"%s\", but actual peer user name is \"%s\"", want, u.Username)

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/pgprobe/pgprobe/probe/conninfo"
 )
 
 // Certificate revocation, as libpq asks OpenSSL for it: when a root store
@@ -21,7 +23,7 @@ func (m *Machine) loadCRLs() []*x509.RevocationList {
 	s := m.settings
 	file, dir := s.Get("sslcrl"), s.Get("sslcrldir")
 	if file == "" && dir == "" && m.cfg.HomeDir != "" {
-		file = filepath.Join(m.cfg.HomeDir, ".postgresql", "root.crl")
+		file = filepath.Join(m.cfg.HomeDir, conninfo.UserTLSDir, "root.crl")
 	}
 	var out []*x509.RevocationList
 	if file != "" {

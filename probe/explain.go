@@ -121,7 +121,7 @@ func explainSSL(s *conninfo.Settings, home string) []string {
 	root := s.Get("sslrootcert")
 	rootName := root
 	if root == "" && home != "" {
-		root = filepath.Join(home, ".postgresql", "root.crt")
+		root = filepath.Join(home, conninfo.UserTLSDir, "root.crt")
 		rootName = "~/.postgresql/root.crt"
 	}
 	rootExists := false

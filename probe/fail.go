@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/pgprobe/pgprobe/internal/wire"
@@ -89,11 +88,7 @@ func (m *Machine) readFailed(step string, began time.Time, err error, waiting st
 // closedByPeer: the read failed because the peer closed or reset the
 // connection.
 func closedByPeer(err error) bool {
-	if wire.IsEOF(err) {
-		return true
-	}
-	en, ok := wire.Errno(err)
-	return ok && (en == syscall.ECONNRESET || en == syscall.EPIPE)
+	return wire.IsEOF(err) || wire.IsConnReset(err)
 }
 
 // sendFailed words a failed write as libpq does and ends the probe.
@@ -124,7 +119,7 @@ func readError(err error) (class, msg string) {
 	case wire.IsEOF(err):
 		return statelog.ClassConnect, serverClosed
 	}
-	if en, ok := wire.Errno(err); ok && (en == syscall.ECONNRESET || en == syscall.EPIPE) {
+	if wire.IsConnReset(err) {
 		return statelog.ClassConnect, serverClosed
 	}
 	return statelog.ClassConnect, "could not receive data from server: " + wire.Strerror(err)

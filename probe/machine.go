@@ -49,6 +49,9 @@ type Config struct {
 	// Seed drives load_balance_hosts=random's shuffles; 0 picks a
 	// random seed, which the record then shows.
 	Seed uint64
+	// OnPeerChain, when set, gets the certificates (DER, leaf first) of
+	// each TLS handshake that received any, whether or not they verified.
+	OnPeerChain func(chain [][]byte)
 }
 
 // address is one resolved address of a host.
@@ -142,7 +145,7 @@ func New(ctx context.Context, cfg Config) *Machine {
 		cfg.Getenv = os.LookupEnv
 	}
 	if cfg.HomeDir == "" {
-		cfg.HomeDir, _ = os.UserHomeDir()
+		cfg.HomeDir = conninfo.HomeDir(cfg.Getenv)
 	}
 	var cancel context.CancelFunc = func() {}
 	if cfg.Timeout > 0 {

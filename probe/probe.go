@@ -25,6 +25,9 @@ type Request struct {
 	Display string
 	// Seed seeds load_balance_hosts=random's shuffles (0: a random seed).
 	Seed uint64
+	// OnPeerChain gets each server certificate chain received (DER, leaf
+	// first), also when verification failed (--save-chain); may be nil.
+	OnPeerChain func(chain [][]byte)
 }
 
 // PromptOrigin is the origin of a password typed at a prompt.
@@ -64,7 +67,8 @@ func Probe(ctx context.Context, req Request) *statelog.Log {
 		s.Set("connect_timeout", conninfo.Value{Value: "3", Source: conninfo.SourceDefault, Origin: "pg_isready's default"})
 	}
 	m := New(ctx, Config{Settings: s, Target: target, Ping: req.Ping, Timeout: req.Timeout,
-		HomeDir: req.Input.HomeDir, Getenv: req.Input.Getenv, Sink: req.Sink, Dial: req.Dial, Resolver: req.Resolver, Seed: req.Seed})
+		HomeDir: req.Input.HomeDir, Getenv: req.Input.Getenv, Sink: req.Sink, Dial: req.Dial, Resolver: req.Resolver, Seed: req.Seed,
+		OnPeerChain: req.OnPeerChain})
 	m.Log().Warnings = s.Warnings()
 	for m.Step() {
 	}

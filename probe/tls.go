@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pgprobe/pgprobe/internal/wire"
+	"github.com/pgprobe/pgprobe/probe/conninfo"
 	"github.com/pgprobe/pgprobe/statelog"
 )
 
@@ -38,6 +39,7 @@ type tlsSetup struct {
 	info        *statelog.TLS
 	keyLog      *os.File // sslkeylogfile, closed after the handshake
 	keyLogErr   string
+	chain       [][]byte // the certificates the server sent (DER), for Config.OnPeerChain
 }
 
 func (ts *tlsSetup) close() {
@@ -121,7 +123,7 @@ func (m *Machine) loadRootCerts(ts *tlsSetup) *statelog.Error {
 			}
 			return nil
 		}
-		root = filepath.Join(m.cfg.HomeDir, ".postgresql", "root.crt")
+		root = filepath.Join(m.cfg.HomeDir, conninfo.UserTLSDir, "root.crt")
 	}
 	pem, err := os.ReadFile(root)
 	switch {
@@ -181,6 +183,9 @@ func (ts *tlsSetup) openKeyLog(path string, cfg *tls.Config) {
 // and sslcrl); the host name is checked after the handshake.
 func (ts *tlsSetup) verifyConnection(cs tls.ConnectionState) error {
 	ts.info.PeerCertificates = describeChain(cs.PeerCertificates, time.Now())
+	for _, c := range cs.PeerCertificates {
+		ts.chain = append(ts.chain, c.Raw)
+	}
 	if !ts.verifyChain {
 		return nil
 	}

@@ -45,6 +45,9 @@ func (m *Machine) tlsHandshake() {
 	m.setDeadline()
 	err := tc.HandshakeContext(m.ctx)
 	ts.close()
+	if m.cfg.OnPeerChain != nil && len(ts.chain) > 0 {
+		m.cfg.OnPeerChain(ts.chain) // also when verification failed: that is when it is wanted
+	}
 	m.attempt.TLS = ts.info
 	if err != nil {
 		m.tlsHandshakeFailed(began, ts, err, extra)

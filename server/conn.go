@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -275,8 +274,7 @@ func (h *backend) readFailed(state, step string, began time.Time, err error, wai
 }
 
 func isReset(err error) bool {
-	en, ok := wire.Errno(err)
-	return ok && (en == syscall.ECONNRESET || en == syscall.EPIPE)
+	return wire.IsConnReset(err)
 }
 
 // errMessageLength is a message whose length word is out of bounds.

@@ -13,7 +13,7 @@ import (
 // environment.
 func Input(c *cli.Context, getenv func(string) (string, bool), target string) conninfo.Input {
 	in := conninfo.Input{Target: target, Flags: map[string]string{}, FlagOrigin: map[string]string{}, Getenv: getenv}
-	in.HomeDir, _ = getenv("HOME")
+	in.HomeDir = conninfo.HomeDir(getenv)
 	for flag, kw := range map[string]string{"host": "host", "port": "port", "username": "user", "dbname": "dbname"} {
 		if c.IsSet(flag) {
 			in.Flags[kw] = c.String(flag)

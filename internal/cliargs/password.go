@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"golang.org/x/term"
@@ -15,11 +14,12 @@ import (
 // of stdin.
 func PromptPassword(stdin io.Reader, noTTY bool) (string, error) {
 	if !noTTY {
-		if tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0); err == nil {
-			defer tty.Close()
-			fmt.Fprint(tty, "Password: ")
-			b, err := term.ReadPassword(int(tty.Fd()))
-			fmt.Fprintln(tty)
+		if in, out, err := openTTY(); err == nil {
+			defer in.Close()
+			defer out.Close()
+			fmt.Fprint(out, "Password: ")
+			b, err := term.ReadPassword(int(in.Fd()))
+			fmt.Fprintln(out)
 			return string(b), err
 		}
 	}

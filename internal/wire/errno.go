@@ -8,8 +8,6 @@ import (
 	"os"
 	"strings"
 	"syscall"
-
-	"golang.org/x/sys/unix"
 )
 
 // Errno digs the system call error number out of a Go network error.
@@ -24,9 +22,17 @@ func Errno(err error) (syscall.Errno, bool) {
 // ErrnoName is the symbolic name (ECONNREFUSED) of a socket error, or "".
 func ErrnoName(err error) string {
 	if en, ok := Errno(err); ok {
-		return unix.ErrnoName(en)
+		return errnoName(en)
 	}
 	return ""
+}
+
+// IsConnReset reports a peer that reset the connection or a write to a
+// connection the peer already closed (ECONNRESET, EPIPE and their Winsock
+// twins): "server closed the connection unexpectedly" territory.
+func IsConnReset(err error) bool {
+	en, ok := Errno(err)
+	return ok && isConnReset(en)
 }
 
 // Strerror renders an errno as glibc's strerror does, which is what libpq

@@ -1,9 +1,6 @@
 package conninfo
 
-import (
-	"os"
-	"strings"
-)
+import "strings"
 
 // Host is one slot of the host list after libpq's count rules
 // (pqConnectOptions2).
@@ -26,25 +23,6 @@ type Host struct {
 
 // DefaultPort is libpq's DEF_PGPORT.
 const DefaultPort = 5432
-
-// debianSocketDir is DEFAULT_PGSOCKET_DIR in Debian's libpq.
-const debianSocketDir = "/var/run/postgresql"
-
-// DefaultSocketDir is the Unix socket directory libpq uses when no host is
-// given: "/var/run/postgresql" if it is a directory (Debian's libpq default,
-// which the installed psql uses), else "/tmp" (upstream's default).
-func DefaultSocketDir() string {
-	if st, err := os.Stat(debianSocketDir); err == nil && st.IsDir() {
-		return debianSocketDir
-	}
-	return "/tmp"
-}
-
-// isUnixSockPath is libpq's is_unixsock_path: an absolute path, or '@' for
-// Linux's abstract namespace.
-func isUnixSockPath(s string) bool {
-	return strings.HasPrefix(s, "/") || strings.HasPrefix(s, "@")
-}
 
 // countElems is count_comma_separated_elems.
 func countElems(s string) int { return strings.Count(s, ",") + 1 }
@@ -83,9 +61,12 @@ func hostSlots(host, hostaddr, port string) ([]Host, *Error) {
 			if isUnixSockPath(h.Host) {
 				h.Type = UnixSocket
 			}
-		default:
+		case DefaultSocketDir() != "":
 			h.Host = DefaultSocketDir()
 			h.Type = UnixSocket
+		default: // no DEFAULT_PGSOCKET_DIR (Windows): libpq's DefaultHost
+			h.Host = "localhost"
+			h.Type = HostName
 		}
 	}
 	if port != "" {

@@ -38,7 +38,7 @@ func passwordFromFile(host, port, dbname, user, file string) (Value, string) {
 	if !st.Mode().IsRegular() {
 		return Value{}, fmt.Sprintf("WARNING: password file \"%s\" is not a plain file", file)
 	}
-	if st.Mode().Perm()&0o077 != 0 {
+	if checkFileModes && st.Mode().Perm()&0o077 != 0 {
 		return Value{}, fmt.Sprintf("WARNING: password file \"%s\" has group or world access; permissions should be u=rw (0600) or less", file)
 	}
 	r := bufio.NewReader(f)

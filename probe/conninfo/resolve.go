@@ -135,7 +135,7 @@ func Resolve(in Input) (*Settings, error) {
 	}
 	s.home = in.HomeDir
 	if s.home == "" {
-		s.home = homeDir(s.getenv)
+		s.home = HomeDir(s.getenv)
 	}
 	s.osUser = in.OSUser
 
@@ -277,24 +277,13 @@ func flagRank(k string) string {
 	return "9" + k
 }
 
-// homeDir is pqGetHomeDirectory: $HOME when set and non-empty, else the
-// password database's entry for the current user.
-func homeDir(getenv func(string) (string, bool)) string {
-	if h, ok := getenv("HOME"); ok && h != "" {
-		return h
-	}
-	if u, err := user.Current(); err == nil {
-		return u.HomeDir
-	}
-	return ""
-}
-
-// defaultPassfile is ~/.pgpass, or "" when there is no home directory.
+// defaultPassfile is ~/.pgpass (%APPDATA%/postgresql/pgpass.conf on
+// Windows), or "" when there is no home directory.
 func (s *Settings) defaultPassfile() string {
 	if s.home == "" {
 		return ""
 	}
-	return s.home + "/.pgpass" // snprintf("%s/%s"), as libpq builds it
+	return s.home + "/" + passfileName // snprintf("%s/%s"), as libpq builds it
 }
 
 // lookupOSUser returns the OS user name, looked up only when a default user
