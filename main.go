@@ -203,14 +203,21 @@ func orList(words []string) string {
 }
 
 func settingsAction(c *cli.Context, e *env) error {
-	if c.NArg() > 1 {
-		return usageErr("settings takes one connection string or URI, got %d arguments", c.NArg())
-	}
 	output := c.String("output")
 	if !contains(report.SettingsFormats(), output) {
 		return usageErr("invalid --output %q for settings: use %s", output, orList(report.SettingsFormats()))
 	}
-	s, err := conninfo.Resolve(cliargs.Input(c, e.getenv, c.Args().First()))
+	ins, warnings, err := cliargs.Targets(c, e.getenv, e.stdin)
+	if err != nil {
+		return usageErr("%s", err)
+	}
+	if len(ins) > 1 {
+		return usageErr("settings takes one target: a connection string, a URI, or DBNAME [USERNAME]; got %d", len(ins))
+	}
+	for _, w := range warnings {
+		fmt.Fprintln(e.stderr, "pgprobe: "+w)
+	}
+	s, err := conninfo.Resolve(ins[0])
 	if err != nil {
 		_ = report.Settings(output, e.stdout, nil, err, nil)
 		return &exitError{code: statelog.ExitNoAttempt, msg: err.Error()}

@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -97,9 +98,14 @@ func probeAction(c *cli.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	list, err := cliargs.Targets(c, e.stdin)
+	list, warnings, err := cliargs.Targets(c, e.getenv, e.stdin)
 	if err != nil {
 		return usageErr("%s", err)
+	}
+	if !c.Bool("quiet") {
+		for _, w := range warnings {
+			fmt.Fprintln(e.stderr, "pgprobe: "+w)
+		}
 	}
 	if base.Ping && (base.Checks.MinCertDays > 0 || base.Checks.MinTLSVersion != "") {
 		return usageErr("--ping stops before TLS details matter to a check: use --min-cert-days and --min-tls-version without --ping")
@@ -125,10 +131,10 @@ func probeAction(c *cli.Context, e *env) error {
 		ro.Progress = runner.NewProgress(w, ro.Wait, len(list))
 	}
 	reqs := make([]probe.Request, len(list))
-	for i, t := range list {
+	for i, in := range list {
 		reqs[i] = base
-		reqs[i].Input = cliargs.Input(c, e.getenv, t)
-		reqs[i].Display = cliargs.Display(reqs[i].Input)
+		reqs[i].Input = in
+		reqs[i].Display = cliargs.Display(in)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer func() {
