@@ -120,7 +120,8 @@ func TestWordsSettings(t *testing.T) {
 }
 
 // TestWordsUsage: connection strings and plain words do not mix, and the
-// error says how to write either.
+// error says how to write either; a flag value that does not parse says
+// what to give.
 func TestWordsUsage(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "fleet.txt")
 	if err := os.WriteFile(file, []byte("host=a # primary\n"), 0o600); err != nil {
@@ -134,6 +135,8 @@ func TestWordsUsage(t *testing.T) {
 		{[]string{"postgres", "postgresql://127.0.0.1:1/x"}, "user=postgres) or after -U"},
 		{[]string{"--targets-file", file, "postgres"}, `with --targets-file the arguments are more targets, each a connection string or URI: "postgres" is neither`},
 		{[]string{"--targets-file", "/nonexistent/fleet.txt"}, "could not read --targets-file"},
+		{[]string{"--seed", "abc"}, `invalid value "abc" for flag --seed: give a whole number from 0 to 18446744073709551615`},
+		{[]string{"listen", "--count", "x"}, `invalid value "x" for flag --count: give a whole number`},
 	} {
 		r := pgprobe(t, nil, tc.args...)
 		if r.code != 3 || !strings.Contains(r.stderr, tc.want) {

@@ -85,11 +85,11 @@ func runEnv(e *env, args []string) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.msg != "" {
-			fmt.Fprintln(stderr, "pgprobe: "+cliargs.AsTyped(ee.msg, args))
+			fmt.Fprintln(stderr, "pgprobe: "+cliargs.AsTyped(cliargs.ValueHint(app, ee.msg), args))
 		}
 		return ee.code
 	}
-	fmt.Fprintln(stderr, "pgprobe: "+cliargs.AsTyped(err.Error(), args))
+	fmt.Fprintln(stderr, "pgprobe: "+cliargs.AsTyped(cliargs.ValueHint(app, err.Error()), args))
 	fmt.Fprintln(stderr, "Try \"pgprobe --help\" for more information.")
 	return statelog.ExitNoAttempt
 }

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/urfave/cli/v2"
 )
 
 func TestReadTargets(t *testing.T) {
@@ -102,5 +104,22 @@ func TestReadWords(t *testing.T) {
 				t.Errorf("got %+v, %v; want %+v", got, err, tc.want)
 			}
 		})
+	}
+}
+
+// TestValueHint: a flag value that does not parse says what to give.
+func TestValueHint(t *testing.T) {
+	app := &cli.App{Flags: []cli.Flag{&cli.Uint64Flag{Name: "seed"}, &cli.BoolFlag{Name: "ping"}},
+		Commands: []*cli.Command{{Name: "listen", Flags: []cli.Flag{&cli.IntFlag{Name: "count", Aliases: []string{"n"}}}}}}
+	for _, tc := range []struct{ msg, want string }{
+		{`invalid value "abc" for flag -seed: parse error`, `invalid value "abc" for flag -seed: give a whole number from 0 to 18446744073709551615`},
+		{`invalid value "99999999999999999999" for flag -seed: value out of range`, `invalid value "99999999999999999999" for flag -seed: out of range: give a smaller whole number from 0 to 18446744073709551615`},
+		{`invalid boolean value "maybe" for -ping: parse error`, `invalid value "maybe" for flag -ping: give true or false, or the flag alone`},
+		{`invalid value "x" for flag -n: parse error`, `invalid value "x" for flag -n: give a whole number`},
+		{`flag provided but not defined: -bogus`, `flag provided but not defined: -bogus`},
+	} {
+		if got := ValueHint(app, tc.msg); got != tc.want {
+			t.Errorf("ValueHint(%q) = %q, want %q", tc.msg, got, tc.want)
+		}
 	}
 }
