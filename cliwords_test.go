@@ -168,3 +168,34 @@ func TestOneHostWording(t *testing.T) {
 		}
 	}
 }
+
+// TestHelpExitCodes: --help lists every exit code of the README's table.
+func TestHelpExitCodes(t *testing.T) {
+	r := pgprobe(t, nil, "--help")
+	_, section, ok := strings.Cut(r.stdout, "\nEXIT STATUS:\n")
+	if r.code != 0 || !ok {
+		t.Fatalf("exit %d, no EXIT STATUS section:\n%s", r.code, r.stdout)
+	}
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, _ := strings.Cut(string(readme), "### Exit codes")
+	n := 0
+	for _, l := range strings.Split(table, "\n")[1:] {
+		code, _, isRow := strings.Cut(strings.TrimPrefix(l, "| "), " |")
+		if strings.HasPrefix(l, "#") {
+			break
+		}
+		if _, err := strconv.Atoi(code); !isRow || err != nil {
+			continue
+		}
+		n++
+		if !strings.Contains(section, "\n   "+code+"  ") && !strings.HasPrefix(section, "   "+code+"  ") {
+			t.Errorf("--help does not list exit code %s:\n%s", code, section)
+		}
+	}
+	if n < 5 {
+		t.Errorf("found %d exit codes in the README's table", n)
+	}
+}

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -23,19 +22,6 @@ import (
 	"github.com/pgprobe/pgprobe/report"
 	"github.com/pgprobe/pgprobe/statelog"
 )
-
-// version is set at build time with -ldflags "-X main.version=…".
-var version = ""
-
-func versionString() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "(devel)"
-}
 
 func main() {
 	os.Exit(runEnv(&env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.LookupEnv, exiting: true}, os.Args))
@@ -122,7 +108,8 @@ func rootFlags() []cli.Flag { return append(probeFlags(), runFlags()...) }
 // -h is psql's host) once, so that apps may be built concurrently.
 var setGlobalFlags = sync.OnceFunc(func() {
 	cli.HelpFlag = &cli.BoolFlag{Name: "help", Aliases: []string{"?"}, Usage: "show help"}
-	cli.VersionFlag = &cli.BoolFlag{Name: "version", Aliases: []string{"V"}, Usage: "print the version"}
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Aliases: []string{"V"}, Usage: "print the version, the commit and the Go version it was built with"}
+	cli.VersionPrinter = func(c *cli.Context) { fmt.Fprintf(c.App.Writer, "%s %s\n", c.App.Name, c.App.Version) }
 })
 
 func newApp(e *env) *cli.App {
@@ -130,20 +117,22 @@ func newApp(e *env) *cli.App {
 	app := &cli.App{
 		Name:      "pgprobe",
 		Usage:     "show every step of a PostgreSQL connection, and why it fails",
-		UsageText: "pgprobe [flags] [CONNINFO | URI]\npgprobe [flags] TARGET TARGET ...\npgprobe settings [CONNINFO | URI]\npgprobe listen [flags]\npgprobe demo\npgprobe completion bash|zsh|fish|powershell",
+		UsageText: "pgprobe [flags] [CONNINFO | URI | DBNAME [USERNAME]]\npgprobe [flags] CONNINFO|URI CONNINFO|URI ...\npgprobe settings [CONNINFO | URI | DBNAME [USERNAME]]\npgprobe listen [flags]\npgprobe demo\npgprobe completion bash|zsh|fish|powershell",
 		Description: "pgprobe re-enacts libpq's connection state machine (PQconnectPoll) one step at a time: " +
 			"name resolution, TCP or Unix-socket connect, SSLRequest and the server's one-byte answer, the TLS handshake " +
 			"and certificate checks under sslmode's rules, the startup message, authentication (trust, password, MD5, " +
 			"SCRAM-SHA-256 with or without channel binding), ParameterStatus, BackendKeyData and ReadyForQuery. " +
 			"It records each state, its timing and any error, and prints a timeline, JSON, NDJSON or a table. " +
-			"Targets are libpq connection strings or URIs exactly as psql takes them; every PG* environment variable, " +
+			"Targets are libpq connection strings or URIs exactly as psql takes them; plain words are psql's DBNAME and USERNAME " +
+			"(filling what -d and -U leave empty); several targets must each be a connection string or URI. Every PG* environment variable, " +
 			"service files and .pgpass are read as libpq reads them. Flags may come before or after the target.",
-		Version:         versionString(),
-		Writer:          e.stdout,
-		ErrWriter:       e.stderr,
-		HideHelpCommand: true,
-		Flags:           rootFlags(),
-		ExitErrHandler:  func(*cli.Context, error) {},
+		Version:               versionString(),
+		Writer:                e.stdout,
+		ErrWriter:             e.stderr,
+		HideHelpCommand:       true,
+		CustomAppHelpTemplate: appHelpTemplate(),
+		Flags:                 rootFlags(),
+		ExitErrHandler:        func(*cli.Context, error) {},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usageErr("%s\nTry \"pgprobe --help\" for more information.", err)
 		},
@@ -152,7 +141,7 @@ func newApp(e *env) *cli.App {
 			{
 				Name:      "settings",
 				Usage:     "show the resolved settings and where each came from; no connection",
-				ArgsUsage: "[CONNINFO | URI]",
+				ArgsUsage: "[CONNINFO | URI | DBNAME [USERNAME]]",
 				Flags:     settingsFlags(),
 				Action:    func(c *cli.Context) error { return settingsAction(c, e) },
 				OnUsageError: func(_ *cli.Context, err error, _ bool) error {
