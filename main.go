@@ -218,7 +218,13 @@ func settingsAction(c *cli.Context, e *env) error {
 func contains(list []string, s string) bool { return slices.Contains(list, s) }
 
 // completionScript is app's completion script for shell, offering the
-// values -o and --color take.
+// values each command's flags take.
 func completionScript(app *cli.App, shell string) (string, error) {
-	return completion.Script(app, shell, map[string][]string{"output": outputFormats, "color": report.ColorModes()})
+	colors := report.ColorModes()
+	return completion.Script(app, shell, completion.Values{
+		"":         {"output": outputFormats, "color": colors, "min-tls-version": {"1.2", "1.3"}},
+		"settings": {"output": report.SettingsFormats(), "color": colors},
+		"listen":   listenValues(),
+		"demo":     {"output": outputFormats, "color": colors},
+	})
 }

@@ -23,6 +23,9 @@ missing pgbouncer && packages+=(pgbouncer)
 # The network-layout tests run clients in namespaces (internal/pgtest/sandbox.go).
 missing unshare mount && packages+=(util-linux mount)
 missing ip && packages+=(iproute2)
+# completion_test.go drives the generated completion scripts in each shell.
+missing zsh && packages+=(zsh)
+missing fish && packages+=(fish)
 
 # Debian 12 packages PostgreSQL 15 only. The server binaries of 17 and 18
 # (and their libpq, which the tests call as an oracle: internal/libpqoracle)
