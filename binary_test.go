@@ -168,7 +168,7 @@ func TestBinaryAndSystemRoots(t *testing.T) {
 	if code != 0 || strings.Contains(out, "\x1b[") || !strings.Contains(out, "CONNECTION_OK") {
 		t.Errorf("timeline: exit %d\n%s", code, out)
 	}
-	if out, code := runBinary(t, bin, nil, "--version"); code != 0 || !strings.HasPrefix(out, "pgprobe version ") {
+	if out, code := runBinary(t, bin, nil, "--version"); code != 0 || !strings.HasPrefix(out, "pgprobe 0.0.0-dev ") {
 		t.Errorf("--version: %d %q", code, out)
 	}
 }

@@ -29,7 +29,7 @@ func TestCompletionCommand(t *testing.T) {
 	builtins := map[string][]string{
 		"bash":       {" --help ", " -? ", " --version ", " -V "},
 		"zsh":        {"'(--help -?)--help[", "'(--help -?)-?[", "'(--version -V)--version[", "'(--version -V)-V["},
-		"fish":       {" -l help -s '?' ", " -l version -s V "},
+		"fish":       {" -l help -s '?' ", " -l version -s 'V' "},
 		"powershell": {"'--help'", "'-?'", "'--version'", "'-V'"},
 	}
 	for shell, name := range completionFiles {
@@ -63,39 +63,42 @@ func TestCompletionCommand(t *testing.T) {
 }
 
 // offeredCommands returns every list of subcommands a completion script
-// offers (fish has two: the words that end the global flags, and the -a
-// arguments of its complete -r lines).
+// holds: the words that select a command and those offered (zsh has one
+// list for both).
 func offeredCommands(t *testing.T, shell, script string) [][]string {
 	t.Helper()
 	var lists [][]string
+	words := func(re, sep string) {
+		for _, m := range regexp.MustCompile(re).FindAllStringSubmatch(script, -1) {
+			var list []string
+			for _, w := range strings.Split(m[1], sep) {
+				if w = strings.Trim(strings.TrimSpace(w), "'"); w != "" && !strings.HasPrefix(w, "-") {
+					list = append(list, w)
+				}
+			}
+			lists = append(lists, list)
+		}
+	}
 	switch shell {
 	case "bash":
-		for _, m := range regexp.MustCompile(`(?m)COMP_CWORD -eq 1 \]\]; then\n\s*_pgprobe_reply "([^"]*)"`).FindAllStringSubmatch(script, -1) {
-			lists = append(lists, strings.Fields(m[1]))
-		}
+		// The words that select a command, and what is offered before a target.
+		words(`(?m)^\s*([a-z|]+)\) cmd="\$w"; break ;;$`, "|")
+		words(`\(\(positional\)\) \|\| _pgprobe_reply -W "([^"]*)"`, " ")
 	case "zsh":
-		for _, m := range regexp.MustCompile(`'1: :\(([^)]*)\)'`).FindAllStringSubmatch(script, -1) {
-			lists = append(lists, strings.Fields(m[1]))
-		}
+		words(`'\(-\)1: :\(([^)]*)\)'`, " ")
 	case "fish":
-		for _, m := range regexp.MustCompile(`contains -- \$i (.*)`).FindAllStringSubmatch(script, -1) {
-			lists = append(lists, strings.Fields(m[1]))
-		}
+		words(`(?m)^            case ([a-z ]+)\n                echo \$w$`, " ")
 		var args []string
-		for _, m := range regexp.MustCompile(`(?m)^complete -r .* -a '([^']*)'`).FindAllStringSubmatch(script, -1) {
-			args = append(args, strings.Fields(m[1])...)
+		for _, m := range regexp.MustCompile(`(?m)^complete -c pgprobe -n '__fish_pgprobe_is pgprobe' -a (\S+) -d`).FindAllStringSubmatch(script, -1) {
+			args = append(args, m[1])
 		}
 		lists = append(lists, args)
 	case "powershell":
-		var words []string
-		for _, m := range regexp.MustCompile(`'([^'$]*)'`).FindAllStringSubmatch(script, -1) {
-			if w := m[1]; w != "" && !strings.HasPrefix(w, "-") && !strings.ContainsAny(w, " ") && w != "ParameterValue" {
-				words = append(words, w)
-			}
-		}
-		lists = append(lists, words)
+		// The words that select a command, and the default command's offer.
+		words(`-and @\(([^)]*)\) -contains`, ",")
+		words(`default \{ @\(([^)]*)\) \}`, ",")
 	}
-	if len(lists) == 0 || len(lists) == 1 && shell == "fish" {
+	if len(lists) < 2 && shell != "zsh" || len(lists) == 0 {
 		t.Fatalf("completion %s: found no subcommand list:\n%s", shell, script)
 	}
 	return lists

@@ -11,8 +11,11 @@ package main
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -32,9 +35,23 @@ func TestGeneratedDocs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, opt := range []string{`\fB--help, -?\fP`, `\fB--version, -V\fP`, "[--help|-?]", "[--version|-V]"} {
-		if !strings.Contains(man, opt) {
-			t.Errorf("the man page does not list %s", opt)
+	for _, want := range []string{
+		"\n\\fB-?\\fP, \\fB--help\\fP\n",
+		"\n\\fB-V\\fP, \\fB--version\\fP\n",
+		"\n\\fB--color\\fP \\fIWHEN\\fP\ncolour \\fIWHEN\\fP: auto, always or never (NO_COLOR is honoured) (default: auto)\n",
+		"\n\\fB--concurrency\\fP \\fIN\\fP\nprobe at most \\fIN\\fP targets at once (default: 256)\n",
+		"\n\\fB-o\\fP, \\fB--output\\fP \\fIFORMAT\\fP\n",
+		"\n\\fBpgprobe\\fP [\\fIoptions\\fP] [\\fICONNINFO\\fP | \\fIURI\\fP | \\fIDBNAME\\fP [\\fIUSERNAME\\fP]]\n",
+		"\n\\fBpgprobe settings\\fP [\\fIoptions\\fP] [\\fICONNINFO\\fP",
+		"| jq '.attempts[].tls.version'",
+	} {
+		if !strings.Contains(man, want) {
+			t.Errorf("the man page does not say %q", want)
+		}
+	}
+	for _, bad := range []string{"=[value]", `=""`, "(default: false)"} {
+		if strings.Contains(man, bad) {
+			t.Errorf("the man page says %q", bad)
 		}
 	}
 	files["man/pgprobe.1"] = man
@@ -106,20 +123,98 @@ Every environment variable libpq reads: **PGHOST**, **PGHOSTADDR**, **PGPORT**, 
 
 # EXAMPLES
 
+` + "```" + `
 pgprobe "host=db.example.com sslmode=verify-full sslrootcert=ca.pem"
-
-pgprobe postgresql://app@db.example.com/app -o json | jq .attempts[].tls.version
-
+pgprobe -h db.example.com -p 5432 app appuser
+pgprobe postgresql://app@db.example.com/app -o json | jq '.attempts[].tls.version'
 pgprobe --ping -h db.example.com -p 5432
+pgprobe -o table "host=db1" "host=db2" "host=db3"
+` + "```" + `
 
 # SEE ALSO
 
 psql(1), pg_isready(1)
 `
 
+// manPage renders the man page: the markdown is pgprobe's own (manMarkdown:
+// options as "-o, --output FORMAT" with their defaults, synopsis lines as
+// psql's), and urfave/cli's ToManWithSection only turns it into roff, as
+// its template (a template without actions is printed as is).
 func manPage(app *cli.App) (string, error) {
 	saved := cli.MarkdownDocTemplate
-	cli.MarkdownDocTemplate = saved + manExtra
+	cli.MarkdownDocTemplate = strings.ReplaceAll(manMarkdown(completion.App(app, true)), "{{", `{{"{{"}}`)
 	defer func() { cli.MarkdownDocTemplate = saved }()
-	return completion.App(app, true).ToManWithSection(1)
+	return app.ToManWithSection(1)
+}
+
+func manMarkdown(app *cli.App) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%% %s 1\n\n# NAME\n\n%s - %s\n\n# SYNOPSIS\n\n", app.Name, app.Name, app.Usage)
+	for _, l := range strings.Split(app.UsageText, "\n") {
+		words := strings.Fields(strings.Replace(l, " [flags]", "", 1))
+		name, flags := words[:1], app.Flags
+		for _, c := range app.Commands {
+			if len(words) > 1 && words[1] == c.Name {
+				name, flags = words[:2], c.Flags
+			}
+		}
+		fmt.Fprintf(&b, "**%s**", strings.Join(name, " "))
+		if len(flags) > 0 {
+			b.WriteString(" [*options*]")
+		}
+		if rest := words[len(name):]; len(rest) > 0 {
+			b.WriteString(" " + regexp.MustCompile(`\b[A-Z]{2,}\b`).ReplaceAllString(manEscape(strings.Join(rest, " ")), "*$0*"))
+		}
+		b.WriteString("\n\n")
+	}
+	fmt.Fprintf(&b, "# DESCRIPTION\n\n%s\n\n# OPTIONS\n\n", manEscape(app.Description))
+	manOptions(&b, app.Flags)
+	b.WriteString("# COMMANDS\n\n")
+	for _, c := range app.Commands {
+		fmt.Fprintf(&b, "## %s %s\n\n%s.", c.Name, manEscape(c.ArgsUsage), manEscape(c.Usage))
+		if c.Description != "" {
+			b.WriteString(" " + manEscape(c.Description))
+		}
+		b.WriteString("\n\n")
+		manOptions(&b, c.Flags)
+	}
+	return b.String() + manExtra
+}
+
+// manOptions lists flags as a man page does: "-o, --output FORMAT", then
+// the usage and the default on the next line.
+func manOptions(b *strings.Builder, flags []cli.Flag) {
+	for _, f := range flags {
+		df, ok := f.(cli.DocGenerationFlag)
+		if !ok {
+			continue
+		}
+		names := slices.Clone(f.Names())
+		slices.SortStableFunc(names, func(x, y string) int { return len(x) - len(y) })
+		for i, n := range names {
+			names[i] = "**-" + n + "**"
+			if len(n) > 1 {
+				names[i] = "**--" + n + "**"
+			}
+		}
+		usage := df.GetUsage()
+		term := strings.Join(names, ", ")
+		if df.TakesValue() {
+			placeholder := strings.ToUpper(f.Names()[0])
+			if m := regexp.MustCompile("`([^`]*)`").FindStringSubmatch(usage); m != nil {
+				placeholder = m[1]
+			}
+			term += " *" + placeholder + "*"
+			if v := df.GetValue(); v != "" && v != "0" {
+				usage += " (default: " + v + ")"
+			}
+		}
+		usage = regexp.MustCompile("`([^`]*)`").ReplaceAllString(manEscape(usage), "*$1*")
+		fmt.Fprintf(b, "%s\n: %s\n\n", term, usage)
+	}
+}
+
+// manEscape keeps markdown from reading * and _ as emphasis.
+func manEscape(s string) string {
+	return strings.NewReplacer("*", `\*`, "_", `\_`).Replace(s)
 }

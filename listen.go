@@ -58,6 +58,15 @@ func listenCommand(e *env) *cli.Command {
 	}
 }
 
+// listenValues are the values listen's flags take, for the completions.
+func listenValues() map[string][]string {
+	return map[string][]string{
+		"output": report.SessionFormats, "color": report.ColorModes(), "ssl": {"on", "off"},
+		"auth": {server.AuthTrust, server.AuthPassword, server.AuthMD5, server.AuthSCRAMSHA256},
+		"then": {server.ThenError, server.ThenOK},
+	}
+}
+
 func demoFlags() []cli.Flag {
 	var out []cli.Flag
 	for _, f := range probeFlags() {

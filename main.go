@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -23,19 +22,6 @@ import (
 	"github.com/pgprobe/pgprobe/report"
 	"github.com/pgprobe/pgprobe/statelog"
 )
-
-// version is set at build time with -ldflags "-X main.version=…".
-var version = ""
-
-func versionString() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "(devel)"
-}
 
 func main() {
 	os.Exit(runEnv(&env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.LookupEnv, exiting: true}, os.Args))
@@ -85,11 +71,11 @@ func runEnv(e *env, args []string) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.msg != "" {
-			fmt.Fprintln(stderr, "pgprobe: "+cliargs.AsTyped(ee.msg, args))
+			fmt.Fprintln(stderr, "pgprobe: "+cliargs.AsTyped(cliargs.ValueHint(app, ee.msg), args))
 		}
 		return ee.code
 	}
-	fmt.Fprintln(stderr, "pgprobe: "+cliargs.AsTyped(err.Error(), args))
+	fmt.Fprintln(stderr, "pgprobe: "+cliargs.AsTyped(cliargs.ValueHint(app, err.Error()), args))
 	fmt.Fprintln(stderr, "Try \"pgprobe --help\" for more information.")
 	return statelog.ExitNoAttempt
 }
@@ -123,7 +109,8 @@ func rootFlags() []cli.Flag { return append(probeFlags(), runFlags()...) }
 // -h is psql's host) once, so that apps may be built concurrently.
 var setGlobalFlags = sync.OnceFunc(func() {
 	cli.HelpFlag = &cli.BoolFlag{Name: "help", Aliases: []string{"?"}, Usage: "show help"}
-	cli.VersionFlag = &cli.BoolFlag{Name: "version", Aliases: []string{"V"}, Usage: "print the version"}
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Aliases: []string{"V"}, Usage: "print the version, the commit and the Go version it was built with"}
+	cli.VersionPrinter = func(c *cli.Context) { fmt.Fprintf(c.App.Writer, "%s %s\n", c.App.Name, c.App.Version) }
 })
 
 func newApp(e *env) *cli.App {
@@ -131,20 +118,22 @@ func newApp(e *env) *cli.App {
 	app := &cli.App{
 		Name:      "pgprobe",
 		Usage:     "show every step of a PostgreSQL connection, and why it fails",
-		UsageText: "pgprobe [flags] [CONNINFO | URI]\npgprobe [flags] TARGET TARGET ...\npgprobe settings [CONNINFO | URI]\npgprobe listen [flags]\npgprobe demo\npgprobe completion bash|zsh|fish|powershell",
+		UsageText: "pgprobe [flags] [CONNINFO | URI | DBNAME [USERNAME]]\npgprobe [flags] CONNINFO|URI CONNINFO|URI ...\npgprobe settings [CONNINFO | URI | DBNAME [USERNAME]]\npgprobe listen [flags]\npgprobe demo\npgprobe completion bash|zsh|fish|powershell",
 		Description: "pgprobe re-enacts libpq's connection state machine (PQconnectPoll) one step at a time: " +
 			"name resolution, TCP or Unix-socket connect, SSLRequest and the server's one-byte answer, the TLS handshake " +
 			"and certificate checks under sslmode's rules, the startup message, authentication (trust, password, MD5, " +
 			"SCRAM-SHA-256 with or without channel binding), ParameterStatus, BackendKeyData and ReadyForQuery. " +
 			"It records each state, its timing and any error, and prints a timeline, JSON, NDJSON or a table. " +
-			"Targets are libpq connection strings or URIs exactly as psql takes them; every PG* environment variable, " +
+			"Targets are libpq connection strings or URIs exactly as psql takes them; plain words are psql's DBNAME and USERNAME " +
+			"(filling what -d and -U leave empty); several targets must each be a connection string or URI. Every PG* environment variable, " +
 			"service files and .pgpass are read as libpq reads them. Flags may come before or after the target.",
-		Version:         versionString(),
-		Writer:          e.stdout,
-		ErrWriter:       e.stderr,
-		HideHelpCommand: true,
-		Flags:           rootFlags(),
-		ExitErrHandler:  func(*cli.Context, error) {},
+		Version:               versionString(),
+		Writer:                e.stdout,
+		ErrWriter:             e.stderr,
+		HideHelpCommand:       true,
+		CustomAppHelpTemplate: appHelpTemplate(),
+		Flags:                 rootFlags(),
+		ExitErrHandler:        func(*cli.Context, error) {},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usageErr("%s\nTry \"pgprobe --help\" for more information.", err)
 		},
@@ -153,7 +142,7 @@ func newApp(e *env) *cli.App {
 			{
 				Name:      "settings",
 				Usage:     "show the resolved settings and where each came from; no connection",
-				ArgsUsage: "[CONNINFO | URI]",
+				ArgsUsage: "[CONNINFO | URI | DBNAME [USERNAME]]",
 				Flags:     settingsFlags(),
 				Action:    func(c *cli.Context) error { return settingsAction(c, e) },
 				OnUsageError: func(_ *cli.Context, err error, _ bool) error {
@@ -204,14 +193,21 @@ func orList(words []string) string {
 }
 
 func settingsAction(c *cli.Context, e *env) error {
-	if c.NArg() > 1 {
-		return usageErr("settings takes one connection string or URI, got %d arguments", c.NArg())
-	}
 	output := c.String("output")
 	if !contains(report.SettingsFormats(), output) {
 		return usageErr("invalid --output %q for settings: use %s", output, orList(report.SettingsFormats()))
 	}
-	s, err := conninfo.Resolve(cliargs.Input(c, e.getenv, c.Args().First()))
+	ins, warnings, err := cliargs.Targets(c, e.getenv, e.stdin)
+	if err != nil {
+		return usageErr("%s", err)
+	}
+	if len(ins) > 1 {
+		return usageErr("settings takes one target: a connection string, a URI, or DBNAME [USERNAME]; got %d", len(ins))
+	}
+	for _, w := range warnings {
+		fmt.Fprintln(e.stderr, "pgprobe: "+w)
+	}
+	s, err := conninfo.Resolve(ins[0])
 	if err != nil {
 		_ = report.Settings(output, e.stdout, nil, err, nil)
 		return &exitError{code: statelog.ExitNoAttempt, msg: err.Error()}
@@ -223,7 +219,13 @@ func settingsAction(c *cli.Context, e *env) error {
 func contains(list []string, s string) bool { return slices.Contains(list, s) }
 
 // completionScript is app's completion script for shell, offering the
-// values -o and --color take.
+// values each command's flags take.
 func completionScript(app *cli.App, shell string) (string, error) {
-	return completion.Script(app, shell, map[string][]string{"output": outputFormats, "color": report.ColorModes()})
+	colors := report.ColorModes()
+	return completion.Script(app, shell, completion.Values{
+		"":         {"output": outputFormats, "color": colors, "min-tls-version": {"1.2", "1.3"}},
+		"settings": {"output": report.SettingsFormats(), "color": colors},
+		"listen":   listenValues(),
+		"demo":     {"output": outputFormats, "color": colors},
+	})
 }

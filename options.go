@@ -5,6 +5,7 @@ package main
 // as runner: run is this package's entry point for tests.
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -24,7 +25,7 @@ func runFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing at all: the exit code is the answer (usage errors still go to stderr)"},
 		&cli.StringFlag{Name: "wait", Usage: "retry with backoff until the target succeeds or `DURATION` (such as 30s) is spent; the exit code is the last try's"},
-		&cli.StringFlag{Name: "targets-file", Usage: "probe the targets listed in `FILE`, one connection string or URI a line (# comments; - for stdin)"},
+		&cli.StringFlag{Name: "targets-file", Usage: "probe the targets listed in `FILE`, one connection string or URI a line (# starts a comment, also after a target; - for stdin)"},
 		&cli.IntFlag{Name: "concurrency", Value: runner.DefaultConcurrency, Usage: "probe at most `N` targets at once"},
 		&cli.IntFlag{Name: "count", Aliases: []string{"n"}, Value: 1, Usage: "probe each target `N` times in a row and report how many failed and min, p50, p95, max, mean and standard deviation of every step"},
 		&cli.StringFlag{Name: "interval", Usage: "with -n: pause `DURATION` (such as 1s or 500ms, or seconds) between two runs; 0 for none"},
@@ -102,7 +103,7 @@ func probeAction(c *cli.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	list, err := cliargs.Targets(c, e.stdin)
+	list, warnings, err := cliargs.Targets(c, e.getenv, e.stdin)
 	if err != nil {
 		return usageErr("%s", err)
 	}
@@ -111,6 +112,11 @@ func probeAction(c *cli.Context, e *env) error {
 		return err
 	}
 	base.OnPeerChain = saver.hook()
+	if !c.Bool("quiet") {
+		for _, w := range warnings {
+			fmt.Fprintln(e.stderr, "pgprobe: "+w)
+		}
+	}
 	if base.Ping && (base.Checks.MinCertDays > 0 || base.Checks.MinTLSVersion != "") {
 		return usageErr("--ping stops before TLS details matter to a check: use --min-cert-days and --min-tls-version without --ping")
 	}
@@ -135,10 +141,10 @@ func probeAction(c *cli.Context, e *env) error {
 		ro.Progress = runner.NewProgress(w, ro.Wait, len(list))
 	}
 	reqs := make([]probe.Request, len(list))
-	for i, t := range list {
+	for i, in := range list {
 		reqs[i] = base
-		reqs[i].Input = cliargs.Input(c, e.getenv, t)
-		reqs[i].Display = cliargs.Display(reqs[i].Input)
+		reqs[i].Input = in
+		reqs[i].Display = cliargs.Display(in)
 	}
 	ctx, stop := interruptible(e)
 	defer stop()

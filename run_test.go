@@ -441,7 +441,7 @@ func TestFlagErrorsAsTyped(t *testing.T) {
 		{[]string{"-bogus"}, "pgprobe: flag provided but not defined: -bogus\n"},
 		{[]string{"--timeout"}, "pgprobe: flag needs an argument: --timeout\n"},
 		{[]string{"-o"}, "pgprobe: flag needs an argument: -o\n"},
-		{[]string{"--count", "abc"}, "pgprobe: invalid value \"abc\" for flag --count: parse error\n"},
+		{[]string{"--count", "abc"}, "pgprobe: invalid value \"abc\" for flag --count: give a whole number\n"},
 	} {
 		r := pgprobe(t, nil, tc.args...)
 		if r.code != 3 || r.stdout != "" || !strings.HasPrefix(r.stderr, tc.want) || !strings.Contains(r.stderr, "pgprobe --help") {

@@ -1,63 +1,84 @@
-# pgprobe fish shell completion
+# fish completion for pgprobe (generated: pgprobe completion fish)
 
-function __fish_pgprobe_no_subcommand --description 'Test if there has been any subcommand yet'
-    for i in (commandline -opc)
-        if contains -- $i settings listen demo completion
-            return 1
+function __fish_pgprobe_command --description 'the pgprobe command being completed'
+    set -l words (commandline -opc)
+    set -l skip 0
+    for w in $words[2..-1]
+        if test $skip = 1
+            set skip 0
+            continue
+        end
+        switch $w
+            case '--host' '-h' '--port' '-p' '--username' '-U' '--dbname' '-d' '--output' '-o' '--color' '--timeout' '-t' '--min-cert-days' '--min-tls-version' '--save-chain' '--seed' '--wait' '--targets-file' '--concurrency' '--count' '-n' '--interval'
+                set skip 1
+            case '-*'
+            case settings listen demo completion
+                echo $w
+                return
+            case '*'
+                echo pgprobe-target
+                return
         end
     end
-    return 0
+    echo pgprobe
 end
 
-complete -c pgprobe -n '__fish_pgprobe_no_subcommand' -f -l host -s h -r -d 'database server host or socket directory (as psql -h)'
-complete -c pgprobe -n '__fish_pgprobe_no_subcommand' -f -l port -s p -r -d 'database server port (as psql -p)'
-complete -c pgprobe -n '__fish_pgprobe_no_subcommand' -f -l username -s U -r -d 'database user name (as psql -U)'
-complete -c pgprobe -n '__fish_pgprobe_no_subcommand' -f -l dbname -s d -r -d 'database name, or a connection string or URI (as psql -d)'
-complete -c pgprobe -n '__fish_pgprobe_no_subcommand' -f -l password -s W -d 'prompt for a password before connecting'
-complete -c pgprobe -n '__fish_pgprobe_no_subcommand' -f -l output -s o -r -d 'output `FORMAT`: timeline, json, ndjson or table'
-complete -c pgprobe -n '__fish_pgprobe_no_subcommand' -f -l color -r -d 'colour `WHEN`: auto, always or never (NO_COLOR is honoured)'
-complete -c pgprobe -n '__fish_pgprobe_no_subcommand' -f -l ping -d 'stop at the server\'s first answer to the startup message and exit as pg_isready would'
-complete -c pgprobe -n '__fish_pgprobe_no_subcommand' -f -l timeout -s t -r -d 'deadline for the whole probe: `DURATION` such as 10s, or seconds; 0 for none'
-complete -c pgprobe -n '__fish_pgprobe_no_subcommand' -f -l verbose -s v -d 'show every ParameterStatus and more detail in the timeline'
-complete -c pgprobe -n '__fish_pgprobe_no_subcommand' -f -l min-cert-days -r -d 'check: the server certificate must stay valid at least `N` more days (exit 4 otherwise)'
-complete -c pgprobe -n '__fish_pgprobe_no_subcommand' -f -l min-tls-version -r -d 'check: the connection must use TLS `VERSION` 1.2 or 1.3 or newer (exit 4 otherwise)'
-complete -c pgprobe -n '__fish_pgprobe_no_subcommand' -l save-chain -r -d 'write the certificate chain the server sent to `FILE` (PEM, leaf first), also when it failed verification; one target only'
-complete -c pgprobe -n '__fish_pgprobe_no_subcommand' -f -l seed -r -d 'seed `N` for load_balance_hosts=random\'s shuffles, to repeat a run (0 or unset: random)'
-complete -c pgprobe -n '__fish_pgprobe_no_subcommand' -f -l quiet -s q -d 'print nothing at all: the exit code is the answer (usage errors still go to stderr)'
-complete -c pgprobe -n '__fish_pgprobe_no_subcommand' -f -l wait -r -d 'retry with backoff until the target succeeds or `DURATION` (such as 30s) is spent; the exit code is the last try\'s'
-complete -c pgprobe -n '__fish_pgprobe_no_subcommand' -f -l targets-file -r -d 'probe the targets listed in `FILE`, one connection string or URI a line (# comments; - for stdin)'
-complete -c pgprobe -n '__fish_pgprobe_no_subcommand' -f -l concurrency -r -d 'probe at most `N` targets at once'
-complete -c pgprobe -n '__fish_pgprobe_no_subcommand' -f -l count -s n -r -d 'probe each target `N` times in a row and report how many failed and min, p50, p95, max, mean and standard deviation of every step'
-complete -c pgprobe -n '__fish_pgprobe_no_subcommand' -f -l interval -r -d 'with -n: pause `DURATION` (such as 1s or 500ms, or seconds) between two runs; 0 for none'
-complete -c pgprobe -n '__fish_pgprobe_no_subcommand' -f -l help -s '?' -d 'show help'
-complete -c pgprobe -n '__fish_pgprobe_no_subcommand' -f -l version -s V -d 'print the version'
-complete -c pgprobe -n '__fish_seen_subcommand_from settings' -f -l help -s '?' -d 'show help'
-complete -r -c pgprobe -n '__fish_pgprobe_no_subcommand' -a 'settings' -d 'show the resolved settings and where each came from; no connection'
-complete -c pgprobe -n '__fish_seen_subcommand_from settings' -f -l host -s h -r -d 'database server host or socket directory (as psql -h)'
-complete -c pgprobe -n '__fish_seen_subcommand_from settings' -f -l port -s p -r -d 'database server port (as psql -p)'
-complete -c pgprobe -n '__fish_seen_subcommand_from settings' -f -l username -s U -r -d 'database user name (as psql -U)'
-complete -c pgprobe -n '__fish_seen_subcommand_from settings' -f -l dbname -s d -r -d 'database name, or a connection string or URI (as psql -d)'
-complete -c pgprobe -n '__fish_seen_subcommand_from settings' -f -l color -r -d 'colour `WHEN`: auto, always or never (NO_COLOR is honoured)'
-complete -c pgprobe -n '__fish_seen_subcommand_from settings' -f -l output -s o -r -d 'output `FORMAT`: table or json'
-complete -c pgprobe -n '__fish_seen_subcommand_from listen' -f -l help -s '?' -d 'show help'
-complete -r -c pgprobe -n '__fish_pgprobe_no_subcommand' -a 'listen' -d 'the server side: answer clients as ProcessStartupPacket does and record what they send'
-complete -c pgprobe -n '__fish_seen_subcommand_from listen' -f -l addr -r -d 'TCP address to listen on, `HOST:PORT` (port 0 picks a free one)'
-complete -c pgprobe -n '__fish_seen_subcommand_from listen' -f -l unix -r -d 'also listen on a Unix socket in `DIR` (DIR/.s.PGSQL.PORT, PORT from --addr)'
-complete -c pgprobe -n '__fish_seen_subcommand_from listen' -f -l ssl -r -d 'answer SSLRequest with \'S\' and accept TLS (`on`), or with \'N\' (off)'
-complete -c pgprobe -n '__fish_seen_subcommand_from listen' -f -l cert -r -d 'server certificate `FILE` (PEM); default: a self-signed one made at start for the addresses listened on'
-complete -c pgprobe -n '__fish_seen_subcommand_from listen' -f -l key -r -d 'private key `FILE` (PEM) of --cert'
-complete -c pgprobe -n '__fish_seen_subcommand_from listen' -f -l direct-ssl -d 'also accept PostgreSQL 17 direct TLS (sslnegotiation=direct; ALPN "postgresql" required)'
-complete -c pgprobe -n '__fish_seen_subcommand_from listen' -f -l auth -r -d 'authentication to ask for: trust, password, md5 or scram-sha-256 (`METHOD`); any password is accepted and never shown'
-complete -c pgprobe -n '__fish_seen_subcommand_from listen' -f -l protocol -r -d 'newest protocol `VERSION` to speak: 3.0 (as PostgreSQL 15 to 17: a client asking for 3.2 gets NegotiateProtocolVersion) or 3.2 (as PostgreSQL 18: accepted, with a 32-byte cancel key)'
-complete -c pgprobe -n '__fish_seen_subcommand_from listen' -f -l then -r -d 'after authentication: error (a FATAL error saying this is pgprobe) or ok (complete the startup; queries get an error) (`WHAT`)'
-complete -c pgprobe -n '__fish_seen_subcommand_from listen' -f -l output -s o -r -d 'output `FORMAT` per client: timeline, json (one document per client) or ndjson (one line per client)'
-complete -c pgprobe -n '__fish_seen_subcommand_from listen' -f -l color -r -d 'colour `WHEN`: auto, always or never (NO_COLOR is honoured)'
-complete -c pgprobe -n '__fish_seen_subcommand_from listen' -f -l count -r -d 'stop after `N` client connections (0: run until interrupted)'
-complete -c pgprobe -n '__fish_seen_subcommand_from listen' -f -l verbose -s v -d 'show every cipher and group the client offered'
-complete -c pgprobe -n '__fish_seen_subcommand_from demo' -f -l help -s '?' -d 'show help'
-complete -r -c pgprobe -n '__fish_pgprobe_no_subcommand' -a 'demo' -d 'probe a built-in server on loopback: works with no database at all'
-complete -c pgprobe -n '__fish_seen_subcommand_from demo' -f -l output -s o -r -d 'output `FORMAT`: timeline, json, ndjson or table'
-complete -c pgprobe -n '__fish_seen_subcommand_from demo' -f -l color -r -d 'colour `WHEN`: auto, always or never (NO_COLOR is honoured)'
-complete -c pgprobe -n '__fish_seen_subcommand_from demo' -f -l verbose -s v -d 'show every ParameterStatus and more detail in the timeline'
-complete -c pgprobe -n '__fish_seen_subcommand_from completion' -f -l help -s '?' -d 'show help'
-complete -r -c pgprobe -n '__fish_pgprobe_no_subcommand' -a 'completion' -d 'print a shell completion script'
+function __fish_pgprobe_is
+    contains -- (__fish_pgprobe_command) $argv
+end
+
+# Targets are not file names.
+complete -c pgprobe -f
+complete -c pgprobe -n '__fish_pgprobe_is pgprobe pgprobe-target' -l host -s 'h' -x -d 'database server host or socket directory (as psql -h)'
+complete -c pgprobe -n '__fish_pgprobe_is pgprobe pgprobe-target' -l port -s 'p' -x -d 'database server port (as psql -p)'
+complete -c pgprobe -n '__fish_pgprobe_is pgprobe pgprobe-target' -l username -s 'U' -x -d 'database user name (as psql -U)'
+complete -c pgprobe -n '__fish_pgprobe_is pgprobe pgprobe-target' -l dbname -s 'd' -x -d 'database name, or a connection string or URI (as psql -d)'
+complete -c pgprobe -n '__fish_pgprobe_is pgprobe pgprobe-target' -l password -s 'W' -d 'prompt for a password before connecting'
+complete -c pgprobe -n '__fish_pgprobe_is pgprobe pgprobe-target' -l output -s 'o' -x -a 'timeline json ndjson table' -d 'output FORMAT: timeline, json, ndjson or table'
+complete -c pgprobe -n '__fish_pgprobe_is pgprobe pgprobe-target' -l color -x -a 'auto always never' -d 'colour WHEN: auto, always or never (NO_COLOR is honoured)'
+complete -c pgprobe -n '__fish_pgprobe_is pgprobe pgprobe-target' -l ping -d 'stop at the server\'s first answer to the startup message and exit as pg_isready would'
+complete -c pgprobe -n '__fish_pgprobe_is pgprobe pgprobe-target' -l timeout -s 't' -x -d 'deadline for the whole probe: DURATION such as 10s, or seconds; 0 for none'
+complete -c pgprobe -n '__fish_pgprobe_is pgprobe pgprobe-target' -l verbose -s 'v' -d 'show every ParameterStatus and more detail in the timeline'
+complete -c pgprobe -n '__fish_pgprobe_is pgprobe pgprobe-target' -l min-cert-days -x -d 'check: the server certificate must stay valid at least N more days (exit 4 otherwise)'
+complete -c pgprobe -n '__fish_pgprobe_is pgprobe pgprobe-target' -l min-tls-version -x -a '1.2 1.3' -d 'check: the connection must use TLS VERSION 1.2 or 1.3 or newer (exit 4 otherwise)'
+complete -c pgprobe -n '__fish_pgprobe_is pgprobe pgprobe-target' -l save-chain -r -F -d 'write the certificate chain the server sent to FILE (PEM, leaf first), also when it failed verification; one target only'
+complete -c pgprobe -n '__fish_pgprobe_is pgprobe pgprobe-target' -l seed -x -d 'seed N for load_balance_hosts=random\'s shuffles, to repeat a run (0 or unset: random)'
+complete -c pgprobe -n '__fish_pgprobe_is pgprobe pgprobe-target' -l quiet -s 'q' -d 'print nothing at all: the exit code is the answer (usage errors still go to stderr)'
+complete -c pgprobe -n '__fish_pgprobe_is pgprobe pgprobe-target' -l wait -x -d 'retry with backoff until the target succeeds or DURATION (such as 30s) is spent; the exit code is the last try\'s'
+complete -c pgprobe -n '__fish_pgprobe_is pgprobe pgprobe-target' -l targets-file -r -F -d 'probe the targets listed in FILE, one connection string or URI a line (# starts a comment, also after a target; - for stdin)'
+complete -c pgprobe -n '__fish_pgprobe_is pgprobe pgprobe-target' -l concurrency -x -d 'probe at most N targets at once'
+complete -c pgprobe -n '__fish_pgprobe_is pgprobe pgprobe-target' -l count -s 'n' -x -d 'probe each target N times in a row and report how many failed and min, p50, p95, max, mean and standard deviation of every step'
+complete -c pgprobe -n '__fish_pgprobe_is pgprobe pgprobe-target' -l interval -x -d 'with -n: pause DURATION (such as 1s or 500ms, or seconds) between two runs; 0 for none'
+complete -c pgprobe -n '__fish_pgprobe_is pgprobe pgprobe-target' -l help -s '?' -d 'show help'
+complete -c pgprobe -n '__fish_pgprobe_is pgprobe pgprobe-target' -l version -s 'V' -d 'print the version, the commit and the Go version it was built with'
+complete -c pgprobe -n '__fish_pgprobe_is settings' -l host -s 'h' -x -d 'database server host or socket directory (as psql -h)'
+complete -c pgprobe -n '__fish_pgprobe_is settings' -l port -s 'p' -x -d 'database server port (as psql -p)'
+complete -c pgprobe -n '__fish_pgprobe_is settings' -l username -s 'U' -x -d 'database user name (as psql -U)'
+complete -c pgprobe -n '__fish_pgprobe_is settings' -l dbname -s 'd' -x -d 'database name, or a connection string or URI (as psql -d)'
+complete -c pgprobe -n '__fish_pgprobe_is settings' -l color -x -a 'auto always never' -d 'colour WHEN: auto, always or never (NO_COLOR is honoured)'
+complete -c pgprobe -n '__fish_pgprobe_is settings' -l output -s 'o' -x -a 'table json' -d 'output FORMAT: table or json'
+complete -c pgprobe -n '__fish_pgprobe_is settings' -l help -s '?' -d 'show help'
+complete -c pgprobe -n '__fish_pgprobe_is listen' -l addr -x -d 'TCP address to listen on, HOST:PORT (port 0 picks a free one)'
+complete -c pgprobe -n '__fish_pgprobe_is listen' -l unix -x -a '(__fish_complete_directories)' -d 'also listen on a Unix socket in DIR (DIR/.s.PGSQL.PORT, PORT from --addr)'
+complete -c pgprobe -n '__fish_pgprobe_is listen' -l ssl -x -a 'on off' -d 'answer SSLRequest with \'S\' and accept TLS (on), or with \'N\' (off)'
+complete -c pgprobe -n '__fish_pgprobe_is listen' -l cert -r -F -d 'server certificate FILE (PEM); default: a self-signed one made at start for the addresses listened on'
+complete -c pgprobe -n '__fish_pgprobe_is listen' -l key -r -F -d 'private key FILE (PEM) of --cert'
+complete -c pgprobe -n '__fish_pgprobe_is listen' -l direct-ssl -d 'also accept PostgreSQL 17 direct TLS (sslnegotiation=direct; ALPN "postgresql" required)'
+complete -c pgprobe -n '__fish_pgprobe_is listen' -l auth -x -a 'trust password md5 scram-sha-256' -d 'authentication to ask for: trust, password, md5 or scram-sha-256 (METHOD); any password is accepted and never shown'
+complete -c pgprobe -n '__fish_pgprobe_is listen' -l protocol -x -d 'newest protocol VERSION to speak: 3.0 (as PostgreSQL 15 to 17: a client asking for 3.2 gets NegotiateProtocolVersion) or 3.2 (as PostgreSQL 18: accepted, with a 32-byte cancel key)'
+complete -c pgprobe -n '__fish_pgprobe_is listen' -l then -x -a 'error ok' -d 'after authentication: error (a FATAL error saying this is pgprobe) or ok (complete the startup; queries get an error) (WHAT)'
+complete -c pgprobe -n '__fish_pgprobe_is listen' -l output -s 'o' -x -a 'timeline json ndjson' -d 'output FORMAT per client: timeline, json (one document per client) or ndjson (one line per client)'
+complete -c pgprobe -n '__fish_pgprobe_is listen' -l color -x -a 'auto always never' -d 'colour WHEN: auto, always or never (NO_COLOR is honoured)'
+complete -c pgprobe -n '__fish_pgprobe_is listen' -l count -x -d 'stop after N client connections (0: run until interrupted)'
+complete -c pgprobe -n '__fish_pgprobe_is listen' -l verbose -s 'v' -d 'show every cipher and group the client offered'
+complete -c pgprobe -n '__fish_pgprobe_is listen' -l help -s '?' -d 'show help'
+complete -c pgprobe -n '__fish_pgprobe_is demo' -l output -s 'o' -x -a 'timeline json ndjson table' -d 'output FORMAT: timeline, json, ndjson or table'
+complete -c pgprobe -n '__fish_pgprobe_is demo' -l color -x -a 'auto always never' -d 'colour WHEN: auto, always or never (NO_COLOR is honoured)'
+complete -c pgprobe -n '__fish_pgprobe_is demo' -l verbose -s 'v' -d 'show every ParameterStatus and more detail in the timeline'
+complete -c pgprobe -n '__fish_pgprobe_is demo' -l help -s '?' -d 'show help'
+complete -c pgprobe -n '__fish_pgprobe_is completion' -l help -s '?' -d 'show help'
+complete -c pgprobe -n '__fish_pgprobe_is completion' -a 'bash zsh fish powershell'
+complete -c pgprobe -n '__fish_pgprobe_is pgprobe' -a settings -d 'show the resolved settings and where each came from; no connection'
+complete -c pgprobe -n '__fish_pgprobe_is pgprobe' -a listen -d 'the server side: answer clients as ProcessStartupPacket does and record what they send'
+complete -c pgprobe -n '__fish_pgprobe_is pgprobe' -a demo -d 'probe a built-in server on loopback: works with no database at all'
+complete -c pgprobe -n '__fish_pgprobe_is pgprobe' -a completion -d 'print a shell completion script'

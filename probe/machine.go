@@ -264,7 +264,11 @@ func (m *Machine) finishFailed() {
 	}
 	if e.Class == statelog.ClassTarget && e.Detail == "" {
 		c := *e
-		c.Detail = fmt.Sprintf("no server fits target_session_attrs=%s (%d host(s) tried)", m.settings.Get("target_session_attrs"), len(m.hosts))
+		tried := "the only host was tried"
+		if len(m.hosts) > 1 {
+			tried = fmt.Sprintf("%d hosts tried", len(m.hosts))
+		}
+		c.Detail = fmt.Sprintf("no server fits target_session_attrs=%s (%s)", m.settings.Get("target_session_attrs"), tried)
 		e = &c
 	}
 	m.status = ConnectionBad

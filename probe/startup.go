@@ -33,7 +33,7 @@ func (m *Machine) sendStartup() {
 	keys := make([]string, 0, len(params))
 	for _, k := range startupOrder {
 		if v, ok := params[k]; ok {
-			keys = append(keys, k+"="+v)
+			keys = append(keys, k+"="+quoteStartupValue(v))
 		}
 	}
 	// packet_bytes: PostgreSQL refuses a startup packet over 10000 bytes
@@ -61,6 +61,15 @@ func (m *Machine) sendStartup() {
 	}
 	m.record(statelog.StepStartup, began, detail, nil, data)
 	m.status = ConnectionAwaitingResponse
+}
+
+// quoteStartupValue quotes a value as a libpq connection string would,
+// when it holds white space, a quote or a backslash: database='my db'.
+func quoteStartupValue(v string) string {
+	if !strings.ContainsAny(v, " \t\n\r\f\v'\\") {
+		return v
+	}
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
 }
 
 var startupOrder = []string{"user", "database", "replication", "options", "application_name", "client_encoding", "datestyle", "timezone", "geqo"}

@@ -152,7 +152,7 @@ func (m *Machine) stepCheckTarget() {
 	if mismatch != "" {
 		data["result"] = "mismatch"
 		e := m.prefixed(newError(statelog.ClassTarget, mismatch))
-		m.record(statelog.StepCheckTarget, began, detail+"; Terminate sent, trying the next host", e, data)
+		m.record(statelog.StepCheckTarget, began, detail+"; Terminate sent, "+m.nextHostWords(), e, data)
 		m.targetNextHost(e)
 		return
 	}
@@ -175,6 +175,17 @@ func (m *Machine) askServer(began time.Time, want, query string, next ConnStatus
 	m.record(statelog.StepQuery, began, detail, nil, data)
 	m.conn.target.query = query
 	m.status = next
+}
+
+// nextHostWords says where targetNextHost goes from here.
+func (m *Machine) nextHostWords() string {
+	switch {
+	case m.whichHost+1 < len(m.hosts):
+		return "trying the next host"
+	case m.settings.Get("target_session_attrs") == "prefer-standby" && !m.preferStandbyPass2:
+		return "no standby found: trying the hosts again, accepting any server"
+	}
+	return "no other host to try"
 }
 
 // targetNextHost sends Terminate and moves to the next host (not the next
@@ -245,7 +256,7 @@ func (m *Machine) stepCheckQuery() {
 			why = srvErr.Severity + ": " + srvErr.Message
 			data["sqlstate"] = srvErr.Code
 		}
-		m.record(statelog.StepQueryResult, began, fmt.Sprintf("%q: %s; Terminate sent, trying the next host", query, why), e, data)
+		m.record(statelog.StepQueryResult, began, fmt.Sprintf("%q: %s; Terminate sent, %s", query, why, m.nextHostWords()), e, data)
 		m.targetNextHost(e)
 		return
 	}

@@ -27,6 +27,9 @@ missing ip && packages+=(iproute2)
 missing zip && packages+=(zip)
 # savechain_test.go compares --save-chain with openssl s_client -showcerts.
 missing openssl && packages+=(openssl)
+# completion_test.go drives the generated completion scripts in each shell.
+missing zsh && packages+=(zsh)
+missing fish && packages+=(fish)
 
 # Debian 12 packages PostgreSQL 15 only. The server binaries of 17 and 18
 # (and their libpq, which the tests call as an oracle: internal/libpqoracle)

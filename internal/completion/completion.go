@@ -1,16 +1,22 @@
 // Package completion writes pgprobe's shell completion scripts from its
 // urfave/cli definition, for "pgprobe completion SHELL" and the files in
 // completions/ (the man page is made by gendocs_test.go, since urfave/cli's
-// ToMan is left out of the binary with -tags urfave_cli_no_docs).
+// ToMan is left out of the binary with -tags urfave_cli_no_docs). Each
+// subcommand completes its own flags and their values.
 package completion
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 )
+
+// Values are the words a flag's value may be: by command name ("" for the
+// default command), then by the flag's first name.
+type Values map[string]map[string][]string
 
 // isBuiltinFlag reports whether f is urfave/cli's help or version flag
 // (pgprobe's --help/-? and --version/-V), which App.Setup and Command.setup
@@ -56,7 +62,7 @@ func docCommands(commands []*cli.Command) []*cli.Command {
 // command gets the running app, TestGeneratedDocs and scripts/gendocs.sh a
 // fresh one), so what "pgprobe completion SHELL" prints is byte for byte the
 // file in completions/. With withBuiltins, --help and --version come last in
-// the flags; without, they are left out (ToFishCompletion adds them itself).
+// the flags; without, they are left out.
 func App(app *cli.App, withBuiltins bool) *cli.App {
 	d := *app
 	d.Flags = withoutBuiltinFlags(app.Flags)
@@ -72,17 +78,68 @@ func App(app *cli.App, withBuiltins bool) *cli.App {
 	return &d
 }
 
-type flagInfo struct {
-	names   []string // with dashes
-	usage   string
-	values  []string
-	isValue bool
+// CommandNames are app's visible subcommands.
+func CommandNames(app *cli.App) []string {
+	var out []string
+	for _, c := range app.Commands {
+		if !c.Hidden && c.Name != "help" {
+			out = append(out, c.Name)
+		}
+	}
+	return out
 }
+
+// flagInfo is a flag as the scripts offer it.
+type flagInfo struct {
+	names       []string // with dashes, as declared: --output, -o
+	usage       string   // without the backticks around the placeholder
+	placeholder string   // FORMAT, FILE, …; "" for a flag without a value
+	values      []string // what the value may be, when known
+}
+
+func (f flagInfo) takesValue() bool { return f.placeholder != "" }
+func (f flagInfo) isFile() bool     { return f.placeholder == "FILE" }
+func (f flagInfo) isDir() bool      { return f.placeholder == "DIR" }
+
+// command is the default command (name "") or a subcommand, with its flags
+// and, when its arguments are a fixed set ("bash|zsh|fish"), those words.
+type command struct {
+	name  string
+	usage string
+	flags []flagInfo
+	words []string
+}
+
+var reWordList = regexp.MustCompile(`^[a-z]+(\|[a-z]+)+$`)
+
+// commands are the default command, then each visible subcommand, with
+// urfave/cli's --help on every one of them.
+func commands(app *cli.App, values Values) []command {
+	app = App(app, true)
+	out := []command{{flags: flagInfos(app.Flags, values[""])}}
+	for _, c := range app.Commands {
+		if c.Hidden {
+			continue
+		}
+		flags := c.Flags
+		if !c.HideHelp && cli.HelpFlag != nil {
+			flags = append(flags[:len(flags):len(flags)], cli.HelpFlag)
+		}
+		cmd := command{name: c.Name, usage: c.Usage, flags: flagInfos(flags, values[c.Name])}
+		if reWordList.MatchString(c.ArgsUsage) {
+			cmd.words = strings.Split(c.ArgsUsage, "|")
+		}
+		out = append(out, cmd)
+	}
+	return out
+}
+
+var rePlaceholder = regexp.MustCompile("`([^`]*)`")
 
 func flagInfos(flags []cli.Flag, values map[string][]string) []flagInfo {
 	var out []flagInfo
 	for _, f := range flags {
-		fi := flagInfo{}
+		fi := flagInfo{values: values[f.Names()[0]]}
 		for _, n := range f.Names() {
 			if len(n) == 1 {
 				fi.names = append(fi.names, "-"+n)
@@ -92,45 +149,34 @@ func flagInfos(flags []cli.Flag, values map[string][]string) []flagInfo {
 		}
 		if df, ok := f.(cli.DocGenerationFlag); ok {
 			fi.usage = df.GetUsage()
-			fi.isValue = df.TakesValue()
+			if df.TakesValue() {
+				fi.placeholder = strings.ToUpper(f.Names()[0])
+				if m := rePlaceholder.FindStringSubmatch(fi.usage); m != nil {
+					fi.placeholder = m[1]
+				}
+			}
+			fi.usage = rePlaceholder.ReplaceAllString(fi.usage, "$1")
 		}
-		fi.values = values[f.Names()[0]]
 		out = append(out, fi)
 	}
 	return out
 }
 
 // Script is the completion script of app for shell (bash, zsh, fish or
-// powershell); values are the words a flag's value may be, by the flag's
-// first name.
-func Script(app *cli.App, shell string, values map[string][]string) (string, error) {
-	if shell == "fish" {
-		s, err := App(app, false).ToFishCompletion()
-		// fish before 4.0 takes an unquoted ? for a wildcard and, matching
-		// no file, refuses the whole complete command: quote -?.
-		return strings.ReplaceAll(s, " -s ? ", " -s '?' "), err
-	}
-	app = App(app, true)
+// powershell).
+func Script(app *cli.App, shell string, values Values) (string, error) {
+	cmds := commands(app, values)
 	switch shell {
 	case "bash":
-		return bashCompletion(app, values), nil
+		return bashCompletion(cmds), nil
 	case "zsh":
-		return zshCompletion(app, values), nil
+		return zshCompletion(cmds), nil
+	case "fish":
+		return fishCompletion(cmds), nil
 	case "powershell":
-		return powershellCompletion(app, values), nil
+		return powershellCompletion(cmds), nil
 	}
 	return "", fmt.Errorf("unknown shell %q: use bash, zsh, fish or powershell", shell)
-}
-
-// CommandNames are app's visible subcommands.
-func CommandNames(app *cli.App) []string {
-	var out []string
-	for _, c := range app.Commands {
-		if !c.Hidden {
-			out = append(out, c.Name)
-		}
-	}
-	return out
 }
 
 func allFlagNames(infos []flagInfo) []string {
@@ -142,71 +188,23 @@ func allFlagNames(infos []flagInfo) []string {
 	return out
 }
 
-func bashCompletion(app *cli.App, values map[string][]string) string {
-	infos := flagInfos(app.Flags, values)
-	var b strings.Builder
-	b.WriteString("# bash completion for pgprobe (generated: pgprobe completion bash)\n")
-	// COMPREPLY=($(compgen …)) would expand -? as a pattern (a file named
-	// -x in the current directory would replace it): fill COMPREPLY line by
-	// line instead.
-	b.WriteString("_pgprobe_reply() {\n")
-	b.WriteString("    local w\n")
-	b.WriteString("    COMPREPLY=()\n")
-	b.WriteString("    while IFS= read -r w; do COMPREPLY+=(\"$w\"); done < <(compgen -W \"$1\" -- \"$2\")\n")
-	b.WriteString("}\n")
-	b.WriteString("_pgprobe() {\n")
-	b.WriteString("    local cur prev\n")
-	b.WriteString("    cur=\"${COMP_WORDS[COMP_CWORD]}\"\n")
-	b.WriteString("    prev=\"${COMP_WORDS[COMP_CWORD-1]}\"\n")
-	b.WriteString("    case \"$prev\" in\n")
+// valueFlagNames are the names of the flags that take a value.
+func valueFlagNames(infos []flagInfo) []string {
+	var out []string
 	for _, fi := range infos {
-		if len(fi.values) > 0 {
-			fmt.Fprintf(&b, "        %s) _pgprobe_reply %q \"$cur\"; return ;;\n", strings.Join(fi.names, "|"), strings.Join(fi.values, " "))
+		if fi.takesValue() {
+			out = append(out, fi.names...)
 		}
 	}
-	b.WriteString("        completion) _pgprobe_reply \"bash zsh fish powershell\" \"$cur\"; return ;;\n")
-	b.WriteString("    esac\n")
-	fmt.Fprintf(&b, "    if [[ \"$cur\" == -* ]]; then\n        _pgprobe_reply %q \"$cur\"\n", strings.Join(allFlagNames(infos), " "))
-	fmt.Fprintf(&b, "    elif [[ $COMP_CWORD -eq 1 ]]; then\n        _pgprobe_reply %q \"$cur\"\n    fi\n}\n", strings.Join(CommandNames(app), " "))
-	b.WriteString("complete -F _pgprobe pgprobe\n")
-	return b.String()
+	return out
 }
 
-func zshCompletion(app *cli.App, values map[string][]string) string {
-	var b strings.Builder
-	b.WriteString("#compdef pgprobe\n# zsh completion for pgprobe (generated: pgprobe completion zsh)\n\n_pgprobe() {\n  _arguments -s \\\n")
-	for _, fi := range flagInfos(app.Flags, values) {
-		usage := strings.NewReplacer("[", "(", "]", ")", "`", "", "'", "").Replace(fi.usage)
-		action := ""
-		if fi.isValue {
-			action = ":value:"
-			if len(fi.values) > 0 {
-				action = ":value:(" + strings.Join(fi.values, " ") + ")"
-			}
-		}
-		excl := "(" + strings.Join(fi.names, " ") + ")"
-		for _, n := range fi.names {
-			fmt.Fprintf(&b, "    '%s%s[%s]%s' \\\n", excl, n, usage, action)
-		}
+// subcommandNames are the names of cmds' subcommands (all but the first,
+// the default command).
+func subcommandNames(cmds []command) []string {
+	var out []string
+	for _, c := range cmds[1:] {
+		out = append(out, c.name)
 	}
-	fmt.Fprintf(&b, "    '1: :(%s)' \\\n", strings.Join(CommandNames(app), " "))
-	b.WriteString("    '*:target:'\n}\n\ncompdef _pgprobe pgprobe\n")
-	return b.String()
-}
-
-func powershellCompletion(app *cli.App, values map[string][]string) string {
-	var words []string
-	words = append(words, CommandNames(app)...)
-	words = append(words, allFlagNames(flagInfos(app.Flags, values))...)
-	quoted := make([]string, len(words))
-	for i, w := range words {
-		quoted[i] = "'" + w + "'"
-	}
-	return "# PowerShell completion for pgprobe (generated: pgprobe completion powershell)\n" +
-		"Register-ArgumentCompleter -Native -CommandName pgprobe -ScriptBlock {\n" +
-		"    param($wordToComplete, $commandAst, $cursorPosition)\n" +
-		"    @(" + strings.Join(quoted, ", ") + ") |\n" +
-		"        Where-Object { $_ -like \"$wordToComplete*\" } |\n" +
-		"        ForEach-Object { [System.Management.Automation.CompletionResult]::new($_, $_, 'ParameterValue', $_) }\n" +
-		"}\n"
+	return out
 }
