@@ -162,7 +162,7 @@ func parseListen(c *cli.Context, e *env) (*listenOptions, error) {
 	if _, _, err := net.SplitHostPort(o.addr); err != nil {
 		return nil, usageErr("invalid --addr %q: give HOST:PORT", o.addr)
 	}
-	if o.out, err = report.NewSessionWriter(output, e.stdout, report.Options{Color: colorOn, Verbose: c.Bool("verbose")}); err != nil {
+	if o.out, err = report.NewSessionWriter(output, e.stdout, report.Options{Color: colorOn, Width: outputWidth(e), Verbose: c.Bool("verbose")}); err != nil {
 		return nil, usageErr("%s", err)
 	}
 	return o, nil
@@ -266,7 +266,7 @@ func demoAction(c *cli.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	out, err := report.New(output, e.stdout, report.Options{Color: colorOn, Verbose: c.Bool("verbose")})
+	out, err := report.New(output, e.stdout, report.Options{Color: colorOn, Width: outputWidth(e), Verbose: c.Bool("verbose")})
 	if err != nil {
 		return usageErr("%s", err)
 	}

@@ -79,10 +79,6 @@ func quoteUntrusted(s string) string {
 	return strconv.QuoteToASCII(s)
 }
 
-// width is the number of terminal cells s takes (all our glyphs are one
-// cell wide).
-func width(s string) int { return utf8.RuneCountInString(s) }
-
 func padRight(s string, n int) string {
 	if w := width(s); w < n {
 		return s + strings.Repeat(" ", n-w)
@@ -95,50 +91,6 @@ func padLeft(s string, n int) string {
 		return strings.Repeat(" ", n-w) + s
 	}
 	return s
-}
-
-// wrap breaks text into lines of at most max cells. Spans in backticks
-// (commands, pg_hba.conf lines) are never broken.
-func wrap(text string, max int) []string {
-	if max < 20 {
-		max = 20
-	}
-	var words []string
-	var cur strings.Builder
-	inTick := false
-	for _, r := range text {
-		if r == '`' {
-			inTick = !inTick
-		}
-		if r == ' ' && !inTick {
-			if cur.Len() > 0 {
-				words = append(words, cur.String())
-				cur.Reset()
-			}
-			continue
-		}
-		cur.WriteRune(r)
-	}
-	if cur.Len() > 0 {
-		words = append(words, cur.String())
-	}
-	var out []string
-	line := ""
-	for _, w := range words {
-		switch {
-		case line == "":
-			line = w
-		case width(line)+1+width(w) <= max:
-			line += " " + w
-		default:
-			out = append(out, line)
-			line = w
-		}
-	}
-	if line != "" {
-		out = append(out, line)
-	}
-	return out
 }
 
 // fmtMS renders milliseconds with a precision that suits their size.
