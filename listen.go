@@ -201,7 +201,8 @@ func listenAction(c *cli.Context, e *env) error {
 	for _, l := range listeners {
 		go func(l net.Listener) { served <- srv.Serve(l) }(l)
 	}
-	fmt.Fprintf(e.stderr, "pgprobe listen: %s. Point a client here; interrupt (^C) to stop.\n", srv.Describe(listeners))
+	fmt.Fprintln(e.stderr, report.Fit("pgprobe listen: "+srv.Describe(listeners)+". Point a client here; interrupt (^C) to stop.",
+		widthOf(e, e.stderr), 2))
 	return showSessions(srv, sessions, stop, served, o)
 }
 

@@ -42,9 +42,12 @@ func colorFlag(c *cli.Context, e *env) (bool, error) {
 }
 
 // outputWidth is the width to lay the human output out to: stdout's
-// terminal's, else COLUMNS, else report.DefaultWidth.
-func outputWidth(e *env) int {
-	return report.Width(e.stdout, func(k string) string { v, _ := e.getenv(k); return v })
+// terminal's, else COLUMNS, else 0 (not known).
+func outputWidth(e *env) int { return widthOf(e, e.stdout) }
+
+// widthOf is the width of w's terminal, else COLUMNS, else 0 (not known).
+func widthOf(e *env, w io.Writer) int {
+	return report.Width(w, func(k string) string { v, _ := e.getenv(k); return v })
 }
 
 // request is what every target shares: --timeout, --ping, the checks, --seed.

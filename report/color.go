@@ -21,8 +21,8 @@ import (
 type Options struct {
 	Color bool // emit ANSI colours; false means no escape byte at all
 	// Width is the terminal's width (see Width): every line of the human
-	// renderings fits in it. 0 means DefaultWidth; below MinWidth counts as
-	// MinWidth.
+	// renderings fits in it; below MinWidth counts as MinWidth. 0 means not
+	// known: DefaultWidth, and tables keep all their columns.
 	Width   int
 	Verbose bool // every parameter_status row and every server parameter
 	// Fleet: the report is about several targets (or a targets file, of
@@ -36,6 +36,14 @@ func (o Options) width() int {
 		return DefaultWidth
 	}
 	return max(o.Width, MinWidth)
+}
+
+// tableWidth is the width tables fit, 0 when it is not known.
+func (o Options) tableWidth() int {
+	if o.Width <= 0 {
+		return 0
+	}
+	return o.width()
 }
 
 // ColorModes are --color's values, the default first.

@@ -33,7 +33,7 @@ type fitTable struct {
 
 // plainTable is the borderless table every tabular output uses (the fleet
 // summary, the --count statistics, settings), one alignment per column,
-// fitted to lineW with specs (by header).
+// fitted to lineW (0: not fitted) with specs (by header).
 func plainTable(w io.Writer, aligns []tw.Align, lineW int, specs map[string]colSpec) *fitTable {
 	return &fitTable{w: w, lineW: lineW, aligns: aligns, specs: specs}
 }
@@ -115,6 +115,9 @@ func (t *fitTable) fit() (keep, widths []int) {
 	}
 	for i := range t.header {
 		keep = append(keep, i)
+	}
+	if t.lineW <= 0 {
+		return keep, natural
 	}
 	for {
 		widths = make([]int, len(keep))

@@ -211,3 +211,9 @@ func headLines(what, verdict string, lineW int) []string {
 	}
 	return append(hang("", what, 2, lineW), hang("  ", verdict, 4, lineW)...)
 }
+
+// Fit wraps a line of the CLI's own (a status message) to width (0: not
+// known), further lines indented by indent.
+func Fit(text string, width, indent int) string {
+	return strings.Join(hang("", clean(text), indent, Options{Width: width}.width()), "\n")
+}

@@ -87,7 +87,7 @@ func SettingsJSON(w io.Writer, s *conninfo.Settings, err error, explanations []s
 // all fitted to o's width: long values and origins are wrapped in their
 // column; at the narrowest FROM goes, then SOURCE.
 func SettingsTable(w io.Writer, o Options, s *conninfo.Settings, explanations []string) error {
-	t := plainTable(w, nil, o.width(), map[string]colSpec{
+	t := plainTable(w, nil, o.tableWidth(), map[string]colSpec{
 		"VALUE":  {soft: 24, hard: 10, wrap: true},
 		"FROM":   {soft: 16, hard: 8, wrap: true, drop: 1},
 		"SOURCE": {drop: 2},

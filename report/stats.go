@@ -31,7 +31,7 @@ func StatsTable(w io.Writer, l *statelog.Log, order []string, o Options) error {
 			specs[h] = colSpec{drop: 1}
 		}
 	}
-	t := plainTable(w, []tw.Align{tw.AlignLeft, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight}, o.width(), specs)
+	t := plainTable(w, []tw.Align{tw.AlignLeft, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight}, o.tableWidth(), specs)
 	t.Header(header)
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
 	for _, step := range order {

@@ -138,7 +138,7 @@ func TableRows(w io.Writer, rows []Row, o Options) error {
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].ExitCode > rows[j].ExitCode })
 
 	t := plainTable(w, []tw.Align{tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignRight, tw.AlignLeft},
-		o.width(), tableColumns)
+		o.tableWidth(), tableColumns)
 	t.Header([]string{"TARGET", "VERDICT", "ADDRESS", "TLS", "AUTH", "SERVER", "ROLE", "TOTAL MS", "ERROR"})
 	for _, r := range rows {
 		verdict := r.Verdict

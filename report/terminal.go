@@ -9,10 +9,11 @@ import (
 	"golang.org/x/term"
 )
 
-// DefaultWidth is the width the human renderings are laid out to when
-// nothing says otherwise: stdout is not a terminal (a pipe, a file, a CI
-// log) and COLUMNS is not set. 100 columns read well in a log viewer and
-// leave most rows on one line.
+// DefaultWidth is the width the timelines, advice and messages are laid
+// out to when nothing says otherwise: stdout is not a terminal (a pipe, a
+// file, a CI log) and COLUMNS is not set. 100 columns read well in a log
+// viewer and leave most rows on one line. Tables are not narrowed to it:
+// in a file or a CI log every column is worth more than a short line.
 const DefaultWidth = 100
 
 // MinWidth is the narrowest layout: a terminal narrower than this gets the
@@ -35,8 +36,8 @@ func TerminalColumns(w io.Writer) (int, bool) {
 }
 
 // Width is the width to lay out output written to w: the terminal's when w
-// is a terminal, else COLUMNS when it is a positive number, else
-// DefaultWidth. getenv nil means os.Getenv.
+// is a terminal, else COLUMNS when it is a positive number, else 0 (not
+// known: see DefaultWidth). getenv nil means os.Getenv.
 func Width(w io.Writer, getenv func(string) string) int {
 	if cols, ok := TerminalColumns(w); ok {
 		return cols
@@ -47,5 +48,5 @@ func Width(w io.Writer, getenv func(string) string) int {
 	if n, err := strconv.Atoi(strings.TrimSpace(getenv("COLUMNS"))); err == nil && n > 0 {
 		return n
 	}
-	return DefaultWidth
+	return 0
 }

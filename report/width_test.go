@@ -200,12 +200,24 @@ func TestWidthFromTerminalOrColumns(t *testing.T) {
 	for _, c := range []struct {
 		columns string
 		want    int
-	}{{"", DefaultWidth}, {"132", 132}, {" 90 ", 90}, {"abc", DefaultWidth}, {"-5", DefaultWidth}, {"0", DefaultWidth}} {
+	}{{"", 0}, {"132", 132}, {" 90 ", 90}, {"abc", 0}, {"-5", 0}, {"0", 0}} {
 		if got := Width(&bytes.Buffer{}, env(c.columns)); got != c.want {
 			t.Errorf("COLUMNS=%q: width %d, want %d", c.columns, got, c.want)
 		}
 	}
 	if got := (Options{Width: 10}).width(); got != MinWidth {
 		t.Errorf("a 10-column width lays out at %d, want %d", got, MinWidth)
+	}
+	if got := (Options{}).width(); got != DefaultWidth {
+		t.Errorf("an unknown width lays out at %d, want %d", got, DefaultWidth)
+	}
+	// Not knowing the width, a table keeps every column.
+	var logs []*statelog.Log
+	for _, fx := range fixtures {
+		logs = append(logs, fx.log())
+	}
+	out := string(render(t, func(b *bytes.Buffer) error { return Table(b, logs, Options{}) }))
+	if head := strings.SplitN(out, "\n", 2)[0]; !strings.Contains(head, " ROLE ") || width(head) <= DefaultWidth {
+		t.Errorf("a table of unknown width lost columns: %q", head)
 	}
 }

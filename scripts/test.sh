@@ -23,6 +23,9 @@ missing pgbouncer && packages+=(pgbouncer)
 # The network-layout tests run clients in namespaces (internal/pgtest/sandbox.go).
 missing unshare mount && packages+=(util-linux mount)
 missing ip && packages+=(iproute2)
+# e2e_terminal_test.go runs pgprobe in tmux's pseudo-terminals, 80 and 200
+# columns wide; the C.UTF-8 locale it uses is glibc's own.
+missing tmux && packages+=(tmux)
 
 # Debian 12 packages PostgreSQL 15 only. The server binaries of 17 and 18
 # (and their libpq, which the tests call as an oracle: internal/libpqoracle)
