@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/olekukonko/tablewriter/tw"
+
 	"github.com/pgprobe/pgprobe/statelog"
 )
 
