@@ -168,7 +168,7 @@ func carryColors(lines []string) []string {
 				continue
 			}
 			k := escEnd(l, j)
-			if seq := l[j:k]; seq == sgrReset || seq == "\x1b[m" {
+			if seq := l[j:k]; isReset(seq) {
 				active = ""
 			} else if strings.HasSuffix(seq, "m") {
 				active += seq
@@ -181,6 +181,24 @@ func carryColors(lines []string) []string {
 		lines[i] = s
 	}
 	return lines
+}
+
+// isReset reports whether seq is an SGR sequence that only turns
+// attributes off (0, 22 bold and faint off, 24 underline off, 39 default
+// colour, …): fatih/color closes each span it opened with one.
+func isReset(seq string) bool {
+	params, ok := strings.CutPrefix(seq, "\x1b[")
+	if params, ok = strings.CutSuffix(params, "m"); !ok {
+		return false
+	}
+	for _, p := range strings.Split(params, ";") {
+		switch p {
+		case "", "0", "22", "23", "24", "25", "27", "28", "29", "39", "49":
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // hang lays text out after lead, wrapped to lineW, its further lines

@@ -52,7 +52,7 @@ func (x *timelineWriter) Add(p Part) error {
 // AppendSession writes title and the server's record s after the
 // timelines written so far.
 func (x *timelineWriter) AppendSession(title string, s *statelog.Session) error {
-	if _, err := fmt.Fprintf(x.w, "\n%s\n\n", title); err != nil {
+	if _, err := fmt.Fprintf(x.w, "\n%s\n\n", strings.Join(hang("", clean(title), 0, x.o.width()), "\n")); err != nil {
 		return err
 	}
 	return SessionTimeline(x.w, s, x.o)

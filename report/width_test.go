@@ -21,6 +21,28 @@ func tooWide(out string, w int) []string {
 	return bad
 }
 
+// colourLeft lists the lines that end with a colour still on, which would
+// colour the next line's indent.
+func colourLeft(out string) []string {
+	var bad []string
+	for _, l := range strings.Split(out, "\n") {
+		on := false
+		for i := 0; i < len(l); {
+			if l[i] != 0x1b {
+				i++
+				continue
+			}
+			k := escEnd(l, i)
+			on = !isReset(l[i:k])
+			i = k
+		}
+		if on {
+			bad = append(bad, l)
+		}
+	}
+	return bad
+}
+
 // longFields is a record whose every human-readable field is longer than
 // a line: target, warning, attempt facts, details, the error, untrusted
 // text, certificate names.
@@ -62,8 +84,12 @@ func TestLinesFitTheWidth(t *testing.T) {
 				o := Options{Width: w, Color: color, Verbose: verbose}
 				check := func(what string, f func(*bytes.Buffer) error) {
 					t.Helper()
-					if bad := tooWide(string(render(t, f)), w); len(bad) > 0 {
+					out := string(render(t, f))
+					if bad := tooWide(out, w); len(bad) > 0 {
 						t.Errorf("%s at %d columns (colour %v, verbose %v): %d lines too wide:\n%s", what, w, color, verbose, len(bad), strings.Join(bad, "\n"))
+					}
+					if bad := colourLeft(out); len(bad) > 0 {
+						t.Errorf("%s at %d columns: a colour goes on past the end of %q", what, w, bad)
 					}
 				}
 				for _, l := range logs {
@@ -136,6 +162,7 @@ func TestWrapWidths(t *testing.T) {
 		{"breaks a long word", "abcdefghij", 4, 4, []string{"abcd", "efgh", "ij"}},
 		{"keeps a backtick span", "run `pg_isready -h x` now", 17, 17, []string{"run", "`pg_isready -h x`", "now"}},
 		{"carries colour", red + "aaa bbb" + sgrReset, 3, 3, []string{red + "aaa" + sgrReset, red + "bbb" + sgrReset}},
+		{"a span's own reset ends the colour", "\x1b[1maaa bbb\x1b[22m ccc", 3, 3, []string{"\x1b[1maaa" + sgrReset, "\x1b[1mbbb\x1b[22m", "ccc"}},
 		{"leading blanks kept", "  Is the server running?", 30, 30, []string{"  Is the server running?"}},
 	}
 	for _, c := range cases {
