@@ -68,10 +68,12 @@ type result struct {
 
 // pgprobe runs the command in-process with an isolated environment: HOME is
 // an empty directory (no ~/.pgpass, no ~/.postgresql/root.crt) and only the
-// PG* variables given are set.
+// PG* variables given are set. COLUMNS=200 keeps most text on one line, so
+// that a test can look for a phrase (e2e_terminal_test.go tests the
+// layout).
 func pgprobe(t *testing.T, envVars map[string]string, args ...string) result {
 	t.Helper()
-	vars := map[string]string{"HOME": t.TempDir(), "NO_COLOR": "1"}
+	vars := map[string]string{"HOME": t.TempDir(), "NO_COLOR": "1", "COLUMNS": "200"}
 	for k, v := range envVars {
 		vars[k] = v
 	}

@@ -171,7 +171,7 @@ func parseListen(c *cli.Context, e *env) (*listenOptions, error) {
 	if _, _, err := net.SplitHostPort(o.addr); err != nil {
 		return nil, usageErr("invalid --addr %q: give HOST:PORT", o.addr)
 	}
-	if o.out, err = report.NewSessionWriter(output, e.stdout, report.Options{Color: colorOn, Verbose: c.Bool("verbose")}); err != nil {
+	if o.out, err = report.NewSessionWriter(output, e.stdout, report.Options{Color: colorOn, Width: outputWidth(e), Verbose: c.Bool("verbose")}); err != nil {
 		return nil, usageErr("%s", err)
 	}
 	return o, nil
@@ -214,7 +214,8 @@ func listenAction(c *cli.Context, e *env) error {
 	for _, l := range listeners {
 		go func(l net.Listener) { served <- srv.Serve(l) }(l)
 	}
-	fmt.Fprintf(e.stderr, "pgprobe listen: %s. Point a client here; interrupt (^C) to stop.\n", srv.Describe(listeners))
+	fmt.Fprintln(e.stderr, report.Fit("pgprobe listen: "+srv.Describe(listeners)+". Point a client here; interrupt (^C) to stop.",
+		widthOf(e, e.stderr), 2))
 	return showSessions(ctx, srv, sessions, stop, served, o)
 }
 
@@ -280,7 +281,7 @@ func demoAction(c *cli.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	out, err := report.New(output, e.stdout, report.Options{Color: colorOn, Verbose: c.Bool("verbose")})
+	out, err := report.New(output, e.stdout, report.Options{Color: colorOn, Width: outputWidth(e), Verbose: c.Bool("verbose")})
 	if err != nil {
 		return usageErr("%s", err)
 	}

@@ -209,11 +209,11 @@ func settingsAction(c *cli.Context, e *env) error {
 	}
 	s, err := conninfo.Resolve(ins[0])
 	if err != nil {
-		_ = report.Settings(output, e.stdout, nil, err, nil)
+		_ = report.Settings(output, e.stdout, report.Options{Width: outputWidth(e)}, nil, err, nil)
 		return &exitError{code: statelog.ExitNoAttempt, msg: err.Error()}
 	}
 	home, _ := e.getenv("HOME")
-	return report.Settings(output, e.stdout, s, nil, probe.Explain(s, home))
+	return report.Settings(output, e.stdout, report.Options{Width: outputWidth(e)}, s, nil, probe.Explain(s, home))
 }
 
 func contains(list []string, s string) bool { return slices.Contains(list, s) }

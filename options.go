@@ -41,6 +41,15 @@ func colorFlag(c *cli.Context, e *env) (bool, error) {
 	return on, nil
 }
 
+// outputWidth is the width to lay the human output out to: stdout's
+// terminal's, else COLUMNS, else 0 (not known).
+func outputWidth(e *env) int { return widthOf(e, e.stdout) }
+
+// widthOf is the width of w's terminal, else COLUMNS, else 0 (not known).
+func widthOf(e *env, w io.Writer) int {
+	return report.Width(w, func(k string) string { v, _ := e.getenv(k); return v })
+}
+
 // request is what every target shares: --timeout, --ping, the checks, --seed.
 func request(c *cli.Context) (probe.Request, error) {
 	timeout, err := cliargs.ParseTimeout(c.String("timeout"))
@@ -127,7 +136,7 @@ func probeAction(c *cli.Context, e *env) error {
 	}
 	// A targets file makes a fleet, whatever its length: a script reading
 	// .results must not get another shape when the file shrinks to a line.
-	opts := report.Options{Color: colorOn, Verbose: c.Bool("verbose"), Fleet: len(list) > 1 || c.String("targets-file") != ""}
+	opts := report.Options{Color: colorOn, Width: outputWidth(e), Verbose: c.Bool("verbose"), Fleet: len(list) > 1 || c.String("targets-file") != ""}
 	out, _ := report.New(output, e.stdout, opts)
 	if c.Bool("quiet") {
 		// Usage errors above still reach stderr, and the targets' settings

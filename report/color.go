@@ -19,8 +19,11 @@ import (
 // Options shape a report: the human renderings (Timeline, Table) and the
 // shape of a run's report (Fleet).
 type Options struct {
-	Color   bool // emit ANSI colours; false means no escape byte at all
-	Width   int  // terminal width, for bars and wrapping; 0 means 80
+	Color bool // emit ANSI colours; false means no escape byte at all
+	// Width is the terminal's width (see Width): every line of the human
+	// renderings fits in it; below MinWidth counts as MinWidth. 0 means not
+	// known: DefaultWidth, and tables keep all their columns.
+	Width   int
 	Verbose bool // every parameter_status row and every server parameter
 	// Fleet: the report is about several targets (or a targets file, of
 	// whatever length): JSON's {results: […]}, the target's name above its
@@ -30,9 +33,17 @@ type Options struct {
 
 func (o Options) width() int {
 	if o.Width <= 0 {
-		return 80
+		return DefaultWidth
 	}
-	return o.Width
+	return max(o.Width, MinWidth)
+}
+
+// tableWidth is the width tables fit, 0 when it is not known.
+func (o Options) tableWidth() int {
+	if o.Width <= 0 {
+		return 0
+	}
+	return o.width()
 }
 
 // ColorModes are --color's values, the default first.

@@ -25,12 +25,13 @@ func TestTimelineGolden(t *testing.T) {
 	for _, fx := range fixtures {
 		t.Run(fx.name, func(t *testing.T) {
 			l := fx.log()
-			plain := render(t, func(b *bytes.Buffer) error { return Timeline(b, l, Options{Width: 100}) })
+			plain := render(t, func(b *bytes.Buffer) error { return Timeline(b, l, Options{Width: 200}) })
 			golden(t, "timeline/"+fx.name, plain)
+			golden(t, "timeline/"+fx.name+".80", render(t, func(b *bytes.Buffer) error { return Timeline(b, l, Options{Width: 80}) }))
 			if bytes.IndexByte(plain, 0x1b) >= 0 {
 				t.Errorf("colour off, but the output has an ESC byte")
 			}
-			colored := render(t, func(b *bytes.Buffer) error { return Timeline(b, l, Options{Width: 100, Color: true}) })
+			colored := render(t, func(b *bytes.Buffer) error { return Timeline(b, l, Options{Width: 200, Color: true}) })
 			golden(t, "timeline/"+fx.name+".color", colored)
 			if l.OK || l.Error != nil {
 				if !bytes.Contains(colored, []byte("\x1b[")) {
@@ -42,7 +43,7 @@ func TestTimelineGolden(t *testing.T) {
 }
 
 func TestTimelineVerbose(t *testing.T) {
-	out := render(t, func(b *bytes.Buffer) error { return Timeline(b, okTLSScram(), Options{Verbose: true}) })
+	out := render(t, func(b *bytes.Buffer) error { return Timeline(b, okTLSScram(), Options{Width: 200, Verbose: true}) })
 	golden(t, "timeline/ok_tls_scram.verbose", out)
 	if n := bytes.Count(out, []byte("parameter_status")); n != 13 {
 		t.Errorf("verbose shows %d parameter_status rows, want 13", n)
@@ -74,7 +75,7 @@ func TestTimelineContent(t *testing.T) {
 		{"check", checkFailed(), []string{"✗ connected, check failed", "connected, but check failed: check: certificate", "exit 4: connected, but a check failed"}},
 	}
 	for _, c := range cases {
-		out := string(render(t, func(b *bytes.Buffer) error { return Timeline(b, c.log, Options{}) }))
+		out := string(render(t, func(b *bytes.Buffer) error { return Timeline(b, c.log, Options{Width: 200}) }))
 		for _, w := range c.want {
 			if !strings.Contains(out, w) {
 				t.Errorf("%s: timeline lacks %q:\n%s", c.name, w, out)
@@ -97,7 +98,7 @@ func checkFailed() *statelog.Log {
 }
 
 func TestTimelineMarksDecidingStep(t *testing.T) {
-	out := string(render(t, func(b *bytes.Buffer) error { return Timeline(b, hba28000(), Options{}) }))
+	out := string(render(t, func(b *bytes.Buffer) error { return Timeline(b, hba28000(), Options{Width: 200}) }))
 	var marked []string
 	for _, l := range strings.Split(out, "\n") {
 		if strings.HasPrefix(l, markFail+" ") && strings.Contains(l, "CONNECTION_") {
@@ -108,7 +109,7 @@ func TestTimelineMarksDecidingStep(t *testing.T) {
 		t.Errorf("want exactly the error_response row marked, got %q", marked)
 	}
 	// The deciding row is red, a recovered failure (prefer fallback) yellow.
-	col := string(render(t, func(b *bytes.Buffer) error { return Timeline(b, preferFallback(), Options{Color: true}) }))
+	col := string(render(t, func(b *bytes.Buffer) error { return Timeline(b, preferFallback(), Options{Width: 200, Color: true}) }))
 	if !strings.Contains(col, "\x1b[33m"+markFail) {
 		t.Errorf("the recovered failure is not marked yellow")
 	}
@@ -118,7 +119,7 @@ func TestTimelineMarksDecidingStep(t *testing.T) {
 }
 
 func TestBarsScaleToLongestStep(t *testing.T) {
-	out := string(render(t, func(b *bytes.Buffer) error { return Timeline(b, timeoutSSL(), Options{Width: 80}) }))
+	out := string(render(t, func(b *bytes.Buffer) error { return Timeline(b, timeoutSSL(), Options{Width: 200}) }))
 	full := strings.Repeat("█", 10)
 	for _, l := range strings.Split(out, "\n") {
 		if strings.Contains(l, "ssl_response") && !strings.Contains(l, full) {
@@ -132,7 +133,7 @@ func TestBarsScaleToLongestStep(t *testing.T) {
 
 func TestUntrustedIsQuotedAndLabelled(t *testing.T) {
 	for _, color := range []bool{false, true} {
-		out := string(render(t, func(b *bytes.Buffer) error { return Timeline(b, sslE(), Options{Color: color}) }))
+		out := string(render(t, func(b *bytes.Buffer) error { return Timeline(b, sslE(), Options{Width: 200, Color: color}) }))
 		if strings.Contains(out, "\x1b[31msorry") {
 			t.Fatalf("the peer's escape sequence reached the terminal:\n%q", out)
 		}
@@ -305,12 +306,13 @@ func TestJSONContract(t *testing.T) {
 
 func TestTableGolden(t *testing.T) {
 	logs := []*statelog.Log{okTLSScram(), preferFallback(), refused(), hba28000(), timeoutSSL(), usage()}
-	plain := render(t, func(b *bytes.Buffer) error { return Table(b, logs, Options{}) })
+	plain := render(t, func(b *bytes.Buffer) error { return Table(b, logs, Options{Width: 200}) })
 	golden(t, "table", plain)
+	golden(t, "table.80", render(t, func(b *bytes.Buffer) error { return Table(b, logs, Options{Width: 80}) }))
 	if bytes.IndexByte(plain, 0x1b) >= 0 {
 		t.Errorf("colour off, but the table has an ESC byte")
 	}
-	golden(t, "table.color", render(t, func(b *bytes.Buffer) error { return Table(b, logs, Options{Color: true}) }))
+	golden(t, "table.color", render(t, func(b *bytes.Buffer) error { return Table(b, logs, Options{Width: 200, Color: true}) }))
 
 	lines := strings.Split(strings.TrimSpace(string(plain)), "\n")
 	if len(lines) != 7 {
@@ -389,7 +391,7 @@ func TestColorEnabled(t *testing.T) {
 }
 
 func TestWrapKeepsBackticks(t *testing.T) {
-	got := wrap("Add `hostssl shop app 10.0.0.9/32 scram-sha-256` to pg_hba.conf and reload it now please", 24)
+	got := wrap("Add `hostssl shop app 10.0.0.9/32 scram-sha-256` to pg_hba.conf and reload it now please", 46)
 	found := false
 	for _, l := range got {
 		if strings.Contains(l, "`hostssl shop app 10.0.0.9/32 scram-sha-256`") {

@@ -4,10 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/fatih/color"
 
 	"github.com/pgprobe/pgprobe/statelog"
 )
@@ -64,6 +65,14 @@ func (t *sessionTimeline) line(parts ...string) {
 	t.b.WriteByte('\n')
 }
 
+// hang writes text after lead, wrapped to the width, further lines
+// indented by indent.
+func (t *sessionTimeline) hang(lead, text string, indent int) {
+	for _, l := range hang(lead, text, indent, t.o.width()) {
+		t.line(l)
+	}
+}
+
 var outcomeWords = map[string]string{
 	statelog.OutcomeReady:        "startup completed",
 	statelog.OutcomeRefused:      "refused with a FATAL error",
@@ -84,8 +93,10 @@ func (t *sessionTimeline) render() {
 	default:
 		v = t.p.ok.Sprint(markOK + " " + verdict)
 	}
-	t.line(t.p.bold.Sprint(fmt.Sprintf("client %d: %s → %s", s.Index, clean(s.Client), clean(s.Listen))), "  ", v, "  ",
-		t.p.dim.Sprintf("%s, %s", fmtMS(s.DurationMS), clean(s.Network)))
+	for _, l := range headLines(t.p.bold.Sprint(fmt.Sprintf("client %d: %s → %s", s.Index, clean(s.Client), clean(s.Listen))),
+		v+"  "+t.p.dim.Sprintf("%s, %s", fmtMS(s.DurationMS), clean(s.Network)), t.o.width()) {
+		t.line(l)
+	}
 	t.events()
 	t.sslBlock()
 	if s.TLS != nil {
@@ -112,12 +123,12 @@ func (t *sessionTimeline) render() {
 		if len(ls) > 0 {
 			first, ls = ls[0], ls[1:]
 		}
-		t.line(t.p.bad.Sprint(lead + first))
+		t.hang("", t.p.bad.Sprint(lead+first), 4)
 		for _, l := range ls {
-			t.line("  ", t.p.bad.Sprint(l))
+			t.hang("  ", t.p.bad.Sprint(l), 4)
 		}
 		if e.Detail != "" {
-			t.line("  ", "DETAIL:  "+clean(e.Detail))
+			t.hang("  ", "DETAIL:  "+clean(e.Detail), 4)
 		}
 		if e.SQLState != "" {
 			t.line("  ", t.p.dim.Sprint("SQLSTATE "+clean(e.SQLState)))
@@ -130,52 +141,32 @@ func (t *sessionTimeline) events() {
 	if len(evs) == 0 {
 		return
 	}
-	elW, stateW, stepW, durW := len("elapsed"), len("server"), len("step"), len("took")
-	maxDur := 0.0
-	for _, e := range evs {
-		elW = max(elW, width(fmtMS(e.ElapsedMS)))
-		durW = max(durW, width(fmtMS(e.DurationMS)))
-		stateW = max(stateW, width(clean(e.State)))
-		stepW = max(stepW, width(clean(e.Step)))
-		maxDur = math.Max(maxDur, e.DurationMS)
+	rows := make([]row, len(evs))
+	for i, e := range evs {
+		rows[i] = row{elapsed: e.ElapsedMS, dur: e.DurationMS, state: clean(e.State), step: clean(e.Step), detail: clean(e.Detail)}
+		if rows[i].detail == "" && e.Error != nil {
+			if ls := lines(e.Error.Message); len(ls) > 0 {
+				rows[i].detail = ls[0]
+			}
+		}
 	}
-	barW := min(max(t.o.width()-(2+elW+2+stateW+2+stepW+2+durW+2), 10), 30)
-	t.line(t.p.dim.Sprint("  " + padLeft("elapsed", elW) + "  " + padRight("server", stateW) + "  " +
-		padRight("step", stepW) + "  " + padLeft("took", durW) + "  " + padRight("", barW) + "  detail"))
+	c := planCols(t.o.width(), "server", rows)
+	t.line(c.header(t.p))
 	tl := &timeline{p: t.p}
-	for _, e := range evs {
-		mark := "  "
-		detail := clean(e.Detail)
+	for i, e := range evs {
+		mark, barC := "  ", tl.stepColor(e.Step)
+		var detailC *color.Color
 		if e.Error != nil {
-			mark = t.p.bad.Sprint(markFail) + " "
-			if detail == "" {
-				if ls := lines(e.Error.Message); len(ls) > 0 {
-					detail = ls[0]
-				}
-			}
-			detail = t.p.bad.Sprint(detail)
+			mark, barC, detailC = t.p.bad.Sprint(markFail)+" ", t.p.bad, t.p.bad
 		}
-		eighths := 0
-		if maxDur > 0 && e.DurationMS > 0 {
-			eighths = max(int(math.Round(e.DurationMS/maxDur*float64(barW*8))), 1)
+		for _, l := range c.lines(t.p, mark, rows[i], barC, detailC) {
+			t.line(l)
 		}
-		bar := strings.Repeat("█", eighths/8) + partialBlocks[eighths%8]
-		pad := strings.Repeat(" ", barW-width(bar))
-		if bar != "" {
-			c := tl.stepColor(e.Step)
-			if e.Error != nil {
-				c = t.p.bad
-			}
-			bar = c.Sprint(bar)
-		}
-		t.line(mark, t.p.num.Sprint(padLeft(fmtMS(e.ElapsedMS), elW)), "  ",
-			t.p.state.Sprint(padRight(clean(e.State), stateW)), "  ",
-			t.p.step.Sprint(padRight(clean(e.Step), stepW)), "  ",
-			padLeft(fmtMS(e.DurationMS), durW), "  ", bar+pad, "  ", detail)
 		if e.Error != nil {
-			indent := strings.Repeat(" ", 2+elW+2)
+			n := c.underCol()
+			indent := strings.Repeat(" ", n)
 			for _, l := range lines(e.Error.Message) {
-				t.line(indent, t.p.bad.Sprint(l))
+				t.hang(indent, t.p.bad.Sprint(l), n+2)
 			}
 			if e.Error.SQLState != "" {
 				t.line(indent, t.p.dim.Sprint("SQLSTATE "+clean(e.Error.SQLState)))
@@ -187,7 +178,7 @@ func (t *sessionTimeline) events() {
 func (t *sessionTimeline) block(name string) { t.line("  ", t.p.bold.Sprint(name)) }
 
 func (t *sessionTimeline) kv(indent int, label, value string) {
-	t.line(strings.Repeat(" ", indent), t.p.dim.Sprint(padRight(label, labelW-(indent-4))), value)
+	t.hang(strings.Repeat(" ", indent)+t.p.dim.Sprint(padRight(label, labelW-(indent-4))), value, labelW+4)
 }
 
 func yesNo(b bool) string {
@@ -293,7 +284,7 @@ func (t *sessionTimeline) startupBlock() {
 		w = max(w, width(clean(k))+1)
 	}
 	for _, k := range names {
-		t.line("    ", t.p.dim.Sprint(padRight(clean(k), w)), strconv.QuoteToASCII(x.Parameters[k]))
+		t.hang("    "+t.p.dim.Sprint(padRight(clean(k), w)), strconv.QuoteToASCII(x.Parameters[k]), 4+w)
 	}
 }
 

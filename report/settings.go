@@ -4,9 +4,6 @@ import (
 	"encoding/json"
 	"io"
 
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/renderer"
-	"github.com/olekukonko/tablewriter/tw"
 	"github.com/pgprobe/pgprobe/probe/conninfo"
 	"github.com/pgprobe/pgprobe/statelog"
 )
@@ -51,7 +48,7 @@ func SettingsFormats() []string { return []string{"table", "json"} }
 // Settings writes s in format, one of SettingsFormats. err is the usage
 // error that stopped the settings from resolving (s is nil then): JSON
 // shows it, the table writes nothing.
-func Settings(format string, w io.Writer, s *conninfo.Settings, err error, explanations []string) error {
+func Settings(format string, w io.Writer, o Options, s *conninfo.Settings, err error, explanations []string) error {
 	if format == "json" {
 		if err == nil && explanations == nil {
 			explanations = []string{}
@@ -61,7 +58,7 @@ func Settings(format string, w io.Writer, s *conninfo.Settings, err error, expla
 	if err != nil {
 		return nil
 	}
-	return SettingsTable(w, s, explanations)
+	return SettingsTable(w, o, s, explanations)
 }
 
 // SettingsJSON writes every libpq keyword with its value and source, and
@@ -86,19 +83,21 @@ func SettingsJSON(w io.Writer, s *conninfo.Settings, err error, explanations []s
 }
 
 // SettingsTable prints the keywords that have a value, in libpq's order,
-// with where each came from, then the explanations, one "- " line each.
-func SettingsTable(w io.Writer, s *conninfo.Settings, explanations []string) error {
-	t := tablewriter.NewTable(w,
-		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{Borders: tw.BorderNone, Settings: tw.Settings{Separators: tw.SeparatorsNone, Lines: tw.LinesNone}})),
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithHeaderAlignment(tw.AlignLeft),
-	)
+// with where each came from, then the explanations, one "- " line each,
+// all fitted to o's width: long values and origins are wrapped in their
+// column; at the narrowest FROM goes, then SOURCE.
+func SettingsTable(w io.Writer, o Options, s *conninfo.Settings, explanations []string) error {
+	t := plainTable(w, nil, o.tableWidth(), map[string]colSpec{
+		"VALUE":  {soft: 24, hard: 10, wrap: true},
+		"FROM":   {soft: 16, hard: 8, wrap: true, drop: 1},
+		"SOURCE": {drop: 2},
+	})
 	t.Header([]string{"KEYWORD", "VALUE", "SOURCE", "FROM"})
 	for _, r := range settingRows(s) {
 		if r.Value.Value == "" {
 			continue
 		}
-		if err := t.Append([]string{r.Keyword.Name, clean(r.Value.Value), string(r.Value.Source), clean(r.Value.Origin)}); err != nil {
+		if err := t.Append(r.Keyword.Name, clean(r.Value.Value), string(r.Value.Source), clean(r.Value.Origin)); err != nil {
 			return err
 		}
 	}
@@ -106,8 +105,10 @@ func SettingsTable(w io.Writer, s *conninfo.Settings, explanations []string) err
 		return err
 	}
 	for _, warn := range s.Warnings() {
-		if _, err := io.WriteString(w, warn+"\n"); err != nil {
-			return err
+		for _, l := range hang("", clean(warn), 2, o.width()) {
+			if _, err := io.WriteString(w, l+"\n"); err != nil {
+				return err
+			}
 		}
 	}
 	if len(explanations) > 0 {
@@ -115,8 +116,10 @@ func SettingsTable(w io.Writer, s *conninfo.Settings, explanations []string) err
 			return err
 		}
 		for _, x := range explanations {
-			if _, err := io.WriteString(w, "  - "+clean(x)+"\n"); err != nil {
-				return err
+			for _, l := range hang("  - ", clean(x), 4, o.width()) {
+				if _, err := io.WriteString(w, l+"\n"); err != nil {
+					return err
+				}
 			}
 		}
 	}

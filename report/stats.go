@@ -16,16 +16,26 @@ import (
 // number of runs the step happened in and its min, p50, p95, max, mean and
 // standard deviation in ms.
 // It writes nothing when l has no Stats.
-func StatsTable(w io.Writer, l *statelog.Log, order []string) error {
+//
+// It fits o's width: RUNS, MIN MS and MAX MS go when it is narrow, in that
+// order (any other column first), and step names are cut.
+func StatsTable(w io.Writer, l *statelog.Log, order []string, o Options) error {
 	if l == nil || len(l.Stats) == 0 {
 		return nil
 	}
 	if order == nil {
 		order = StatsOrder(l)
 	}
+	header := []string{"STEP (" + strconv.Itoa(l.Runs) + " runs)", "RUNS", "MIN MS", "P50 MS", "P95 MS", "MAX MS", "MEAN MS", "STDDEV MS"}
+	specs := map[string]colSpec{header[0]: {soft: 12, hard: 8}, "RUNS": {drop: 2}, "MIN MS": {drop: 3}, "MAX MS": {drop: 4}}
+	for _, h := range header[1:] {
+		if _, ok := specs[h]; !ok && h != "P50 MS" && h != "P95 MS" {
+			specs[h] = colSpec{drop: 1}
+		}
+	}
 	r := tw.AlignRight
-	t := plainTable(w, []tw.Align{tw.AlignLeft, r, r, r, r, r, r, r})
-	t.Header([]string{"STEP (" + strconv.Itoa(l.Runs) + " runs)", "RUNS", "MIN MS", "P50 MS", "P95 MS", "MAX MS", "MEAN MS", "STDDEV MS"})
+	t := plainTable(w, []tw.Align{tw.AlignLeft, r, r, r, r, r, r, r}, o.tableWidth(), specs)
+	t.Header(header)
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
 	for _, step := range order {
 		s, ok := l.Stats[step]
@@ -68,10 +78,14 @@ func StatsOrder(l *statelog.Log) []string {
 
 // statsSection writes l's --count statistics (how many runs failed, then
 // the table), under the target's name in a fleet.
-func statsSection(w io.Writer, l *statelog.Log, named bool) error {
-	if named {
-		fmt.Fprintln(w, l.Target)
+func statsSection(w io.Writer, l *statelog.Log, o Options) error {
+	if o.Fleet {
+		for _, s := range wrap(clean(l.Target), o.width()) {
+			fmt.Fprintln(w, s)
+		}
 	}
-	fmt.Fprintln(w, runsLine(l))
-	return StatsTable(w, l, nil)
+	for _, s := range wrap(runsLine(l), o.width()) {
+		fmt.Fprintln(w, s)
+	}
+	return StatsTable(w, l, nil, o)
 }

@@ -17,7 +17,7 @@ func TestStatsTable(t *testing.T) {
 			statelog.StatsTotal: {N: 3, MinMS: 5, P50MS: 6, P95MS: 7.5, MaxMS: 7.5},
 		}}
 	var b bytes.Buffer
-	if err := StatsTable(&b, l, nil); err != nil {
+	if err := StatsTable(&b, l, nil, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	var rows []string
@@ -32,7 +32,7 @@ func TestStatsTable(t *testing.T) {
 		t.Errorf("header: %s", b.String())
 	}
 	b.Reset()
-	if err := StatsTable(&b, &statelog.Log{}, nil); err != nil || b.Len() != 0 {
+	if err := StatsTable(&b, &statelog.Log{}, nil, Options{}); err != nil || b.Len() != 0 {
 		t.Errorf("no stats: %q %v", b.String(), err)
 	}
 }

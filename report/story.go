@@ -85,7 +85,9 @@ func (t *timeline) runsBlock() {
 		return
 	}
 	var b bytes.Buffer
-	if err := statsSection(&b, t.l, false); err != nil {
+	o := t.o
+	o.Fleet = false // the timeline's header names the target
+	if err := statsSection(&b, t.l, o); err != nil {
 		return
 	}
 	t.line()
@@ -151,19 +153,11 @@ func errorCell(l *statelog.Log) string {
 	last := e.Class + ": " + diagnose.Short(e) // where: the ADDRESS column
 	var parts []string
 	for _, f := range l.EarlierFailures {
-		parts = append(parts, ellipsize(failurePlace(f)+" "+f.Class+": "+failureShort(f), maxEarlierPart))
+		parts = append(parts, cut(failurePlace(f)+" "+f.Class+": "+failureShort(f), maxEarlierPart))
 	}
 	return shortCell(last + "; earlier: " + strings.Join(parts, "; "))
 }
 
 // shortCell cuts s to maxErrorCell cells, cleaned, with an ellipsis.
-func shortCell(s string) string { return ellipsize(clean(s), maxErrorCell) }
+func shortCell(s string) string { return cut(clean(s), maxErrorCell) }
 
-// ellipsize shortens s to n cells, the last one an ellipsis.
-func ellipsize(s string, n int) string {
-	if width(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:n-1]) + "…"
-}

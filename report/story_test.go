@@ -71,12 +71,12 @@ func TestChecksInTheTimeline(t *testing.T) {
 
 func TestChannelBindingNotConfirmed(t *testing.T) {
 	l := okTLSScram()
-	out := string(render(t, func(b *bytes.Buffer) error { return Timeline(b, l, Options{}) }))
+	out := string(render(t, func(b *bytes.Buffer) error { return Timeline(b, l, Options{Width: 200}) }))
 	if !strings.Contains(out, "channel binding  yes (tls-server-end-point)\n") {
 		t.Errorf("a verified binding:\n%s", out)
 	}
 	l.Attempts[len(l.Attempts)-1].Auth.ChannelBindingVerified = false
-	out = string(render(t, func(b *bytes.Buffer) error { return Timeline(b, l, Options{}) }))
+	out = string(render(t, func(b *bytes.Buffer) error { return Timeline(b, l, Options{Width: 200}) }))
 	if !strings.Contains(out, "channel binding  yes (tls-server-end-point), not confirmed: the exchange ended before the server's signature") {
 		t.Errorf("an unconfirmed binding:\n%s", out)
 	}

@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/renderer"
 	"github.com/olekukonko/tablewriter/tw"
 
 	"github.com/pgprobe/pgprobe/diagnose"
@@ -34,7 +32,7 @@ func (x *tableWriter) Prepare(l *statelog.Log) (Part, error) {
 	p.row = RowOf(l)
 	if len(l.Stats) > 0 {
 		b := bytes.NewBufferString("\n")
-		err := statsSection(b, l, x.o.Fleet)
+		err := statsSection(b, l, x.o)
 		p.b = b.Bytes()
 		return p, err
 	}
@@ -122,6 +120,44 @@ func RowOf(l *statelog.Log) Row {
 	return r
 }
 
+// tableColumns say how the table fits a narrow terminal: the target and
+// the error narrow, then ROLE, SERVER, AUTH, TLS, ADDRESS and TOTAL MS
+// go, in that order, then the target and the error narrow further.
+var tableColumns = map[string]colSpec{
+	"TARGET":  {soft: 24, hard: 12},
+	"ERROR":   {soft: 16, hard: 8},
+	"ROLE":    {drop: 1},
+	"SERVER":  {drop: 2},
+	"AUTH":    {drop: 3},
+	"TLS":     {drop: 4},
+	"ADDRESS": {drop: 5},
+	// TOTAL MS goes last: only the narrowest terminals lose it.
+	"TOTAL MS": {drop: 6},
+}
+
+// wideTable is the width from which the table first narrows the target
+// and the error only to wideColumns' sizes: in a wide terminal a whole
+// connection string and most of libpq's words fit, and cutting them to
+// tableColumns' sizes would leave room unused.
+const wideTable = 160
+
+var wideColumns = map[string]colSpec{"TARGET": {soft: 64, hard: 12}, "ERROR": {soft: 48, hard: 8}}
+
+// tableColumnsFor is tableColumns, with wideColumns' sizes from wideTable on.
+func tableColumnsFor(width int) map[string]colSpec {
+	if width < wideTable {
+		return tableColumns
+	}
+	specs := make(map[string]colSpec, len(tableColumns))
+	for k, v := range tableColumns {
+		specs[k] = v
+	}
+	for k, v := range wideColumns {
+		specs[k] = v
+	}
+	return specs
+}
+
 // TableRows writes Table from rows made by RowOf, failures first (the
 // highest exit code first), otherwise the given order. It sorts rows in
 // place.
@@ -129,7 +165,8 @@ func TableRows(w io.Writer, rows []Row, o Options) error {
 	p := newPalette(o.Color)
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].ExitCode > rows[j].ExitCode })
 
-	t := plainTable(w, []tw.Align{tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignRight, tw.AlignLeft})
+	t := plainTable(w, []tw.Align{tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignRight, tw.AlignLeft},
+		o.tableWidth(), tableColumnsFor(o.tableWidth()))
 	t.Header([]string{"TARGET", "VERDICT", "ADDRESS", "TLS", "AUTH", "SERVER", "ROLE", "TOTAL MS", "ERROR"})
 	for _, r := range rows {
 		verdict := r.Verdict
@@ -192,19 +229,4 @@ func address(a *statelog.Attempt) string {
 		return "[" + clean(a.HostAddr) + "]:" + strconv.Itoa(a.Port)
 	}
 	return clean(a.HostAddr) + ":" + strconv.Itoa(a.Port)
-}
-
-// plainTable is the borderless table every tabular output uses (the fleet
-// summary, the --count statistics), one alignment per column.
-func plainTable(w io.Writer, aligns []tw.Align) *tablewriter.Table {
-	return tablewriter.NewTable(w,
-		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
-			Borders:  tw.BorderNone,
-			Settings: tw.Settings{Separators: tw.SeparatorsNone, Lines: tw.LinesNone},
-		})),
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithHeaderAlignment(tw.AlignLeft),
-		tablewriter.WithRowAutoWrap(tw.WrapNone),
-		tablewriter.WithRowAlignmentConfig(tw.CellAlignment{PerColumn: aligns}),
-	)
 }

@@ -17,9 +17,9 @@ import (
 // keep every value whole, as data.
 func clean(s string) string {
 	if !needsCleaning(s) {
-		return cut(s, maxRun, maxField)
+		return cutLong(s, maxRun, maxField)
 	}
-	return cut(escape(s), maxRun, maxField)
+	return cutLong(escape(s), maxRun, maxField)
 }
 
 // escape is clean's escaping of control characters and invalid UTF-8.
@@ -52,10 +52,10 @@ const (
 	maxField = 2000
 )
 
-// cut shortens every run of non-blank characters longer than run runes to
+// cutLong shortens every run of non-blank characters longer than run runes to
 // its first run runes, an ellipsis and its length, then the whole of s to
 // field runes the same way.
-func cut(s string, run, field int) string {
+func cutLong(s string, run, field int) string {
 	if len(s) <= run {
 		return s
 	}
@@ -148,10 +148,6 @@ func quoteUntrusted(s string) string {
 	return strconv.QuoteToASCII(s)
 }
 
-// width is the number of terminal cells s takes (all our glyphs are one
-// cell wide).
-func width(s string) int { return utf8.RuneCountInString(s) }
-
 func padRight(s string, n int) string {
 	if w := width(s); w < n {
 		return s + strings.Repeat(" ", n-w)
@@ -164,50 +160,6 @@ func padLeft(s string, n int) string {
 		return strings.Repeat(" ", n-w) + s
 	}
 	return s
-}
-
-// wrap breaks text into lines of at most max cells. Spans in backticks
-// (commands, pg_hba.conf lines) are never broken.
-func wrap(text string, max int) []string {
-	if max < 20 {
-		max = 20
-	}
-	var words []string
-	var cur strings.Builder
-	inTick := false
-	for _, r := range text {
-		if r == '`' {
-			inTick = !inTick
-		}
-		if r == ' ' && !inTick {
-			if cur.Len() > 0 {
-				words = append(words, cur.String())
-				cur.Reset()
-			}
-			continue
-		}
-		cur.WriteRune(r)
-	}
-	if cur.Len() > 0 {
-		words = append(words, cur.String())
-	}
-	var out []string
-	line := ""
-	for _, w := range words {
-		switch {
-		case line == "":
-			line = w
-		case width(line)+1+width(w) <= max:
-			line += " " + w
-		default:
-			out = append(out, line)
-			line = w
-		}
-	}
-	if line != "" {
-		out = append(out, line)
-	}
-	return out
 }
 
 // fmtMS renders milliseconds with a precision that suits their size.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -49,7 +48,7 @@ func (x *timelineWriter) Add(p Part) error {
 // AppendSession writes title and the server's record s after the
 // timelines written so far.
 func (x *timelineWriter) AppendSession(title string, s *statelog.Session) error {
-	if _, err := fmt.Fprintf(x.w, "\n%s\n\n", title); err != nil {
+	if _, err := fmt.Fprintf(x.w, "\n%s\n\n", strings.Join(hang("", clean(title), 0, x.o.width()), "\n")); err != nil {
 		return err
 	}
 	return SessionTimeline(x.w, s, x.o)
@@ -79,22 +78,30 @@ type timeline struct {
 	p *palette
 	b strings.Builder
 
-	rows                           [][]row // per attempt
-	elW, stateW, stepW, durW, barW int
-	maxDur                         float64
+	rows                           [][]evRow // per attempt
+	cols                           cols
 	decidingAttempt, decidingEvent int
 }
 
-type row struct {
-	elapsed, dur        float64
-	state, step, detail string
-	err                 *statelog.Error
-	deciding            bool
+// evRow is a row of the client's timeline: a step, or several
+// parameter_status steps summed up, with the error the step met.
+type evRow struct {
+	row
+	err      *statelog.Error
+	deciding bool
 }
 
 func (t *timeline) line(parts ...string) {
 	t.b.WriteString(strings.TrimRight(strings.Join(parts, ""), " "))
 	t.b.WriteByte('\n')
+}
+
+// hang writes text after lead, wrapped to the width, further lines
+// indented by indent.
+func (t *timeline) hang(lead, text string, indent int) {
+	for _, l := range hang(lead, text, indent, t.o.width()) {
+		t.line(l)
+	}
 }
 
 const (
@@ -118,7 +125,7 @@ func (t *timeline) render() {
 	t.buildRows()
 	t.header()
 	for _, w := range t.l.Warnings {
-		t.line("  ", t.p.warn.Sprint(clean(w)))
+		t.hang("  ", t.p.warn.Sprint(clean(w)), 4)
 	}
 	if len(t.l.Attempts) == 0 {
 		t.line("  ", t.p.dim.Sprint("no attempt was made"))
@@ -174,13 +181,13 @@ func (t *timeline) findDeciding() {
 }
 
 func (t *timeline) buildRows() {
-	t.rows = make([][]row, len(t.l.Attempts))
-	t.elW, t.stateW, t.stepW, t.durW = len("elapsed"), len("state"), len("step"), len("took")
+	t.rows = make([][]evRow, len(t.l.Attempts))
+	var all []row
 	for i, a := range t.l.Attempts {
 		if a == nil {
 			continue
 		}
-		var rs []row
+		var rs []evRow
 		for j := 0; j < len(a.Events); j++ {
 			e := a.Events[j]
 			if e.Step == statelog.StepParameter && e.Error == nil && !t.o.Verbose {
@@ -192,25 +199,26 @@ func (t *timeline) buildRows() {
 				}
 				if n := k - j; n > 1 {
 					detail := fmt.Sprintf("%d parameters (see server below)", n)
-					rs = append(rs, row{elapsed: a.Events[k-1].ElapsedMS, dur: sum, state: clean(e.State), step: clean(e.Step), detail: detail})
+					rs = append(rs, evRow{row: row{elapsed: a.Events[k-1].ElapsedMS, dur: sum, state: clean(e.State), step: clean(e.Step), detail: detail}})
 					j = k - 1
 					continue
 				}
 			}
-			rs = append(rs, row{elapsed: e.ElapsedMS, dur: e.DurationMS, state: clean(e.State), step: clean(e.Step),
-				detail: clean(e.Detail), err: e.Error, deciding: i == t.decidingAttempt && j == t.decidingEvent})
+			detail := clean(e.Detail)
+			if detail == "" && e.Error != nil {
+				if ls := lines(diagnose.Core(e.Error.Message)); len(ls) > 0 {
+					detail = ls[0]
+				}
+			}
+			rs = append(rs, evRow{row: row{elapsed: e.ElapsedMS, dur: e.DurationMS, state: clean(e.State), step: clean(e.Step),
+				detail: detail}, err: e.Error, deciding: i == t.decidingAttempt && j == t.decidingEvent})
 		}
 		for _, r := range rs {
-			t.elW = max(t.elW, width(fmtMS(r.elapsed)))
-			t.durW = max(t.durW, width(fmtMS(r.dur)))
-			t.stateW = max(t.stateW, width(r.state))
-			t.stepW = max(t.stepW, width(r.step))
-			t.maxDur = math.Max(t.maxDur, r.dur)
+			all = append(all, r.row)
 		}
 		t.rows[i] = rs
 	}
-	fixed := 2 + t.elW + 2 + t.stateW + 2 + t.stepW + 2 + t.durW + 2
-	t.barW = min(max(t.o.width()-fixed, 10), 30)
+	t.cols = planCols(t.o.width(), "state", all)
 }
 
 func (t *timeline) header() {
@@ -241,8 +249,10 @@ func (t *timeline) header() {
 		v = t.p.bad.Sprint(markFail + " failed" + class)
 	}
 	n := len(t.l.Attempts)
-	t.line(t.p.bold.Sprint(clean(target)), "  ", v, "  ",
-		t.p.dim.Sprintf("%s, %d attempt%s", fmtMS(t.l.DurationMS), n, plural(n)))
+	for _, l := range headLines(t.p.bold.Sprint(clean(target)),
+		v+"  "+t.p.dim.Sprintf("%s, %d attempt%s", fmtMS(t.l.DurationMS), n, plural(n)), t.o.width()) {
+		t.line(l)
+	}
 }
 
 func plural(n int) string {
@@ -280,14 +290,13 @@ func (t *timeline) attempt(i int, a *statelog.Attempt) {
 		parts = append(parts, clean(a.Role)) // target_session_attrs: primary or standby
 	}
 	title := fmt.Sprintf("attempt %d/%d", i+1, len(t.l.Attempts))
-	t.line(t.p.head.Sprint(title), "  ", strings.Join(parts, ", "))
+	t.hang(t.p.head.Sprint(title)+"  ", strings.Join(parts, ", "), len(title)+2)
 	if a.Reason != "" {
-		t.line("  ", t.p.dim.Sprint("why: "), clean(a.Reason))
+		t.hang("  "+t.p.dim.Sprint("why: "), clean(a.Reason), 7)
 	}
 	rows := t.rows[i]
 	if len(rows) > 0 {
-		t.line(t.p.dim.Sprint("  " + padLeft("elapsed", t.elW) + "  " + padRight("state", t.stateW) + "  " +
-			padRight("step", t.stepW) + "  " + padLeft("took", t.durW) + "  " + padRight("", t.barW) + "  detail"))
+		t.line(t.cols.header(t.p))
 	}
 	for _, r := range rows {
 		t.event(r)
@@ -302,7 +311,7 @@ func (t *timeline) attempt(i int, a *statelog.Attempt) {
 		t.serverBlock(a)
 	}
 	if a.RoundTrips > 0 {
-		t.line("  ", t.p.dim.Sprint(roundTripsLine(a)))
+		t.hang("  ", t.p.dim.Sprint(roundTripsLine(a)), 4)
 	}
 }
 
@@ -320,59 +329,24 @@ func roundTripsLine(a *statelog.Attempt) string {
 	return s
 }
 
-func (t *timeline) event(r row) {
+func (t *timeline) event(r evRow) {
 	mark := "  "
 	errC := t.p.warn
 	if r.deciding {
 		errC = t.p.bad
 	}
+	var detailC *color.Color
+	barC := t.stepColor(r.step)
 	if r.err != nil {
 		mark = errC.Sprint(markFail) + " "
+		detailC, barC = errC, errC
 	}
-	detail := r.detail
+	for _, l := range t.cols.lines(t.p, mark, r.row, barC, detailC) {
+		t.line(l)
+	}
 	if r.err != nil {
-		if detail == "" {
-			if ls := lines(diagnose.Core(r.err.Message)); len(ls) > 0 {
-				detail = ls[0]
-			}
-		}
-		detail = errC.Sprint(detail)
+		t.errorLines(r.err, t.cols.underCol(), errC)
 	}
-	t.line(mark, t.p.num.Sprint(padLeft(fmtMS(r.elapsed), t.elW)), "  ",
-		t.p.state.Sprint(padRight(r.state, t.stateW)), "  ",
-		t.p.step.Sprint(padRight(r.step, t.stepW)), "  ",
-		padLeft(fmtMS(r.dur), t.durW), "  ",
-		t.bar(r), "  ", detail)
-	if r.err != nil {
-		t.errorLines(r.err, strings.Repeat(" ", 2+t.elW+2), errC)
-	}
-}
-
-var partialBlocks = []string{"", "▏", "▎", "▍", "▌", "▋", "▊", "▉"}
-
-func (t *timeline) bar(r row) string {
-	eighths := 0
-	if t.maxDur > 0 && r.dur > 0 {
-		eighths = int(math.Round(r.dur / t.maxDur * float64(t.barW*8)))
-		if eighths == 0 {
-			eighths = 1
-		}
-	}
-	s := strings.Repeat("█", eighths/8) + partialBlocks[eighths%8]
-	pad := strings.Repeat(" ", t.barW-width(s))
-	if s == "" {
-		return pad
-	}
-	var c *color.Color
-	switch {
-	case r.err != nil && r.deciding:
-		c = t.p.bad
-	case r.err != nil:
-		c = t.p.warn
-	default:
-		c = t.stepColor(r.step)
-	}
-	return c.Sprint(s) + pad
 }
 
 func (t *timeline) stepColor(step string) *color.Color {
@@ -389,18 +363,20 @@ func (t *timeline) stepColor(step string) *color.Color {
 
 // errorLines prints an error as libpq does (SEVERITY:  message, DETAIL:,
 // HINT:), plus the SQLSTATE, the errno and any untrusted peer text.
-func (t *timeline) errorLines(e *statelog.Error, indent string, c *color.Color) {
+// Lines too long for the width go on, two cells further in, on the next.
+func (t *timeline) errorLines(e *statelog.Error, n int, c *color.Color) {
+	indent := strings.Repeat(" ", n)
 	for _, l := range lines(e.Message) {
-		t.line(indent, c.Sprint(l))
+		t.hang(indent, c.Sprint(l), n+2)
 	}
 	if e.Detail != "" {
 		for _, l := range lines("DETAIL:  " + e.Detail) {
-			t.line(indent, l)
+			t.hang(indent, l, n+2)
 		}
 	}
 	if e.Hint != "" {
 		for _, l := range lines("HINT:  " + e.Hint) {
-			t.line(indent, l)
+			t.hang(indent, l, n+2)
 		}
 	}
 	var facts []string
@@ -411,10 +387,10 @@ func (t *timeline) errorLines(e *statelog.Error, indent string, c *color.Color) 
 		facts = append(facts, "errno "+clean(e.Errno))
 	}
 	if len(facts) > 0 {
-		t.line(indent, t.p.dim.Sprint(strings.Join(facts, ", ")))
+		t.hang(indent, t.p.dim.Sprint(strings.Join(facts, ", ")), n+2)
 	}
 	if e.Untrusted != "" {
-		t.line(indent, t.p.warn.Sprint("untrusted text sent before authentication (not a verified message): "), quoteUntrusted(e.Untrusted))
+		t.hang(indent, t.p.warn.Sprint("untrusted text sent before authentication (not a verified message): ")+quoteUntrusted(e.Untrusted), n+2)
 	}
 }
 
@@ -426,9 +402,10 @@ func (t *timeline) kv(indent int, label, value string) {
 	t.kvw(indent, labelW, label, value)
 }
 
-// kvw prints "label value" with values aligned at indent+w-(indent-4).
+// kvw prints "label value" with values aligned at w+4, a long value
+// wrapped there.
 func (t *timeline) kvw(indent, w int, label, value string) {
-	t.line(strings.Repeat(" ", indent), t.p.dim.Sprint(padRight(label, w-(indent-4))), value)
+	t.hang(strings.Repeat(" ", indent)+t.p.dim.Sprint(padRight(label, w-(indent-4))), value, w+4)
 }
 
 func orNone(s string) string {
@@ -603,7 +580,7 @@ func (t *timeline) serverBlock(a *statelog.Attempt) {
 		t.kvw(4, w, clean(k), clean(x.Parameters[k]))
 	}
 	if hidden := len(x.Parameters) - len(names); hidden > 0 {
-		t.line("    ", t.p.dim.Sprintf("(%d more parameter%s; -v shows all)", hidden, plural(hidden)))
+		t.hang("    ", t.p.dim.Sprintf("(%d more parameter%s; -v shows all)", hidden, plural(hidden)), 4)
 	}
 }
 
@@ -616,7 +593,7 @@ func (t *timeline) verdict() {
 		if l.ExitCode != statelog.ExitOK {
 			c, mark = t.p.bad, markFail
 		}
-		t.line(c.Sprint(mark+" "+clean(l.Ping)), t.p.dim.Sprint(" (as pg_isready would say)"))
+		t.hang("", c.Sprint(mark+" "+clean(l.Ping))+t.p.dim.Sprint(" (as pg_isready would say)"), 2)
 		if e != nil {
 			t.errorVerdict(e, t.p.dim, "the connection itself did not complete: ")
 		}
@@ -641,13 +618,7 @@ func (t *timeline) verdict() {
 		if advice != "" {
 			t.line()
 			const lead = "advice: "
-			for i, s := range wrap(clean(advice), t.o.width()-2-len(lead)) {
-				if i == 0 {
-					t.line("  ", t.p.bold.Sprint(lead), s)
-				} else {
-					t.line("  ", strings.Repeat(" ", len(lead)), s)
-				}
-			}
+			t.hang("  "+t.p.bold.Sprint(lead), clean(advice), 2+len(lead))
 		}
 	}
 	t.runsBlock()
@@ -667,7 +638,7 @@ func (t *timeline) verdict() {
 	case l.Runs > 1:
 		meaning += fmt.Sprintf(" (the highest of %d runs)", l.Runs)
 	}
-	t.line(t.p.dim.Sprintf("exit %d%s", l.ExitCode, meaning))
+	t.hang("", t.p.dim.Sprintf("exit %d%s", l.ExitCode, meaning), 2)
 }
 
 func (t *timeline) errorVerdict(e *statelog.Error, c *color.Color, lead string) {
@@ -676,20 +647,20 @@ func (t *timeline) errorVerdict(e *statelog.Error, c *color.Color, lead string) 
 	if len(ls) > 0 {
 		first, ls = ls[0], ls[1:]
 	}
-	t.line(c.Sprint(lead + clean(e.Class) + ": " + first))
+	t.hang("", c.Sprint(lead+clean(e.Class)+": "+first), 4)
 	for _, l := range ls {
-		t.line("  ", c.Sprint(l))
+		t.hang("  ", c.Sprint(l), 4)
 	}
 	if e.Detail != "" {
-		t.line("  ", "DETAIL:  "+clean(e.Detail))
+		t.hang("  ", "DETAIL:  "+clean(e.Detail), 4)
 	}
 	if e.Hint != "" {
-		t.line("  ", "HINT:  "+clean(e.Hint))
+		t.hang("  ", "HINT:  "+clean(e.Hint), 4)
 	}
 	if e.SQLState != "" {
 		t.line("  ", t.p.dim.Sprint("SQLSTATE "+clean(e.SQLState)))
 	}
 	if e.Untrusted != "" {
-		t.line("  ", t.p.warn.Sprint("untrusted text sent before authentication (not a verified message): "), quoteUntrusted(e.Untrusted))
+		t.hang("  ", t.p.warn.Sprint("untrusted text sent before authentication (not a verified message): ")+quoteUntrusted(e.Untrusted), 4)
 	}
 }

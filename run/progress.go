@@ -8,11 +8,8 @@ package run
 import (
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"time"
-
-	"golang.org/x/term"
 
 	"github.com/pgprobe/pgprobe/diagnose"
 	"github.com/pgprobe/pgprobe/report"
@@ -109,12 +106,10 @@ func fit(s string, width int) string {
 }
 
 // progressWidth is the terminal's width, less one column so that the line
-// never wraps; 100 when it is unknown.
+// never wraps; report.DefaultWidth when it is unknown.
 func progressWidth(w io.Writer) int {
-	if f, ok := w.(*os.File); ok {
-		if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 20 {
-			return cols - 1
-		}
+	if cols, ok := report.TerminalColumns(w); ok && cols > 20 {
+		return cols - 1
 	}
-	return 100
+	return report.DefaultWidth
 }
