@@ -1,3 +1,5 @@
+//go:build unix
+
 package main
 
 // pgprobe in a real terminal: tmux gives each run a pseudo-terminal of a
