@@ -130,7 +130,7 @@ func newApp(e *env) *cli.App {
 	app := &cli.App{
 		Name:      "pgprobe",
 		Usage:     "show every step of a PostgreSQL connection, and why it fails",
-		UsageText: "pgprobe [flags] [CONNINFO | URI]\npgprobe [flags] TARGET TARGET ...\npgprobe settings [CONNINFO | URI]\npgprobe listen [flags]\npgprobe demo\npgprobe completion bash|zsh|fish|powershell",
+		UsageText: "pgprobe [flags] [CONNINFO | URI]\npgprobe [flags] TARGET TARGET ...\npgprobe settings [CONNINFO | URI]\npgprobe listen [flags]\npgprobe demo\npgprobe exporter [flags]\npgprobe completion bash|zsh|fish|powershell",
 		Description: "pgprobe re-enacts libpq's connection state machine (PQconnectPoll) one step at a time: " +
 			"name resolution, TCP or Unix-socket connect, SSLRequest and the server's one-byte answer, the TLS handshake " +
 			"and certificate checks under sslmode's rules, the startup message, authentication (trust, password, MD5, " +
@@ -161,6 +161,7 @@ func newApp(e *env) *cli.App {
 			},
 			listenCommand(e),
 			demoCommand(e),
+			exporterCommand(e),
 			{
 				Name:      "completion",
 				Usage:     "print a shell completion script",
