@@ -225,9 +225,6 @@ func parseModule(name string, v *yaml.Node) (*Module, error) {
 	if m.Ping && (m.Checks.MinCertDays > 0 || m.Checks.MinTLSVersion != "") {
 		return nil, errAt(v, "module %q: ping stops before TLS details matter to a check: drop min_cert_days and min_tls_version, or ping", name)
 	}
-	if err := m.checkSettings(); err != nil {
-		return nil, errAt(v, "module %q: settings: %s", name, err)
-	}
 	return m, nil
 }
 
@@ -254,7 +251,7 @@ func (m *Module) parseSettings(v *yaml.Node) error {
 	if v.Kind != yaml.MappingNode {
 		return errAt(v, "module %q: settings must be a mapping of libpq keywords to values", m.Name)
 	}
-	return eachKey(v, func(k, val *yaml.Node) error {
+	err := eachKey(v, func(k, val *yaml.Node) error {
 		switch _, known := conninfo.LookupKeyword(k.Value); {
 		case k.Value == "password":
 			return errAt(k, "module %q: a password is not a setting: use password_file or password_env", m.Name)
@@ -263,16 +260,27 @@ func (m *Module) parseSettings(v *yaml.Node) error {
 		case val.Kind != yaml.ScalarNode:
 			return errAt(val, "module %q: %s must be a single value", m.Name, k.Value)
 		}
+		// A bad value (sslmode=bogus) is reported when the file is read,
+		// at its line, rather than at each probe. Files the settings name
+		// are read at probe time.
+		if err := checkSettings(map[string]string{k.Value: val.Value}); err != nil {
+			return errAt(val, "module %q: settings: %s", m.Name, err)
+		}
 		m.Settings[k.Value] = val.Value
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	if err := checkSettings(m.Settings); err != nil {
+		return errAt(v, "module %q: settings: %s", m.Name, err)
+	}
+	return nil
 }
 
-// checkSettings resolves the module's settings as a probe would, to report
-// a bad value (sslmode=bogus) when the file is read rather than at each
-// probe. Files named by the settings are read at probe time.
-func (m *Module) checkSettings() error {
-	_, err := conninfo.Resolve(conninfo.Input{Flags: m.Settings, Getenv: noEnv, HomeDir: noHome})
+// checkSettings resolves settings as a probe would.
+func checkSettings(settings map[string]string) error {
+	_, err := conninfo.Resolve(conninfo.Input{Flags: settings, Getenv: noEnv, HomeDir: noHome})
 	return err
 }
 

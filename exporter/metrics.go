@@ -109,7 +109,7 @@ func (c recordCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(ch, descPhase, v, "check_target")
 	}
 	gauge(ch, descExitCode, float64(l.ExitCode))
-	if l.Error != nil {
+	if l.Error != nil && !l.OK {
 		gauge(ch, descErrorInfo, 1, l.Error.Class, l.Error.SQLState)
 	}
 	gauge(ch, descAttempts, float64(len(l.Attempts)))
