@@ -78,7 +78,9 @@ func TestFailedReloadKeepsTheOldConfig(t *testing.T) {
 // probe_success 0, and /metrics counts them.
 func TestConcurrentScrapes(t *testing.T) {
 	c := pgtest.Start(t, pgtest.Options{})
-	x := startExporter(t, "", Options{MaxConcurrent: 8}, nil)
+	// An offset of 1 s (not 0.5) leaves room for a machine shared with
+	// other test processes: the race detector's, the clusters'.
+	x := startExporter(t, "", Options{MaxConcurrent: 8, TimeoutOffset: time.Second}, nil)
 	good := fmt.Sprintf("127.0.0.1:%d", c.Port)
 	silent := silentListener(t)
 	const n = 300
