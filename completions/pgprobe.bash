@@ -16,7 +16,7 @@ _pgprobe() {
     if [[ "$cur" == -* ]]; then
         _pgprobe_reply "--color --concurrency --count --dbname --help --host --min-cert-days --min-tls-version --output --password --ping --port --quiet --seed --targets-file --timeout --username --verbose --version --wait -? -U -V -W -d -h -n -o -p -q -t -v" "$cur"
     elif [[ $COMP_CWORD -eq 1 ]]; then
-        _pgprobe_reply "settings listen demo completion" "$cur"
+        _pgprobe_reply "settings listen demo exporter completion" "$cur"
     fi
 }
 complete -F _pgprobe pgprobe

@@ -2,7 +2,7 @@
 
 function __fish_pgprobe_no_subcommand --description 'Test if there has been any subcommand yet'
     for i in (commandline -opc)
-        if contains -- $i settings listen demo completion
+        if contains -- $i settings listen demo exporter completion
             return 1
         end
     end
@@ -56,5 +56,13 @@ complete -r -c pgprobe -n '__fish_pgprobe_no_subcommand' -a 'demo' -d 'probe a b
 complete -c pgprobe -n '__fish_seen_subcommand_from demo' -f -l output -s o -r -d 'output `FORMAT`: timeline, json, ndjson or table'
 complete -c pgprobe -n '__fish_seen_subcommand_from demo' -f -l color -r -d 'colour `WHEN`: auto, always or never (NO_COLOR is honoured)'
 complete -c pgprobe -n '__fish_seen_subcommand_from demo' -f -l verbose -s v -d 'show every ParameterStatus and more detail in the timeline'
+complete -c pgprobe -n '__fish_seen_subcommand_from exporter' -f -l help -s '?' -d 'show help'
+complete -r -c pgprobe -n '__fish_pgprobe_no_subcommand' -a 'exporter' -d 'a Prometheus exporter: GET /probe?target=…&module=… (blackbox_exporter\'s conventions)'
+complete -c pgprobe -n '__fish_seen_subcommand_from exporter' -f -l config -r -d 'the modules and allowed_targets, YAML `FILE` (default: one module, default, that pings with libpq\'s defaults)'
+complete -c pgprobe -n '__fish_seen_subcommand_from exporter' -f -l web.listen-address -r -d '`ADDRESS` to serve /probe and /metrics on (port 0 picks a free one)'
+complete -c pgprobe -n '__fish_seen_subcommand_from exporter' -f -l web.config.file -r -d 'exporter-toolkit\'s web configuration `FILE`: TLS and basic authentication for the exporter\'s own endpoints'
+complete -c pgprobe -n '__fish_seen_subcommand_from exporter' -f -l max-concurrent-probes -r -d 'probe at most `N` targets at once; other scrapes wait until their deadline'
+complete -c pgprobe -n '__fish_seen_subcommand_from exporter' -f -l timeout-offset -r -d '`DURATION` subtracted from Prometheus\' scrape timeout to make the probe\'s deadline'
+complete -c pgprobe -n '__fish_seen_subcommand_from exporter' -f -l config.check -d 'check the configuration file and exit: 0 when valid, 3 otherwise'
 complete -c pgprobe -n '__fish_seen_subcommand_from completion' -f -l help -s '?' -d 'show help'
 complete -r -c pgprobe -n '__fish_pgprobe_no_subcommand' -a 'completion' -d 'print a shell completion script'

@@ -23,6 +23,8 @@ missing pgbouncer && packages+=(pgbouncer)
 # The network-layout tests run clients in namespaces (internal/pgtest/sandbox.go).
 missing unshare mount && packages+=(util-linux mount)
 missing ip && packages+=(iproute2)
+# The exporter's tests run a real Prometheus and promtool (exporter/).
+missing prometheus promtool && packages+=(prometheus)
 
 # Debian 12 packages PostgreSQL 15 only. The server binaries of 17 and 18
 # (and their libpq, which the tests call as an oracle: internal/libpqoracle)
