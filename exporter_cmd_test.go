@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -74,39 +75,8 @@ func TestExporterBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	web := write("web.yml", "basic_auth_users:\n  prometheus: "+string(hash)+"\n")
-	cmd := exec.Command(bin, "exporter", "--config", config, "--web.config.file", web, "--web.listen-address", "127.0.0.1:0")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-done
-	})
-	var log bytes.Buffer
-	addr := make(chan string, 1)
-	go func() {
-		defer close(done)
-		sc := bufio.NewScanner(stderr)
-		re := regexp.MustCompile(`msg="Listening on" address=(\S+)`)
-		for sc.Scan() {
-			log.WriteString(sc.Text() + "\n")
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
-			}
-		}
-	}()
-	var base string
-	select {
-	case a := <-addr:
-		base = "http://" + a
-	case <-time.After(20 * time.Second):
-		t.Fatal("the exporter did not say where it listens")
-	}
+	x := startExporterBinary(t, bin, "--config", config, "--web.config.file", web)
+	base := x.base
 	fetch := func(path string, auth bool) (int, string) {
 		t.Helper()
 		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
@@ -129,7 +99,7 @@ func TestExporterBinary(t *testing.T) {
 	}
 
 	write("pgprobe.yml", "modules:\n  quick:\n    ping: maybe\n")
-	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+	if err := x.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
@@ -146,14 +116,70 @@ func TestExporterBinary(t *testing.T) {
 	if code, body := fetch("/probe?module=quick&target=127.0.0.1:1", true); code != 200 || !strings.Contains(body, "probe_success 0") {
 		t.Errorf("module quick after a failed reload: %d\n%s", code, body)
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := x.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	<-done
-	if err := cmd.Wait(); err != nil {
-		t.Errorf("after SIGTERM: %v, want exit 0\n%s", err, log.String())
+	<-x.done
+	if err := x.cmd.Wait(); err != nil {
+		t.Errorf("after SIGTERM: %v, want exit 0\n%s", err, x.log())
 	}
-	if !strings.Contains(log.String(), "pgprobe.yml:3: ") {
-		t.Errorf("the log does not name the broken line:\n%s", log.String())
+	if !strings.Contains(x.log(), "pgprobe.yml:3: ") {
+		t.Errorf("the log does not name the broken line:\n%s", x.log())
 	}
+}
+
+// exporterProcess is pgprobe exporter running as a subprocess.
+type exporterProcess struct {
+	cmd  *exec.Cmd
+	base string        // http://ADDRESS
+	done chan struct{} // closed when its stderr ends (it exited)
+	mu   sync.Mutex
+	logs bytes.Buffer
+}
+
+func (x *exporterProcess) log() string {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.logs.String()
+}
+
+// startExporterBinary starts bin exporter with args on a free loopback
+// port, reads the address from its log, and kills it when the test ends.
+func startExporterBinary(t testing.TB, bin string, args ...string) *exporterProcess {
+	t.Helper()
+	x := &exporterProcess{done: make(chan struct{})}
+	x.cmd = exec.Command(bin, append([]string{"exporter", "--web.listen-address", "127.0.0.1:0"}, args...)...)
+	x.cmd.Env = []string{"HOME=/nonexistent", "PATH=" + os.Getenv("PATH")}
+	stderr, err := x.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := x.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = x.cmd.Process.Kill()
+		<-x.done
+	})
+	addr := make(chan string, 1)
+	go func() {
+		defer close(x.done)
+		sc := bufio.NewScanner(stderr)
+		re := regexp.MustCompile(`msg="Listening on" address=(\S+)`)
+		for sc.Scan() {
+			x.mu.Lock()
+			x.logs.WriteString(sc.Text() + "\n")
+			x.mu.Unlock()
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+				addr <- m[1]
+			}
+		}
+	}()
+	select {
+	case a := <-addr:
+		x.base = "http://" + a
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the exporter did not say where it listens:\n%s", x.log())
+	}
+	return x
 }

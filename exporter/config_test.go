@@ -108,3 +108,24 @@ func TestShippedConfigIsValid(t *testing.T) {
 		t.Fatalf("modules %v, want login and ping (prometheus.yml uses login)", c.moduleNames())
 	}
 }
+
+// TestReadmeConfig parses the configuration the README shows.
+func TestReadmeConfig(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "## Prometheus")
+	_, block, ok2 := strings.Cut(rest, "```yaml\n")
+	block, _, ok3 := strings.Cut(block, "```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("README.md has no yaml block in its Prometheus section")
+	}
+	c, err := ParseConfig([]byte(block))
+	if err != nil {
+		t.Fatalf("the README's configuration: %v", err)
+	}
+	if m := c.Modules["login"]; m == nil || m.PasswordFile == "" || m.Checks.MinCertDays != 14 {
+		t.Errorf("the README's login module = %+v", m)
+	}
+}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/expfmt"
 	"go.yaml.in/yaml/v3"
 
@@ -94,7 +93,30 @@ func (e *Exporter) serveProbe(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write(debugOutput(l, reg, m))
 		return
 	}
-	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+	writeMetrics(w, r, reg)
+}
+
+// writeMetrics answers the registry in the format the scraper asked for,
+// uncompressed: a probe's few kilobytes are not worth a gzip writer per
+// request (promhttp's pool lives in its handler, which would be one per
+// probe here).
+func writeMetrics(w http.ResponseWriter, r *http.Request, reg *prometheus.Registry) {
+	mfs, err := reg.Gather()
+	if err != nil {
+		http.Error(w, "could not gather the probe's metrics: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	format := expfmt.Negotiate(r.Header)
+	w.Header().Set("Content-Type", string(format))
+	enc := expfmt.NewEncoder(w, format)
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			return
+		}
+	}
+	if c, ok := enc.(expfmt.Closer); ok {
+		_ = c.Close()
+	}
 }
 
 // probe runs one probe in a free slot, or, when none frees before the
