@@ -30,6 +30,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pgprobe/pgprobe/exporter"
 	"github.com/pgprobe/pgprobe/internal/pgtest"
 	"github.com/pgprobe/pgprobe/server"
 )
@@ -106,7 +107,7 @@ func scrapeLoad(b *testing.B, x *exporterProcess, module string, targets []strin
 			for ; next.Before(start.Add(d)); next = next.Add(exporterBenchInterval) {
 				time.Sleep(time.Until(next))
 				req, _ := http.NewRequest(http.MethodGet, u, nil)
-				req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "10")
+				req.Header.Set(exporter.ScrapeTimeoutHeader, "10")
 				t0 := time.Now()
 				resp, err := client.Do(req)
 				ok := false

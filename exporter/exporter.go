@@ -124,7 +124,7 @@ func (e *Exporter) Handler() http.Handler {
 	})
 	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost && r.Method != http.MethodPut {
-			w.Header().Set("Allow", "POST")
+			w.Header().Set(headerAllow, http.MethodPost)
 			http.Error(w, "use POST to reload the configuration", http.StatusMethodNotAllowed)
 			return
 		}
@@ -139,7 +139,7 @@ func (e *Exporter) Handler() http.Handler {
 }
 
 func (e *Exporter) serveIndex(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set(headerContentType, "text/html; charset=utf-8")
 	fmt.Fprint(w, `<html><head><title>pgprobe exporter</title></head><body>
 <h1>pgprobe exporter</h1>
 <p><a href="/probe?target=localhost:5432&amp;debug=true">Probe localhost:5432 with the default module (debug)</a></p>

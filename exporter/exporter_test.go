@@ -28,7 +28,7 @@ type probeCase struct {
 func probeURL(base, target, module string) string {
 	v := url.Values{"target": {target}}
 	if module != "" {
-		v.Set("module", module)
+		v.Set(paramModule, module)
 	}
 	return base + "/probe?" + v.Encode()
 }
@@ -130,7 +130,7 @@ allowed_targets: [127.0.0.1, localhost]
 			var body string
 			if tc.timeout == "soon" {
 				req, _ := http.NewRequest(http.MethodGet, probeURL(x.URL, tc.target, tc.module), nil)
-				req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "soon")
+				req.Header.Set(ScrapeTimeoutHeader, "soon")
 				resp, err := http.DefaultClient.Do(req)
 				if err != nil {
 					t.Fatal(err)

@@ -21,12 +21,25 @@ import (
 	"github.com/pgprobe/pgprobe/statelog"
 )
 
+// ScrapeTimeoutHeader is where Prometheus says how long it waits for a
+// scrape.
+const ScrapeTimeoutHeader = "X-Prometheus-Scrape-Timeout-Seconds"
+
+// /probe's query parameters, and the response headers set here.
+const (
+	paramTarget       = "target"
+	paramModule       = "module"
+	paramDebug        = "debug"
+	headerContentType = "Content-Type"
+	headerAllow       = "Allow"
+)
+
 // scrapeTimeout is blackbox_exporter's rule: Prometheus' header (120 s
 // without it) less the offset; a smaller module timeout wins. When the
 // offset eats the whole header, the header itself is the deadline.
 func scrapeTimeout(r *http.Request, m *Module, offset time.Duration) (time.Duration, error) {
 	t := DefaultScrapeTimeout
-	if v := r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"); v != "" {
+	if v := r.Header.Get(ScrapeTimeoutHeader); v != "" {
 		s, err := strconv.ParseFloat(v, 64)
 		if err != nil || s <= 0 || s > 1e6 {
 			return 0, fmt.Errorf("invalid X-Prometheus-Scrape-Timeout-Seconds %q: give a number of seconds above 0", v)
@@ -50,7 +63,7 @@ func (e *Exporter) refuse(w http.ResponseWriter, err *requestError) {
 func (e *Exporter) serveProbe(w http.ResponseWriter, r *http.Request) {
 	c := e.config.Load()
 	q := r.URL.Query()
-	name := q.Get("module")
+	name := q.Get(paramModule)
 	if name == "" {
 		name = DefaultModule
 	}
@@ -68,7 +81,7 @@ func (e *Exporter) serveProbe(w http.ResponseWriter, r *http.Request) {
 	// The deadline starts now: waiting for a slot spends it too.
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
-	req, rerr, perr := c.request(m, q.Get("target"))
+	req, rerr, perr := c.request(m, q.Get(paramTarget))
 	if rerr != nil {
 		e.refuse(w, rerr)
 		return
@@ -88,8 +101,8 @@ func (e *Exporter) serveProbe(w http.ResponseWriter, r *http.Request) {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(recordCollector{l: l, timeout: timeout})
-	if debug, _ := strconv.ParseBool(q.Get("debug")); debug {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if debug, _ := strconv.ParseBool(q.Get(paramDebug)); debug {
+		w.Header().Set(headerContentType, "text/plain; charset=utf-8")
 		_, _ = w.Write(debugOutput(l, reg, m))
 		return
 	}
@@ -107,7 +120,7 @@ func writeMetrics(w http.ResponseWriter, r *http.Request, reg *prometheus.Regist
 		return
 	}
 	format := expfmt.Negotiate(r.Header)
-	w.Header().Set("Content-Type", string(format))
+	w.Header().Set(headerContentType, string(format))
 	enc := expfmt.NewEncoder(w, format)
 	for _, mf := range mfs {
 		if err := enc.Encode(mf); err != nil {

@@ -90,7 +90,7 @@ func get(t *testing.T, url, scrapeTimeout string) (int, string) {
 	}
 	c := &http.Client{Timeout: 60 * time.Second}
 	if scrapeTimeout != "" {
-		req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", scrapeTimeout)
+		req.Header.Set(ScrapeTimeoutHeader, scrapeTimeout)
 		d, _ := time.ParseDuration(scrapeTimeout + "s")
 		c.Timeout = d // the answer must come within the scrape's timeout
 	}

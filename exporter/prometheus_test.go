@@ -198,7 +198,7 @@ func TestPrometheus(t *testing.T) {
 			return func(h http.Handler) http.Handler {
 				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					if r.URL.Path == "/probe" {
-						target := r.URL.Query().Get("target")
+						target := r.URL.Query().Get(paramTarget)
 						mu.Lock()
 						if seen[target] == nil {
 							seen[target] = map[int]bool{}

@@ -99,7 +99,7 @@ func TestConcurrentScrapes(t *testing.T) {
 				target = silent
 			}
 			req, _ := http.NewRequest(http.MethodGet, probeURL(x.URL, target, "")+"&debug=true", nil)
-			req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "3")
+			req.Header.Set(ScrapeTimeoutHeader, "3")
 			resp, err := (&http.Client{Timeout: 3 * time.Second}).Do(req)
 			if err != nil {
 				answers[i].err = err
