@@ -192,51 +192,7 @@ func TestPrometheus(t *testing.T) {
 
 	t.Run("sharding example", func(t *testing.T) {
 		t.Parallel()
-		var mu sync.Mutex
-		seen := map[string]map[int]bool{} // target → exporters that probed it
-		record := func(n int) func(http.Handler) http.Handler {
-			return func(h http.Handler) http.Handler {
-				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					if r.URL.Path == "/probe" {
-						target := r.URL.Query().Get(paramTarget)
-						mu.Lock()
-						if seen[target] == nil {
-							seen[target] = map[int]bool{}
-						}
-						seen[target][n] = true
-						mu.Unlock()
-					}
-					h.ServeHTTP(w, r)
-				})
-			}
-		}
-		a := startExporter(t, loginConfig(c, pwFile), Options{}, record(0))
-		b := startExporter(t, loginConfig(c, pwFile), Options{}, record(1))
-		dir := t.TempDir()
-		config := shipped(t, "sharding.yml", dir, append(fastScrapes,
-			"127.0.0.1:9432", strings.TrimPrefix(a.URL, "http://"), "127.0.0.1:9433", strings.TrimPrefix(b.URL, "http://"))...)
-		var targets []string
-		for i := range 8 {
-			targets = append(targets, fmt.Sprintf("postgresql://127.0.0.1:%d/postgres?application_name=shard%d", c.Port, i))
-		}
-		quoted, _ := json.Marshal(targets)
-		writeTargets(t, dir, fmt.Sprintf("- targets: %s\n", quoted))
-		prom := startPrometheus(t, config)
-		waitFor(t, 20*time.Second, "every target to be scraped twice", func() bool {
-			r := query(t, prom, `count_over_time(probe_success{job="postgres"}[1m]) >= 2`)
-			return len(r) == len(targets)
-		})
-		if r := query(t, prom, `probe_success{job="postgres"} == 1`); len(r) != len(targets) {
-			t.Errorf("probe_success == 1 for %d targets, want %d: %v", len(r), len(targets), r)
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		for _, target := range targets {
-			want := int(hashmod(target, 2))
-			if len(seen[target]) != 1 || !seen[target][want] {
-				t.Errorf("%s was probed by exporters %v, want only exporter %d (hashmod)", target, seen[target], want)
-			}
-		}
+		testSharding(t, c, pwFile)
 	})
 
 	t.Run("promtool test rules", func(t *testing.T) {
@@ -261,4 +217,54 @@ func TestPrometheus(t *testing.T) {
 func hashmod(s string, modulus uint64) uint64 {
 	sum := md5.Sum([]byte(s))
 	return binary.BigEndian.Uint64(sum[8:]) % modulus
+}
+
+// testSharding runs the shipped sharding example: two exporters, eight
+// targets, each probed by exactly the exporter hashmod picks.
+func testSharding(t *testing.T, c *pgtest.Cluster, pwFile string) {
+	var mu sync.Mutex
+	seen := map[string]map[int]bool{} // target → exporters that probed it
+	record := func(n int) func(http.Handler) http.Handler {
+		return func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/probe" {
+					target := r.URL.Query().Get(paramTarget)
+					mu.Lock()
+					if seen[target] == nil {
+						seen[target] = map[int]bool{}
+					}
+					seen[target][n] = true
+					mu.Unlock()
+				}
+				h.ServeHTTP(w, r)
+			})
+		}
+	}
+	a := startExporter(t, loginConfig(c, pwFile), Options{}, record(0))
+	b := startExporter(t, loginConfig(c, pwFile), Options{}, record(1))
+	dir := t.TempDir()
+	config := shipped(t, "sharding.yml", dir, append(fastScrapes,
+		"127.0.0.1:9432", strings.TrimPrefix(a.URL, "http://"), "127.0.0.1:9433", strings.TrimPrefix(b.URL, "http://"))...)
+	var targets []string
+	for i := range 8 {
+		targets = append(targets, fmt.Sprintf("postgresql://127.0.0.1:%d/postgres?application_name=shard%d", c.Port, i))
+	}
+	quoted, _ := json.Marshal(targets)
+	writeTargets(t, dir, fmt.Sprintf("- targets: %s\n", quoted))
+	prom := startPrometheus(t, config)
+	waitFor(t, 20*time.Second, "every target to be scraped twice", func() bool {
+		r := query(t, prom, `count_over_time(probe_success{job="postgres"}[1m]) >= 2`)
+		return len(r) == len(targets)
+	})
+	if r := query(t, prom, `probe_success{job="postgres"} == 1`); len(r) != len(targets) {
+		t.Errorf("probe_success == 1 for %d targets, want %d: %v", len(r), len(targets), r)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, target := range targets {
+		want := int(hashmod(target, 2))
+		if len(seen[target]) != 1 || !seen[target][want] {
+			t.Errorf("%s was probed by exporters %v, want only exporter %d (hashmod)", target, seen[target], want)
+		}
+	}
 }
