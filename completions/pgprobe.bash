@@ -17,7 +17,7 @@ _pgprobe() {
         =) ((i++)) ;; # the value of --flag=value (= is in COMP_WORDBREAKS)
         --host|-h|--port|-p|--username|-U|--dbname|-d|--output|-o|--color|--timeout|-t|--min-cert-days|--min-tls-version|--save-chain|--seed|--wait|--targets-file|--concurrency|--count|-n|--interval) [[ "${COMP_WORDS[i+1]}" == = ]] || ((i++)) ;;
         -*) ;;
-        settings|listen|demo|completion) cmd="$w"; break ;;
+        settings|listen|demo|exporter|completion) cmd="$w"; break ;;
         *) positional=1; break ;;
         esac
     done
@@ -62,6 +62,16 @@ _pgprobe() {
             _pgprobe_reply -W "--color --help --output --verbose -? -o -v" -- "$cur"
         fi
         ;;
+    exporter)
+        case "$prev" in
+        --config) _pgprobe_reply -f -- "$cur"; compopt -o filenames 2>/dev/null; return ;;
+        --web.config.file) _pgprobe_reply -f -- "$cur"; compopt -o filenames 2>/dev/null; return ;;
+        --web.listen-address|--max-concurrent-probes|--timeout-offset) return ;; # a value pgprobe cannot guess
+        esac
+        if [[ "$cur" == -* ]]; then
+            _pgprobe_reply -W "--config --config.check --help --max-concurrent-probes --timeout-offset --web.config.file --web.listen-address -?" -- "$cur"
+        fi
+        ;;
     completion)
         if [[ "$cur" == -* ]]; then
             _pgprobe_reply -W "--help -?" -- "$cur"
@@ -81,7 +91,7 @@ _pgprobe() {
         if [[ "$cur" == -* ]]; then
             _pgprobe_reply -W "--color --concurrency --count --dbname --help --host --interval --min-cert-days --min-tls-version --output --password --ping --port --quiet --save-chain --seed --targets-file --timeout --username --verbose --version --wait -? -U -V -W -d -h -n -o -p -q -t -v" -- "$cur"
         else
-            ((positional)) || _pgprobe_reply -W "settings listen demo completion" -- "$cur"
+            ((positional)) || _pgprobe_reply -W "settings listen demo exporter completion" -- "$cur"
         fi
         ;;
     esac

@@ -12,7 +12,7 @@ function __fish_pgprobe_command --description 'the pgprobe command being complet
             case '--host' '-h' '--port' '-p' '--username' '-U' '--dbname' '-d' '--output' '-o' '--color' '--timeout' '-t' '--min-cert-days' '--min-tls-version' '--save-chain' '--seed' '--wait' '--targets-file' '--concurrency' '--count' '-n' '--interval'
                 set skip 1
             case '-*'
-            case settings listen demo completion
+            case settings listen demo exporter completion
                 echo $w
                 return
             case '*'
@@ -76,9 +76,17 @@ complete -c pgprobe -n '__fish_pgprobe_is demo' -l output -s 'o' -x -a 'timeline
 complete -c pgprobe -n '__fish_pgprobe_is demo' -l color -x -a 'auto always never' -d 'colour WHEN: auto, always or never (NO_COLOR is honoured)'
 complete -c pgprobe -n '__fish_pgprobe_is demo' -l verbose -s 'v' -d 'show every ParameterStatus and more detail in the timeline'
 complete -c pgprobe -n '__fish_pgprobe_is demo' -l help -s '?' -d 'show help'
+complete -c pgprobe -n '__fish_pgprobe_is exporter' -l config -r -F -d 'the modules and allowed_targets, YAML FILE (default: one module, default, that pings with libpq\'s defaults)'
+complete -c pgprobe -n '__fish_pgprobe_is exporter' -l web.listen-address -x -d 'ADDRESS to serve /probe and /metrics on (port 0 picks a free one)'
+complete -c pgprobe -n '__fish_pgprobe_is exporter' -l web.config.file -r -F -d 'exporter-toolkit\'s web configuration FILE: TLS and basic authentication for the exporter\'s own endpoints'
+complete -c pgprobe -n '__fish_pgprobe_is exporter' -l max-concurrent-probes -x -d 'probe at most N targets at once; other scrapes wait until their deadline'
+complete -c pgprobe -n '__fish_pgprobe_is exporter' -l timeout-offset -x -d 'DURATION subtracted from Prometheus\' scrape timeout to make the probe\'s deadline'
+complete -c pgprobe -n '__fish_pgprobe_is exporter' -l config.check -d 'check the configuration file and exit: 0 when valid, 3 otherwise'
+complete -c pgprobe -n '__fish_pgprobe_is exporter' -l help -s '?' -d 'show help'
 complete -c pgprobe -n '__fish_pgprobe_is completion' -l help -s '?' -d 'show help'
 complete -c pgprobe -n '__fish_pgprobe_is completion' -a 'bash zsh fish powershell'
 complete -c pgprobe -n '__fish_pgprobe_is pgprobe' -a settings -d 'show the resolved settings and where each came from; no connection'
 complete -c pgprobe -n '__fish_pgprobe_is pgprobe' -a listen -d 'the server side: answer clients as ProcessStartupPacket does and record what they send'
 complete -c pgprobe -n '__fish_pgprobe_is pgprobe' -a demo -d 'probe a built-in server on loopback: works with no database at all'
+complete -c pgprobe -n '__fish_pgprobe_is pgprobe' -a exporter -d 'a Prometheus exporter: GET /probe?target=…&module=… (blackbox_exporter\'s conventions)'
 complete -c pgprobe -n '__fish_pgprobe_is pgprobe' -a completion -d 'print a shell completion script'

@@ -240,6 +240,7 @@ func describeChain(chain []*x509.Certificate, now time.Time) []statelog.Cert {
 			NotAfter:           c.NotAfter.UTC(),
 			DaysLeft:           int(math.Floor(c.NotAfter.Sub(now).Hours() / 24)),
 			SHA256:             hex.EncodeToString(sum[:]),
+			Serial:             c.SerialNumber.Text(16),
 			KeyType:            kt,
 			KeyBits:            bits,
 			SignatureAlgorithm: c.SignatureAlgorithm.String(),

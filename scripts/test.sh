@@ -33,6 +33,8 @@ missing fish && packages+=(fish)
 # e2e_terminal_test.go runs pgprobe in tmux's pseudo-terminals, 80 and 200
 # columns wide; the C.UTF-8 locale it uses is glibc's own.
 missing tmux && packages+=(tmux)
+# The exporter's tests run a real Prometheus and promtool (exporter/).
+missing prometheus promtool && packages+=(prometheus)
 
 # Debian 12 packages PostgreSQL 15 only. The server binaries of 17 and 18
 # (and their libpq, which the tests call as an oracle: internal/libpqoracle)

@@ -106,6 +106,7 @@ type Cert struct {
 	NotAfter           time.Time `json:"not_after"`
 	DaysLeft           int       `json:"days_left"`
 	SHA256             string    `json:"sha256"`
+	Serial             string    `json:"serial,omitempty"` // hexadecimal, as blackbox_exporter's serialnumber label
 	KeyType            string    `json:"key_type,omitempty"`
 	KeyBits            int       `json:"key_bits,omitempty"`
 	SignatureAlgorithm string    `json:"signature_algorithm,omitempty"`
