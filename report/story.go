@@ -160,4 +160,3 @@ func errorCell(l *statelog.Log) string {
 
 // shortCell cuts s to maxErrorCell cells, cleaned, with an ellipsis.
 func shortCell(s string) string { return cut(clean(s), maxErrorCell) }
-
