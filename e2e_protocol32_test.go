@@ -167,6 +167,15 @@ func TestProtocolRecord(t *testing.T) {
 			if want := libpqoracle.Ping(t, oracleVersion, target); p.code != want {
 				t.Errorf("--ping exit %d, PQping %d\n%s", p.code, want, p.stdout)
 			}
+			if c.Version < 18 {
+				// The advice names the setting and the version, not a
+				// peer that is no PostgreSQL.
+				r := pgprobeSerial(t, "-o", "json", target)
+				advice, _ := get(r.doc, "error.advice").(string)
+				if !strings.Contains(advice, "Lower min_protocol_version") || strings.Contains(advice, "HTTP") {
+					t.Errorf("advice for a refused downgrade: %q", advice)
+				}
+			}
 		})
 	}
 }

@@ -36,7 +36,7 @@ func exporterCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:  "exporter",
 		Usage: "a Prometheus exporter: GET /probe?target=…&module=… (blackbox_exporter's conventions)",
-		Description: "Serves GET /probe?target=TARGET&module=NAME[&debug=true] (one probe, answered as metrics: probe_success, " +
+		Description: "Serves GET /probe?target=TARGET&module=NAME, with &debug=true for a readable page (one probe, answered as metrics: probe_success, " +
 			"probe_duration_seconds, probe_postgres_*, probe_ssl_* and probe_tls_*), /metrics (the exporter's own), /-/healthy, " +
 			"and POST /-/reload (SIGHUP too). TARGET is host, host:port, [v6addr]:port, or a connection string or URI " +
 			"without a password. Probes read no PG* variable and no file of the exporter's home directory: settings and " +

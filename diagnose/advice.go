@@ -225,6 +225,8 @@ func adviseProtocol(e *statelog.Error, msg string, w where) string {
 		return s
 	}
 	switch {
+	case strings.Contains(msg, `but "min_protocol_version" was set to`):
+		return "The server answered with NegotiateProtocolVersion: it speaks only the older protocol version the message names (PostgreSQL 17 and older speak 3.0; 3.2 needs PostgreSQL 18), and min_protocol_version forbids going down to it. Lower min_protocol_version (3.0 is libpq's default) or connect to a server that speaks 3.2; a pooler in front of PostgreSQL 18 may also be the one answering."
 	case strings.Contains(msg, "protocol version not supported") || strings.Contains(msg, "protocol extension"):
 		return "The server (or a pooler in front of it) does not support the protocol version or extensions the client asked for. Lower max_protocol_version" + sinceLibpq(18) + ", or upgrade the pooler."
 	}
