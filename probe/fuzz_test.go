@@ -138,9 +138,13 @@ func FuzzVerifyPeerName(f *testing.F) {
 			t.Fatalf("dNSName %q does not match host %q: %v", dns, host, err)
 		}
 		if wildcardMatch(dns, host) {
+			// libpq's rule 3 (wildcard_certificate_match): no dot left of
+			// where the pattern's "*" stands in the host. The character the
+			// "*" stands on may itself be a dot ("*.0" matches "..0" in libpq
+			// too), so only the characters before it are checked.
 			suffix := dns[1:]
 			prefix := host[:len(host)-len(suffix)]
-			if !strings.EqualFold(host[len(prefix):], suffix) || prefix == "" || strings.Contains(prefix, ".") {
+			if !strings.EqualFold(host[len(prefix):], suffix) || prefix == "" || strings.Contains(prefix[:len(prefix)-1], ".") {
 				t.Fatalf("wildcard %q matched %q beyond one left-most label", dns, host)
 			}
 		}
