@@ -110,6 +110,11 @@ func methodName(code uint32, mechs []string, clientCert bool) string {
 func (s *scanner) serverVersion(ctx context.Context, user, enc string) string {
 	o := pingSettings(enc, s.noRoot)
 	o["require_auth"] = "none"
+	if s.t.dbname == "" {
+		// The user's own database (libpq's default) may not exist, and
+		// the server tells its version only once a database is open.
+		o["dbname"] = "postgres"
+	}
 	l := probe.Probe(ctx, probe.Request{Input: s.t.input(user, o), Timeout: s.opts.Timeout})
 	s.counted(l)
 	for _, a := range l.Attempts {
