@@ -51,7 +51,7 @@ func scanText(w io.Writer, o Options, doc *statelog.Scan, failOn string) error {
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return err
 	}
-	t := plainTable(w, []tw.Align{tw.AlignLeft, tw.AlignLeft}, o.tableWidth(), map[string]colSpec{"SEEN": {soft: 20, hard: 10, wrap: true}, "WHAT": {soft: 12, hard: 8}})
+	t := plainTable(w, []tw.Align{tw.AlignLeft, tw.AlignLeft}, o.tableWidth(), map[string]colSpec{"SEEN": {soft: 20, hard: 10, wrap: true}})
 	t.Header([]string{"WHAT", "SEEN"})
 	for _, r := range scanRows(doc) {
 		_ = t.Append(r[0], r[1])

@@ -19,7 +19,7 @@ func (s *scanner) certificate(ctx context.Context, doc *statelog.Scan, cs *tls.C
 	chain := probe.DescribeChain(cs.PeerCertificates, s.now())
 	c := &statelog.ScanCertificate{Chain: chain, KeyType: chain[0].KeyType, KeyBits: chain[0].KeyBits,
 		SignatureAlgorithm: chain[0].SignatureAlgorithm, DaysLeft: chain[0].DaysLeft, Host: s.t.host}
-	c.Verified, c.VerifiedWith, c.VerifyError = s.verifyChain(ctx, leaf)
+	c.Verified, c.VerifiedWith, c.VerifyError = s.verifyChain(ctx, cs.PeerCertificates)
 	if err := probe.VerifyPeerName(leaf, s.t.host); err != nil {
 		c.NameError = err.Error()
 	} else {
