@@ -5,11 +5,13 @@ package main
 import (
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
+	"github.com/pgprobe/pgprobe/scan"
 	"github.com/pgprobe/pgprobe/server"
 )
 
@@ -84,6 +86,19 @@ func TestScanTextFitsTheTerminal(t *testing.T) {
 		}
 		if !strings.Contains(r.stdout, "password-over-plaintext") || !strings.Contains(r.stdout, "critical") {
 			t.Errorf("COLUMNS=%d:\n%s", cols, r.stdout)
+		}
+	}
+}
+
+// TestScanReadmeRanks: the README's table of findings is scan's list.
+func TestScanReadmeRanks(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range scan.Rules() {
+		if row := fmt.Sprintf("| `%s` | %s | %s |", r.ID, r.Severity, r.Title); !strings.Contains(string(readme), row) {
+			t.Errorf("README.md lacks the row %s", row)
 		}
 	}
 }
