@@ -16,9 +16,10 @@ import (
 )
 
 // TestScanCommand: the command's exit codes, its JSON and its text, against
-// the test server (package scan's tests grade real PostgreSQL servers).
+// the test server (package scan's tests grade real PostgreSQL servers). Not
+// in parallel: urfave/cli's subcommands share its global help flag, so two
+// subcommands may not run at once in one process.
 func TestScanCommand(t *testing.T) {
-	t.Parallel()
 	md5 := testServer(t, server.Config{SSL: true, Auth: server.AuthMD5})
 	target := fmt.Sprintf("host=127.0.0.1 port=%d user=alice", md5)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -50,7 +51,6 @@ func TestScanCommand(t *testing.T) {
 		{"zero timeout", []string{"scan", "-t", "0", target}, 3, nil, "each connection needs a deadline"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
 			r := pgprobe(t, nil, tc.args...)
 			if r.code != tc.code {
 				t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", r.code, tc.code, r.stdout, r.stderr)
@@ -72,7 +72,6 @@ func TestScanCommand(t *testing.T) {
 
 // TestScanTextFitsTheTerminal: every line of the text report fits COLUMNS.
 func TestScanTextFitsTheTerminal(t *testing.T) {
-	t.Parallel()
 	port := testServer(t, server.Config{SSL: true, Auth: server.AuthPassword})
 	for _, cols := range []int{60, 80, 120} {
 		r := pgprobe(t, map[string]string{"COLUMNS": strconv.Itoa(cols)}, "scan", fmt.Sprintf("host=127.0.0.1 port=%d user=alice", port))
