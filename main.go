@@ -118,7 +118,7 @@ func newApp(e *env) *cli.App {
 	app := &cli.App{
 		Name:      "pgprobe",
 		Usage:     "show every step of a PostgreSQL connection, and why it fails",
-		UsageText: "pgprobe [flags] [CONNINFO | URI | DBNAME [USERNAME]]\npgprobe [flags] CONNINFO|URI CONNINFO|URI ...\npgprobe settings [CONNINFO | URI | DBNAME [USERNAME]]\npgprobe listen [flags]\npgprobe demo\npgprobe exporter [flags]\npgprobe completion bash|zsh|fish|powershell",
+		UsageText: "pgprobe [flags] [CONNINFO | URI | DBNAME [USERNAME]]\npgprobe [flags] CONNINFO|URI CONNINFO|URI ...\npgprobe settings [CONNINFO | URI | DBNAME [USERNAME]]\npgprobe listen [flags]\npgprobe demo\npgprobe exporter [flags]\npgprobe scan [flags] [CONNINFO | URI | DBNAME [USERNAME]]\npgprobe completion bash|zsh|fish|powershell",
 		Description: "pgprobe re-enacts libpq's connection state machine (PQconnectPoll) one step at a time: " +
 			"name resolution, TCP or Unix-socket connect, SSLRequest and the server's one-byte answer, the TLS handshake " +
 			"and certificate checks under sslmode's rules, the startup message, authentication (trust, password, MD5, " +
@@ -152,6 +152,7 @@ func newApp(e *env) *cli.App {
 			listenCommand(e),
 			demoCommand(e),
 			exporterCommand(e),
+			scanCommand(e),
 			{
 				Name:      "completion",
 				Usage:     "print a shell completion script",
@@ -228,5 +229,6 @@ func completionScript(app *cli.App, shell string) (string, error) {
 		"settings": {"output": report.SettingsFormats(), "color": colors},
 		"listen":   listenValues(),
 		"demo":     {"output": outputFormats, "color": colors},
+		"scan":     {"output": report.ScanFormats(), "color": colors, "fail-on": statelog.Severities()},
 	})
 }

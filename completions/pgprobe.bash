@@ -17,7 +17,7 @@ _pgprobe() {
         =) ((i++)) ;; # the value of --flag=value (= is in COMP_WORDBREAKS)
         --host|-h|--port|-p|--username|-U|--dbname|-d|--output|-o|--color|--timeout|-t|--min-cert-days|--min-tls-version|--save-chain|--seed|--wait|--targets-file|--concurrency|--count|-n|--interval) [[ "${COMP_WORDS[i+1]}" == = ]] || ((i++)) ;;
         -*) ;;
-        settings|listen|demo|exporter|completion) cmd="$w"; break ;;
+        settings|listen|demo|exporter|scan|completion) cmd="$w"; break ;;
         *) positional=1; break ;;
         esac
     done
@@ -72,6 +72,17 @@ _pgprobe() {
             _pgprobe_reply -W "--config --config.check --help --max-concurrent-probes --timeout-offset --web.config.file --web.listen-address -?" -- "$cur"
         fi
         ;;
+    scan)
+        case "$prev" in
+        --color) _pgprobe_reply -W "auto always never" -- "$cur"; return ;;
+        --fail-on) _pgprobe_reply -W "info low medium high critical" -- "$cur"; return ;;
+        --output|-o) _pgprobe_reply -W "text json" -- "$cur"; return ;;
+        --host|-h|--port|-p|--username|-U|--dbname|-d|--users|--timeout|-t|--concurrency) return ;; # a value pgprobe cannot guess
+        esac
+        if [[ "$cur" == -* ]]; then
+            _pgprobe_reply -W "--color --concurrency --dbname --fail-on --help --host --output --port --timeout --username --users -? -U -d -h -o -p -t" -- "$cur"
+        fi
+        ;;
     completion)
         if [[ "$cur" == -* ]]; then
             _pgprobe_reply -W "--help -?" -- "$cur"
@@ -91,7 +102,7 @@ _pgprobe() {
         if [[ "$cur" == -* ]]; then
             _pgprobe_reply -W "--color --concurrency --count --dbname --help --host --interval --min-cert-days --min-tls-version --output --password --ping --port --quiet --save-chain --seed --targets-file --timeout --username --verbose --version --wait -? -U -V -W -d -h -n -o -p -q -t -v" -- "$cur"
         else
-            ((positional)) || _pgprobe_reply -W "settings listen demo exporter completion" -- "$cur"
+            ((positional)) || _pgprobe_reply -W "settings listen demo exporter scan completion" -- "$cur"
         fi
         ;;
     esac

@@ -12,7 +12,7 @@ function __fish_pgprobe_command --description 'the pgprobe command being complet
             case '--host' '-h' '--port' '-p' '--username' '-U' '--dbname' '-d' '--output' '-o' '--color' '--timeout' '-t' '--min-cert-days' '--min-tls-version' '--save-chain' '--seed' '--wait' '--targets-file' '--concurrency' '--count' '-n' '--interval'
                 set skip 1
             case '-*'
-            case settings listen demo exporter completion
+            case settings listen demo exporter scan completion
                 echo $w
                 return
             case '*'
@@ -83,10 +83,22 @@ complete -c pgprobe -n '__fish_pgprobe_is exporter' -l max-concurrent-probes -x 
 complete -c pgprobe -n '__fish_pgprobe_is exporter' -l timeout-offset -x -d 'DURATION subtracted from Prometheus\' scrape timeout to make the probe\'s deadline'
 complete -c pgprobe -n '__fish_pgprobe_is exporter' -l config.check -d 'check the configuration file and exit: 0 when valid, 3 otherwise'
 complete -c pgprobe -n '__fish_pgprobe_is exporter' -l help -s '?' -d 'show help'
+complete -c pgprobe -n '__fish_pgprobe_is scan' -l host -s 'h' -x -d 'database server host or socket directory (as psql -h)'
+complete -c pgprobe -n '__fish_pgprobe_is scan' -l port -s 'p' -x -d 'database server port (as psql -p)'
+complete -c pgprobe -n '__fish_pgprobe_is scan' -l username -s 'U' -x -d 'database user name (as psql -U)'
+complete -c pgprobe -n '__fish_pgprobe_is scan' -l dbname -s 'd' -x -d 'database name, or a connection string or URI (as psql -d)'
+complete -c pgprobe -n '__fish_pgprobe_is scan' -l color -x -a 'auto always never' -d 'colour WHEN: auto, always or never (NO_COLOR is honoured)'
+complete -c pgprobe -n '__fish_pgprobe_is scan' -l users -x -d 'look at the authentication of USERS, a comma-separated list (default: the target\'s user)'
+complete -c pgprobe -n '__fish_pgprobe_is scan' -l fail-on -x -a 'info low medium high critical' -d 'exit 4 when a finding is at or above SEVERITY: info, low, medium, high or critical'
+complete -c pgprobe -n '__fish_pgprobe_is scan' -l output -s 'o' -x -a 'text json' -d 'output FORMAT: text or json'
+complete -c pgprobe -n '__fish_pgprobe_is scan' -l timeout -s 't' -x -d 'deadline for each connection of the scan: DURATION such as 5s, or seconds'
+complete -c pgprobe -n '__fish_pgprobe_is scan' -l concurrency -x -d 'open at most N connections at once'
+complete -c pgprobe -n '__fish_pgprobe_is scan' -l help -s '?' -d 'show help'
 complete -c pgprobe -n '__fish_pgprobe_is completion' -l help -s '?' -d 'show help'
 complete -c pgprobe -n '__fish_pgprobe_is completion' -a 'bash zsh fish powershell'
 complete -c pgprobe -n '__fish_pgprobe_is pgprobe' -a settings -d 'show the resolved settings and where each came from; no connection'
 complete -c pgprobe -n '__fish_pgprobe_is pgprobe' -a listen -d 'the server side: answer clients as ProcessStartupPacket does and record what they send'
 complete -c pgprobe -n '__fish_pgprobe_is pgprobe' -a demo -d 'probe a built-in server on loopback: works with no database at all'
 complete -c pgprobe -n '__fish_pgprobe_is pgprobe' -a exporter -d 'a Prometheus exporter: GET /probe?target=…&module=… (blackbox_exporter\'s conventions)'
+complete -c pgprobe -n '__fish_pgprobe_is pgprobe' -a scan -d 'what a server accepts (TLS versions, suites, groups, certificate, each user\'s authentication), graded'
 complete -c pgprobe -n '__fish_pgprobe_is pgprobe' -a completion -d 'print a shell completion script'

@@ -36,6 +36,12 @@ func (m *Machine) handleAuth(began time.Time, body []byte) {
 	if m.cfg.Ping {
 		// pg_isready's verdict is in: any authentication request means the
 		// server accepts connections. Stop here, as PQping does in effect.
+		// What SASL offered is kept (pgprobe scan reads SCRAM-SHA-256-PLUS).
+		if code == wire.AuthReqSASL {
+			if mechs, err := saslMechanisms(data); err == nil {
+				auth.Mechanisms = append([]string{}, mechs...)
+			}
+		}
 		m.record(statelog.StepAuthRequest, began, name+": the server is accepting connections (a ping stops here)", nil, map[string]any{"code": code})
 		m.pingStop()
 		return

@@ -115,6 +115,14 @@ type Config struct {
 	// a ClientHello as the very first bytes, ALPN "postgresql" required.
 	// Without it a ClientHello is an invalid startup packet, as before 17.
 	DirectSSL bool
+	// MinTLSVersion is ssl_min_protocol_version (a crypto/tls version;
+	// 0 means TLS 1.2, PostgreSQL's default): tls.VersionTLS10 makes a
+	// server that accepts TLS 1.0, which PostgreSQL on OpenSSL 3 will not.
+	MinTLSVersion uint16
+	// AcceptUnencryptedAfterSSLRequest behaves as servers before the fix
+	// of CVE-2021-23214: bytes that came with the SSLRequest, before the
+	// TLS handshake, are read afterwards as if they had come through TLS.
+	AcceptUnencryptedAfterSSLRequest bool
 	// Auth is the method asked of every client: trust, password, md5 or
 	// scram-sha-256 (the default).
 	Auth string
@@ -297,6 +305,13 @@ func (s *Server) setupTLS() error {
 		NextProtos: []string{"postgresql"},
 		// ssl_min_protocol_version's default.
 		MinVersion: tls.VersionTLS12,
+	}
+	if s.cfg.MinTLSVersion != 0 {
+		s.tlsBase.MinVersion = s.cfg.MinTLSVersion
+		// crypto/tls's defaults have no suite older clients share.
+		for _, c := range append(tls.CipherSuites(), tls.InsecureCipherSuites()...) {
+			s.tlsBase.CipherSuites = append(s.tlsBase.CipherSuites, c.ID)
+		}
 	}
 	return nil
 }

@@ -190,12 +190,20 @@ func (h *backend) sslRequest(began time.Time) (bool, bool) {
 		h.end(statelog.OutcomeDropped, nil)
 		return false, false
 	}
+	var early []byte
 	if extra > 0 {
 		h.sess.UnencryptedAfterSSLRequest = extra
-		_, _ = io.ReadFull(h.raw, make([]byte, extra))
+		early = make([]byte, extra)
+		_, _ = io.ReadFull(h.raw, early)
 	}
 	if !h.tlsAccept(StateSecureOpenServer, h.raw, time.Now()) {
 		return false, false
+	}
+	if extra > 0 && h.s.cfg.AcceptUnencryptedAfterSSLRequest {
+		// The unfixed server's input buffer still held them: they are
+		// read next, as if they had come through TLS.
+		h.conn = &prefixConn{Conn: h.conn, prefix: early}
+		extra = 0
 	}
 	if extra > 0 {
 		h.fatal(StateProcessStartupPacket, time.Now(), "08P01", "received unencrypted data after SSL request",
