@@ -136,15 +136,16 @@ func TestGSSAgainstPsql(t *testing.T) {
 	t.Run("fails", func(t *testing.T) {
 		for _, tc := range []struct {
 			gssCase
-			code  int    // pgprobe's (psql says 2 for every failure)
-			cause string // the cause of the final error
+			code   int    // pgprobe's (psql says 2 for every failure)
+			cause  string // the cause of the final error
+			advice string // in the final error's advice
 		}{
-			{gssCase{"wrong krbsrvname, hostgssenc user", []string{"user=gssuser", "krbsrvname=nope"}, r.caches["gssuser"]}, 1, ""},
-			{gssCase{"wrong krbsrvname, gss auth", []string{"user=nogssenc", "krbsrvname=nope"}, r.caches["nogssenc"]}, 1, "kerberos_unknown_service_principal"},
-			{gssCase{"an IP address names another principal", []string{"user=nogssenc", "host=127.0.0.1"}, r.caches["nogssenc"]}, 1, "kerberos_unknown_service_principal"},
-			{gssCase{"no credential cache, hostgssenc user", []string{"user=gssuser"}, ""}, 1, ""},
-			{gssCase{"no credential cache, gss auth", []string{"user=nogssenc"}, ""}, 1, "kerberos_no_ccache"},
-			{gssCase{"another principal's ticket", []string{"user=nogssenc"}, r.caches["gssuser"]}, 1, ""},
+			{gssCase{"wrong krbsrvname, hostgssenc user", []string{"user=gssuser", "krbsrvname=nope"}, r.caches["gssuser"]}, 1, "", "hostnossl"},
+			{gssCase{"wrong krbsrvname, gss auth", []string{"user=nogssenc", "krbsrvname=nope"}, r.caches["nogssenc"]}, 1, "kerberos_unknown_service_principal", "check krbsrvname"},
+			{gssCase{"an IP address names another principal", []string{"user=nogssenc", "host=127.0.0.1"}, r.caches["nogssenc"]}, 1, "kerberos_unknown_service_principal", "an IP address (host=127.0.0.1)"},
+			{gssCase{"no credential cache, hostgssenc user", []string{"user=gssuser"}, ""}, 1, "", "pg_hba.conf"},
+			{gssCase{"no credential cache, gss auth", []string{"user=nogssenc"}, ""}, 1, "kerberos_no_ccache", "Run `kinit`"},
+			{gssCase{"another principal's ticket", []string{"user=nogssenc"}, r.caches["gssuser"]}, 1, "", "gssuser@" + pgtest.Realm + " does not map"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				out, code, res := r.run(t, tc.gssCase)
@@ -156,9 +157,30 @@ func TestGSSAgainstPsql(t *testing.T) {
 				if tc.cause != "" {
 					mustEqual(t, res, "error.cause", tc.cause)
 				}
+				if advice, _ := get(res.doc, "error.advice").(string); !strings.Contains(advice, tc.advice) {
+					t.Errorf("advice %q lacks %q", advice, tc.advice)
+				}
 			})
 		}
 	})
+}
+
+// TestGSSMinTicketHours: --min-ticket-hours checks the ticket that was
+// used (the realm's tickets last a day).
+func TestGSSMinTicketHours(t *testing.T) {
+	r := startGSSRealm(t)
+	env := map[string]string{"KRB5_CONFIG": r.kdc.Config, "KRB5CCNAME": r.caches["gssuser"]}
+	target := r.c.ConnString("host=localhost", "user=gssuser", "dbname=postgres")
+	for _, tc := range []struct {
+		hours string
+		code  int
+	}{{"1", 0}, {"100", 4}} {
+		res := pgprobe(t, env, "-o", "json", "--min-ticket-hours", tc.hours, target)
+		mustCode(t, res, tc.code)
+		mustEqual(t, res, "checks.0.name", "min-ticket-hours")
+	}
+	res := pgprobe(t, nil, "--min-ticket-hours", "-1", target)
+	mustCode(t, res, 3)
 }
 
 // TestGSSTicketLifetime: an expired ticket, then a KDC that does not answer
