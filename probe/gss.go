@@ -46,7 +46,7 @@ func (m *Machine) gssEncryption(a address) *statelog.Error {
 			e.Hint = "get a Kerberos ticket first: kinit"
 			return e
 		}
-		m.attempt.GSSEncryption = "gssencmode=prefer: no Kerberos credentials (" + creds.cacheName + "), so no GSSENCRequest, as libpq"
+		m.attempt.GSSEncryption = "gssencmode=prefer: no Kerberos credential cache (" + creds.cacheName + "), so no GSSENCRequest, as libpq"
 		return nil
 	}
 	if creds.cfgNote != "" {
