@@ -6,9 +6,13 @@ package main
 // (Debian's libpq, built with GSSAPI) as the oracle for every verdict.
 
 import (
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/jcmturner/gokrb5/v8/credentials"
 
 	"github.com/pgprobe/pgprobe/internal/pgtest"
 )
@@ -166,7 +170,8 @@ func TestGSSAgainstPsql(t *testing.T) {
 }
 
 // TestGSSMinTicketHours: --min-ticket-hours checks the ticket that was
-// used (the realm's tickets last a day).
+// used (the realm's tickets last a day); the timeline shows the context,
+// and no output holds a key or a ticket.
 func TestGSSMinTicketHours(t *testing.T) {
 	r := startGSSRealm(t)
 	env := map[string]string{"KRB5_CONFIG": r.kdc.Config, "KRB5CCNAME": r.caches["gssuser"]}
@@ -181,6 +186,29 @@ func TestGSSMinTicketHours(t *testing.T) {
 	}
 	res := pgprobe(t, nil, "--min-ticket-hours", "-1", target)
 	mustCode(t, res, 3)
+
+	res = pgprobe(t, env, "-v", target)
+	mustCode(t, res, 0)
+	for _, want := range []string{"CONNECTION_GSS_STARTUP", "gss_handshake", "GSSAPI", "yes (GSSAPI encryption"} {
+		if !strings.Contains(res.stdout, want) {
+			t.Errorf("the timeline lacks %q:\n%s", want, res.stdout)
+		}
+	}
+	// No secret: neither the TGT's session key nor the ticket itself.
+	cc, err := credentials.LoadCCache(strings.TrimPrefix(r.caches["gssuser"], "FILE:"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res = pgprobe(t, env, "-o", "json", target)
+	for _, c := range cc.GetEntries() {
+		for _, secret := range [][]byte{c.Key.KeyValue, c.Ticket[len(c.Ticket)-32:]} {
+			for _, enc := range []string{hex.EncodeToString(secret), base64.StdEncoding.EncodeToString(secret)} {
+				if strings.Contains(res.stdout, enc) {
+					t.Errorf("a key or ticket of the cache is in the output")
+				}
+			}
+		}
+	}
 }
 
 // TestGSSTicketLifetime: an expired ticket, then a KDC that does not answer
