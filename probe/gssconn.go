@@ -9,11 +9,12 @@ import (
 
 // PQ_GSS_MAX_PACKET_SIZE (fe-secure-gssapi.c, PQ_GSS_SEND_BUFFER_SIZE
 // before 18): no packet, its 4-byte length included, may be larger. A
-// sealed AES token adds 60 bytes to its plaintext: the header twice (16
-// each), the confounder (16) and the HMAC (12).
+// sealed AES token adds at most 64 bytes to its plaintext: the header twice
+// (16 each), the confounder (16) and the HMAC (12, or 16 with RFC 8009's
+// SHA-2 enctypes).
 const (
 	gssMaxPacket   = 16384
-	gssWrapPadding = 60
+	gssWrapPadding = 64
 	gssMaxPlain    = gssMaxPacket - 4 - gssWrapPadding
 )
 
