@@ -187,6 +187,20 @@ func TestGSSMinTicketHours(t *testing.T) {
 	res := pgprobe(t, nil, "--min-ticket-hours", "-1", target)
 	mustCode(t, res, 3)
 
+	// require_auth (libpq 16; psql 15 does not know it): over GSSAPI
+	// encryption the server asks for nothing more, which check_expected_areq
+	// accepts when gss is allowed.
+	for _, tc := range []struct {
+		requireAuth string
+		code        int
+	}{{"gss", 0}, {"!password", 0}, {"scram-sha-256", 1}} {
+		res := pgprobe(t, env, "-o", "json", target+" require_auth="+tc.requireAuth)
+		mustCode(t, res, tc.code)
+		if tc.code == 1 {
+			mustEqual(t, res, "attempts.0.error.message", fmt.Sprintf("connection to server at \"localhost\" (127.0.0.1), port %d failed: authentication method requirement \"scram-sha-256\" failed: server did not complete authentication", r.c.Port))
+		}
+	}
+
 	res = pgprobe(t, env, "-v", target)
 	mustCode(t, res, 0)
 	for _, want := range []string{"CONNECTION_GSS_STARTUP", "gss_handshake", "GSSAPI", "yes (GSSAPI encryption"} {
