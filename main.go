@@ -96,6 +96,7 @@ func probeFlags() []cli.Flag {
 		&cli.StringFlag{Name: "timeout", Aliases: []string{"t"}, Value: "30s", Usage: "deadline for the whole probe: `DURATION` such as 10s, or seconds; 0 for none"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "show every ParameterStatus and more detail in the timeline"},
 		&cli.IntFlag{Name: "min-cert-days", Usage: "check: the server certificate must stay valid at least `N` more days (exit 4 otherwise)"},
+		&cli.Float64Flag{Name: "min-ticket-hours", Usage: "check: the Kerberos ticket (GSSAPI) must stay valid at least `N` more hours (exit 4 otherwise)"},
 		&cli.StringFlag{Name: "min-tls-version", Usage: "check: the connection must use TLS `VERSION` 1.2 or 1.3 or newer (exit 4 otherwise)"},
 		saveChainFlag(),
 		&cli.Uint64Flag{Name: "seed", Usage: "seed `N` for load_balance_hosts=random's shuffles, to repeat a run (0 or unset: random)"},

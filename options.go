@@ -60,6 +60,9 @@ func request(c *cli.Context) (probe.Request, error) {
 	if req.Checks.MinCertDays < 0 {
 		return req, usageErr("invalid --min-cert-days %d: give a number of days, 0 or more", req.Checks.MinCertDays)
 	}
+	if req.Checks.MinTicketHours = c.Float64("min-ticket-hours"); req.Checks.MinTicketHours < 0 {
+		return req, usageErr("invalid --min-ticket-hours %g: give a number of hours, 0 or more", req.Checks.MinTicketHours)
+	}
 	if v := c.String("min-tls-version"); v != "" {
 		if req.Checks.MinTLSVersion, err = probe.ParseTLSVersion(v); err != nil {
 			return req, usageErr("invalid --min-tls-version: %s", err)
@@ -126,8 +129,8 @@ func probeAction(c *cli.Context, e *env) error {
 			fmt.Fprintln(e.stderr, "pgprobe: "+w)
 		}
 	}
-	if base.Ping && (base.Checks.MinCertDays > 0 || base.Checks.MinTLSVersion != "") {
-		return usageErr("--ping stops before TLS details matter to a check: use --min-cert-days and --min-tls-version without --ping")
+	if base.Ping && (base.Checks.MinCertDays > 0 || base.Checks.MinTLSVersion != "" || base.Checks.MinTicketHours > 0) {
+		return usageErr("--ping stops before TLS details matter to a check: use --min-cert-days, --min-tls-version and --min-ticket-hours without --ping")
 	}
 	if c.Bool("password") {
 		if base.Password, err = cliargs.PromptPassword(e.stdin, e.noTTY); err != nil {

@@ -15,7 +15,7 @@ _pgprobe() {
         case "$w" in
         --) positional=1; break ;;
         =) ((i++)) ;; # the value of --flag=value (= is in COMP_WORDBREAKS)
-        --host|-h|--port|-p|--username|-U|--dbname|-d|--output|-o|--color|--timeout|-t|--min-cert-days|--min-tls-version|--save-chain|--seed|--wait|--targets-file|--concurrency|--count|-n|--interval) [[ "${COMP_WORDS[i+1]}" == = ]] || ((i++)) ;;
+        --host|-h|--port|-p|--username|-U|--dbname|-d|--output|-o|--color|--timeout|-t|--min-cert-days|--min-ticket-hours|--min-tls-version|--save-chain|--seed|--wait|--targets-file|--concurrency|--count|-n|--interval) [[ "${COMP_WORDS[i+1]}" == = ]] || ((i++)) ;;
         -*) ;;
         settings|listen|demo|exporter|scan|completion) cmd="$w"; break ;;
         *) positional=1; break ;;
@@ -97,10 +97,10 @@ _pgprobe() {
         --min-tls-version) _pgprobe_reply -W "1.2 1.3" -- "$cur"; return ;;
         --save-chain) _pgprobe_reply -f -- "$cur"; compopt -o filenames 2>/dev/null; return ;;
         --targets-file) _pgprobe_reply -f -- "$cur"; compopt -o filenames 2>/dev/null; return ;;
-        --host|-h|--port|-p|--username|-U|--dbname|-d|--timeout|-t|--min-cert-days|--seed|--wait|--concurrency|--count|-n|--interval) return ;; # a value pgprobe cannot guess
+        --host|-h|--port|-p|--username|-U|--dbname|-d|--timeout|-t|--min-cert-days|--min-ticket-hours|--seed|--wait|--concurrency|--count|-n|--interval) return ;; # a value pgprobe cannot guess
         esac
         if [[ "$cur" == -* ]]; then
-            _pgprobe_reply -W "--color --concurrency --count --dbname --help --host --interval --min-cert-days --min-tls-version --output --password --ping --port --quiet --save-chain --seed --targets-file --timeout --username --verbose --version --wait -? -U -V -W -d -h -n -o -p -q -t -v" -- "$cur"
+            _pgprobe_reply -W "--color --concurrency --count --dbname --help --host --interval --min-cert-days --min-ticket-hours --min-tls-version --output --password --ping --port --quiet --save-chain --seed --targets-file --timeout --username --verbose --version --wait -? -U -V -W -d -h -n -o -p -q -t -v" -- "$cur"
         else
             ((positional)) || _pgprobe_reply -W "settings listen demo exporter scan completion" -- "$cur"
         fi

@@ -9,7 +9,7 @@ function __fish_pgprobe_command --description 'the pgprobe command being complet
             continue
         end
         switch $w
-            case '--host' '-h' '--port' '-p' '--username' '-U' '--dbname' '-d' '--output' '-o' '--color' '--timeout' '-t' '--min-cert-days' '--min-tls-version' '--save-chain' '--seed' '--wait' '--targets-file' '--concurrency' '--count' '-n' '--interval'
+            case '--host' '-h' '--port' '-p' '--username' '-U' '--dbname' '-d' '--output' '-o' '--color' '--timeout' '-t' '--min-cert-days' '--min-ticket-hours' '--min-tls-version' '--save-chain' '--seed' '--wait' '--targets-file' '--concurrency' '--count' '-n' '--interval'
                 set skip 1
             case '-*'
             case settings listen demo exporter scan completion
@@ -40,6 +40,7 @@ complete -c pgprobe -n '__fish_pgprobe_is pgprobe pgprobe-target' -l ping -d 'st
 complete -c pgprobe -n '__fish_pgprobe_is pgprobe pgprobe-target' -l timeout -s 't' -x -d 'deadline for the whole probe: DURATION such as 10s, or seconds; 0 for none'
 complete -c pgprobe -n '__fish_pgprobe_is pgprobe pgprobe-target' -l verbose -s 'v' -d 'show every ParameterStatus and more detail in the timeline'
 complete -c pgprobe -n '__fish_pgprobe_is pgprobe pgprobe-target' -l min-cert-days -x -d 'check: the server certificate must stay valid at least N more days (exit 4 otherwise)'
+complete -c pgprobe -n '__fish_pgprobe_is pgprobe pgprobe-target' -l min-ticket-hours -x -d 'check: the Kerberos ticket (GSSAPI) must stay valid at least N more hours (exit 4 otherwise)'
 complete -c pgprobe -n '__fish_pgprobe_is pgprobe pgprobe-target' -l min-tls-version -x -a '1.2 1.3' -d 'check: the connection must use TLS VERSION 1.2 or 1.3 or newer (exit 4 otherwise)'
 complete -c pgprobe -n '__fish_pgprobe_is pgprobe pgprobe-target' -l save-chain -r -F -d 'write the certificate chain the server sent to FILE (PEM, leaf first), also when it failed verification; one target only'
 complete -c pgprobe -n '__fish_pgprobe_is pgprobe pgprobe-target' -l seed -x -d 'seed N for load_balance_hosts=random\'s shuffles, to repeat a run (0 or unset: random)'

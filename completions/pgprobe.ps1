@@ -11,7 +11,7 @@ Register-ArgumentCompleter -Native -CommandName pgprobe -ScriptBlock {
         'exporter' { @('--config', '--config.check', '--help', '--max-concurrent-probes', '--timeout-offset', '--web.config.file', '--web.listen-address', '-?') }
         'scan' { @('--color', '--concurrency', '--dbname', '--fail-on', '--help', '--host', '--output', '--port', '--timeout', '--username', '--users', '-?', '-U', '-d', '-h', '-o', '-p', '-t') }
         'completion' { @('bash', 'zsh', 'fish', 'powershell', '--help', '-?') }
-        default { @('settings', 'listen', 'demo', 'exporter', 'scan', 'completion', '--color', '--concurrency', '--count', '--dbname', '--help', '--host', '--interval', '--min-cert-days', '--min-tls-version', '--output', '--password', '--ping', '--port', '--quiet', '--save-chain', '--seed', '--targets-file', '--timeout', '--username', '--verbose', '--version', '--wait', '-?', '-U', '-V', '-W', '-d', '-h', '-n', '-o', '-p', '-q', '-t', '-v') }
+        default { @('settings', 'listen', 'demo', 'exporter', 'scan', 'completion', '--color', '--concurrency', '--count', '--dbname', '--help', '--host', '--interval', '--min-cert-days', '--min-ticket-hours', '--min-tls-version', '--output', '--password', '--ping', '--port', '--quiet', '--save-chain', '--seed', '--targets-file', '--timeout', '--username', '--verbose', '--version', '--wait', '-?', '-U', '-V', '-W', '-d', '-h', '-n', '-o', '-p', '-q', '-t', '-v') }
     }
     $offer |
         Where-Object { $_ -like "$wordToComplete*" } |

@@ -93,6 +93,9 @@ func advise(l *statelog.Log, e *statelog.Error, a *statelog.Attempt) string {
 	w := whereOf(e, a)
 	w.l = l
 	msg := Core(e.Message)
+	if s := adviseGSS(e, msg, w); s != "" {
+		return s
+	}
 	switch {
 	case e.SQLState != "":
 		if s := adviseSQLState(e, msg, w); s != "" {

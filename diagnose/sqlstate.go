@@ -169,7 +169,10 @@ func adviseHBA(m []string, w where) string {
 	case kind == "hostnossl":
 		alt = " (or `host …`, which matches with and without SSL; better, connect with sslmode=require and use `hostssl`)"
 	}
-	return fmt.Sprintf("No line in pg_hba.conf lets user %q reach database %q from %s %s. Add %s%s to pg_hba.conf above any line that would match first, then run `SELECT pg_reload_conf()` (or `pg_ctl reload`).", user, db, addr, encWords, line, alt)
+	if kind == "hostgssenc" || (w.a != nil && w.a.GSS != nil) {
+		line = fmt.Sprintf("`%s %s %s %s%s gss include_realm=0`", kind, db, user, addr, mask)
+	}
+	return fmt.Sprintf("No line in pg_hba.conf lets user %q reach database %q from %s %s. Add %s%s to pg_hba.conf above any line that would match first, then run `SELECT pg_reload_conf()` (or `pg_ctl reload`).", user, db, addr, encWords, line, alt) + gssHBA(enc, w.a)
 }
 
 func passwordSourceName(s string) string {

@@ -26,7 +26,6 @@ func (m *Machine) handleAuth(began time.Time, body []byte) {
 	if m.attempt.Auth == nil {
 		m.attempt.Auth = &statelog.Auth{Mechanisms: []string{}}
 	}
-	auth := m.attempt.Auth
 	name := wire.AuthReqName(code)
 	if name == "" {
 		name = fmt.Sprintf("authentication request %d", code)
@@ -39,7 +38,7 @@ func (m *Machine) handleAuth(began time.Time, body []byte) {
 		// What SASL offered is kept (pgprobe scan reads SCRAM-SHA-256-PLUS).
 		if code == wire.AuthReqSASL {
 			if mechs, err := saslMechanisms(data); err == nil {
-				auth.Mechanisms = append([]string{}, mechs...)
+				m.attempt.Auth.Mechanisms = append([]string{}, mechs...)
 			}
 		}
 		m.record(statelog.StepAuthRequest, began, name+": the server is accepting connections (a ping stops here)", nil, map[string]any{"code": code})
@@ -60,12 +59,10 @@ func (m *Machine) handleAuth(began time.Time, body []byte) {
 		m.startSASL(began, name, data)
 	case wire.AuthReqSASLCont, wire.AuthReqSASLFin:
 		m.continueSASL(began, name, code, data)
-	case wire.AuthReqGSS, wire.AuthReqGSSCont:
-		auth.Method = "gss"
-		m.authFail(began, name, "GSSAPI authentication not supported")
-	case wire.AuthReqSSPI:
-		auth.Method = "sspi"
-		m.authFail(began, name, "SSPI authentication not supported")
+	case wire.AuthReqGSS, wire.AuthReqSSPI:
+		m.gssAuth(began, name, code)
+	case wire.AuthReqGSSCont:
+		m.gssContinue(began, name, data)
 	case wire.AuthReqKrb4:
 		m.authFail(began, name, "Kerberos 4 authentication not supported")
 	case wire.AuthReqKrb5:
@@ -95,7 +92,9 @@ func (m *Machine) checkExpectedAreq(code uint32) string {
 		var reason string
 		switch code {
 		case wire.AuthReqOK:
-			if authRequired && !m.conn.clientFinishedAuth {
+			// GSSAPI encryption authenticated both sides already.
+			gssEnc := m.conn.gssConn != nil && ra.Allows("gss")
+			if authRequired && !m.conn.clientFinishedAuth && !gssEnc {
 				reason = "server did not complete authentication"
 			}
 		case wire.AuthReqPassword:
@@ -148,6 +147,12 @@ func (m *Machine) authOK(began time.Time, name string, code uint32) {
 	var clientTLS *statelog.TLS
 	if m.conn.tlsSetup != nil {
 		clientTLS = m.conn.tlsSetup.info
+	}
+	if auth.Method == "" && m.conn.gssConn != nil {
+		// Over GSSAPI encryption a gss line asks for nothing more: the
+		// context already proved who the client is.
+		auth.Method = "gss"
+		auth.Mechanisms = []string{"kerberos_v5"}
 	}
 	if auth.Method == "" {
 		auth.Method = "trust"

@@ -12,6 +12,9 @@ import (
 type Checks struct {
 	MinCertDays   int    // the server certificate must be valid this many more days (0: no check)
 	MinTLSVersion string // "1.2" or "1.3" ("": no check)
+	// MinTicketHours: the Kerberos ticket-granting ticket must last this
+	// many more hours (0: no check).
+	MinTicketHours float64
 }
 
 // ParseTLSVersion accepts "1.2", "1.3", "TLSv1.2", "tlsv1.3".
@@ -28,7 +31,7 @@ func ParseTLSVersion(s string) (string, error) {
 // one's outcome in l.Checks and, when any failed, turns the verdict into
 // class "check" with every failed check's message.
 func (c Checks) apply(l *statelog.Log) {
-	if !l.OK || l.Ping != "" || (c.MinCertDays <= 0 && c.MinTLSVersion == "") {
+	if !l.OK || l.Ping != "" || (c.MinCertDays <= 0 && c.MinTLSVersion == "" && c.MinTicketHours <= 0) {
 		return
 	}
 	var a *statelog.Attempt
@@ -45,6 +48,9 @@ func (c Checks) apply(l *statelog.Log) {
 	}
 	if c.MinCertDays > 0 {
 		l.Checks = append(l.Checks, c.certDays(a))
+	}
+	if c.MinTicketHours > 0 {
+		l.Checks = append(l.Checks, c.ticketHours(a))
 	}
 	var failed []string
 	for _, x := range l.Checks {
@@ -85,6 +91,23 @@ func (c Checks) certDays(a *statelog.Attempt) statelog.Check {
 		r.OK = false
 		r.Message = fmt.Sprintf("the server certificate %s expires on %s, in %d days: fewer than the %d days required",
 			leaf.Subject, leaf.NotAfter.Format("2006-01-02"), leaf.DaysLeft, c.MinCertDays)
+	}
+	return r
+}
+
+func (c Checks) ticketHours(a *statelog.Attempt) statelog.Check {
+	r := statelog.Check{Name: statelog.CheckMinTicketHours, Want: fmt.Sprintf("%g hours or more", c.MinTicketHours), Got: "no Kerberos ticket used", OK: true}
+	if a.GSS == nil || a.GSS.TicketExpires == nil {
+		r.OK = false
+		r.Message = fmt.Sprintf("the connection used no Kerberos ticket, but one valid at least %g more hours is required", c.MinTicketHours)
+		return r
+	}
+	end := a.GSS.TicketExpires.Format("2006-01-02 15:04 UTC")
+	r.Got = fmt.Sprintf("%g hours (until %s)", a.GSS.TicketHoursLeft, end)
+	if a.GSS.TicketHoursLeft < c.MinTicketHours {
+		r.OK = false
+		r.Message = fmt.Sprintf("the Kerberos ticket of %s expires at %s, in %g hours: fewer than the %g hours required (run kinit)",
+			a.GSS.ClientPrincipal, end, a.GSS.TicketHoursLeft, c.MinTicketHours)
 	}
 	return r
 }

@@ -264,8 +264,7 @@ func (m *Machine) startAddress() {
 
 // allowedEncryption is init_allowed_encryption_methods: never SSL on a Unix
 // socket; sslmode=allow tries plaintext first, every other mode SSL first.
-// GSSAPI encryption is decided apart (gss.go): pgprobe never sends
-// GSSENCRequest, which is what libpq does without Kerberos credentials.
+// GSSAPI encryption is decided apart (gss.go), and comes first.
 func (m *Machine) allowedEncryption(a address) []encMethod {
 	if a.network == "unix" {
 		return []encMethod{encPlaintext}

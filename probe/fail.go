@@ -46,8 +46,12 @@ func (m *Machine) connectionFailed(e *statelog.Error) {
 	if m.whichEnc+1 < len(m.allowedEnc) {
 		prev := m.currentEnc()
 		m.whichEnc++
-		m.nextReason = fmt.Sprintf("sslmode=%s: the %s attempt failed, retrying with %s on a new connection",
-			m.settings.Get("sslmode"), prev, m.currentEnc())
+		mode := "sslmode=" + m.settings.Get("sslmode")
+		if prev == encGSS {
+			mode = "gssencmode=" + m.settings.Get("gssencmode")
+		}
+		m.nextReason = fmt.Sprintf("%s: the %s attempt failed, retrying with %s on a new connection",
+			mode, prev, m.currentEnc())
 		m.status = ConnectionNeeded
 		return
 	}

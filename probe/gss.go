@@ -2,19 +2,17 @@ package probe
 
 import (
 	"fmt"
-	"os"
-	"strings"
+	"time"
 
 	"github.com/pgprobe/pgprobe/statelog"
 )
 
-// GSSAPI encryption as a libpq built with GSSAPI (the distributions') decides
-// it in init_allowed_encryption_methods and select_next_encryption_method,
-// before it connects: over a Unix socket never; over TCP only when
-// pg_GSS_have_cred_cache finds Kerberos credentials. pgprobe has no GSSAPI
-// yet: without credentials it does what such a libpq does (prefer skips
-// GSSENCRequest, require fails); with credentials it says that libpq would
-// try GSSAPI encryption first and that it cannot.
+// GSSAPI encryption as libpq 17/18 built with GSSAPI (the distributions')
+// decides it in init_allowed_encryption_methods and
+// select_next_encryption_method, before it connects: over a Unix socket
+// never; over TCP only when pg_GSS_have_cred_cache finds Kerberos
+// credentials (gss_acquire_cred). Then GSS comes first, before SSL and
+// plaintext.
 
 // The messages of libpq 17 and 18 (libpq 15 says "GSSAPI encryption
 // required but was impossible (possibly no credential cache, no server
@@ -25,8 +23,9 @@ const (
 )
 
 // gssEncryption decides GSSAPI encryption for address a, as libpq does
-// before connecting to it. It notes the decision in the attempt's record
-// and returns the error that ends the probe, if any.
+// before connecting to it, and puts GSS first in m.allowedEnc when it is
+// to be tried (alone with gssencmode=require). It returns the error that
+// ends the probe, if any.
 func (m *Machine) gssEncryption(a address) *statelog.Error {
 	mode := m.settings.Get("gssencmode")
 	if mode == "disable" {
@@ -38,46 +37,78 @@ func (m *Machine) gssEncryption(a address) *statelog.Error {
 		}
 		return nil
 	}
-	cache, found := credentialCache(m.cfg.Getenv)
-	if !found {
+	creds, kerr := loadCreds(m.cfg.Getenv)
+	m.krb = creds
+	if kerr != nil {
 		if mode == "require" {
-			m.attempt.GSSEncryption = "no Kerberos credential cache (" + cache + "): libpq cannot request GSSAPI encryption"
-			return newError(statelog.ClassSSL, gssNoCCache)
+			m.attempt.GSSEncryption = "no Kerberos credentials (" + kerr.Minor + "): libpq cannot request GSSAPI encryption"
+			e := newError(statelog.ClassSSL, gssNoCCache)
+			e.Hint = "get a Kerberos ticket first: kinit"
+			return e
 		}
-		m.attempt.GSSEncryption = "gssencmode=prefer: no Kerberos credential cache (" + cache + "), so no GSSENCRequest, as libpq"
+		m.attempt.GSSEncryption = "gssencmode=prefer: no Kerberos credential cache (" + creds.cacheName + "), so no GSSENCRequest, as libpq"
 		return nil
 	}
-	if mode == "require" {
-		m.attempt.GSSEncryption = "a Kerberos credential cache exists (" + cache + "): libpq would send GSSENCRequest"
-		return newError(statelog.ClassUsage, fmt.Sprintf("gssencmode=require: a Kerberos credential cache exists (%s), so libpq would request GSSAPI encryption; pgprobe cannot do GSSAPI encryption yet", cache))
+	if creds.cfgNote != "" {
+		m.warnOnce("krb5.conf: " + creds.cfgNote)
 	}
-	w := fmt.Sprintf("a Kerberos credential cache exists (%s): libpq would first try GSSAPI encryption (GSSENCRequest, gssencmode=prefer); pgprobe cannot do GSSAPI yet and goes on without it", cache)
-	m.attempt.GSSEncryption = "skipped: pgprobe cannot do GSSAPI encryption yet (libpq would try it first: a credential cache exists)"
-	m.warnOnce(w)
+	if mode == "require" {
+		m.allowedEnc = []encMethod{encGSS}
+		return nil
+	}
+	m.allowedEnc = append([]encMethod{encGSS}, m.allowedEnc...)
 	return nil
 }
 
-// credentialCache is the Kerberos credential cache libkrb5 would use
-// (KRB5CCNAME, else Debian's default FILE:/tmp/krb5cc_UID) and whether it
-// is there. A cache that is not a file or directory (KEYRING:, KCM:, …)
-// cannot be looked at without libkrb5: it counts as there.
-func credentialCache(getenv func(string) (string, bool)) (string, bool) {
-	name, ok := getenv("KRB5CCNAME")
-	if !ok || name == "" {
-		name = fmt.Sprintf("FILE:/tmp/krb5cc_%d", os.Getuid())
+// gssRecord starts the record of a GSS-API context for this attempt.
+func (m *Machine) gssRecord(service string, flags uint32) *statelog.GSS {
+	g := &statelog.GSS{CredentialCache: m.krb.cacheName, ServicePrincipal: service,
+		Mechanism: "kerberos_v5", MechanismOID: mechKerberos, Flags: gssFlagNames(flags)}
+	if m.krb.ccache != nil {
+		g.ClientPrincipal = m.krb.principal()
 	}
-	path := name
-	switch typ, rest, hasType := strings.Cut(name, ":"); {
-	case !hasType:
-	case typ == "FILE" || typ == "DIR":
-		path = rest
-	case typ == "MEMORY":
-		return name, false // a new process's memory cache is empty
-	default:
-		return name, true
+	if t := m.krb.tgt; t != nil {
+		end := t.EndTime.UTC()
+		g.TicketExpires = &end
+		g.TicketHoursLeft = float64(int(time.Until(end).Hours()*10)) / 10
 	}
-	_, err := os.Stat(path)
-	return name, err == nil
+	if m.settings.Get("gssdelegation") == "1" {
+		g.Delegation = true
+		g.Note = "gssdelegation=1: libpq would forward the credentials if the ticket-granting ticket is forwardable; pgprobe does not forward them"
+	}
+	m.attempt.GSS = g
+	return g
+}
+
+// gssFlags are the context flags libpq asks for: GSSAPI encryption wants
+// confidentiality and ordering, authentication only mutual authentication
+// (fe-secure-gssapi.c, fe-auth.c), each with GSS_C_DELEG_FLAG when
+// gssdelegation=1.
+func (m *Machine) gssFlags(encrypt bool) uint32 {
+	f := uint32(gssMutualFlag)
+	if encrypt {
+		f |= gssReplayFlag | gssSequenceFlag | gssConfFlag | gssIntegFlag
+	}
+	if m.settings.Get("gssdelegation") == "1" {
+		f |= gssDelegFlag
+	}
+	return f
+}
+
+// gssService is the service principal libpq asks for: krbsrvname and the
+// host name (never hostaddr) — a CNAME or an address names another one.
+func (m *Machine) gssService() (srvname, host string) {
+	srvname = m.settings.Get("krbsrvname")
+	if srvname == "" {
+		srvname = "postgres"
+	}
+	return srvname, m.hosts[m.whichHost].Host
+}
+
+// gssErrorText is pg_GSS_error's text: libpq's frame, the major status,
+// the minor one.
+func gssErrorText(frame string, e *krbError) string {
+	return fmt.Sprintf("%s: %s", frame, e.Error())
 }
 
 // warnOnce adds a warning to the record unless it is there already.

@@ -90,6 +90,7 @@ type Machine struct {
 	allowedEnc []encMethod
 	whichEnc   int
 
+	krb           *krbCreds         // the Kerberos credentials, once looked for
 	attempt       *statelog.Attempt // the record entry being written
 	attemptUnused bool              // attempt exists but no connection was made for it yet
 	nextReason    string            // why the next attempt is made, for its record
@@ -112,6 +113,12 @@ type connState struct {
 	// sslInUse is libpq's ssl_in_use as CONNECTION_SSL_STARTUP tests it:
 	// 'S' was received (or direct TLS chosen), the handshake comes next.
 	sslInUse bool
+	// gssInUse: 'G' was received, the GSSAPI handshake comes next; gss is
+	// the context (of GSSAPI encryption or of gss authentication) and
+	// gssConn the encrypted session once established.
+	gssInUse bool
+	gss      *gssContext
+	gssConn  *gssConn
 
 	authReqReceived bool
 	// clientFinishedAuth: the client sent its password or completed SCRAM
@@ -200,6 +207,8 @@ func (m *Machine) Step() bool {
 		m.stepMade()
 	case ConnectionSSLStartup:
 		m.stepSSLStartup()
+	case ConnectionGSSStartup:
+		m.stepGSSStartup()
 	case ConnectionAwaitingResponse:
 		m.stepAwaitingResponse()
 	case ConnectionAuthOK:

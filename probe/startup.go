@@ -16,6 +16,10 @@ import (
 // stepMade is CONNECTION_MADE: ask for SSL first when this attempt wants it
 // and has none yet, otherwise send the StartupMessage.
 func (m *Machine) stepMade() {
+	if m.currentEnc() == encGSS && m.conn.gssConn == nil {
+		m.startGSS()
+		return
+	}
 	if m.currentEnc() == encSSL && m.conn.tlsConn == nil {
 		m.startSSL()
 		return

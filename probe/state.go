@@ -51,11 +51,15 @@ type encMethod int
 const (
 	encPlaintext encMethod = iota
 	encSSL
+	encGSS
 )
 
 func (e encMethod) String() string {
-	if e == encSSL {
+	switch e {
+	case encSSL:
 		return "ssl"
+	case encGSS:
+		return "gss"
 	}
 	return "plaintext"
 }

@@ -304,6 +304,9 @@ func (t *timeline) attempt(i int, a *statelog.Attempt) {
 	if a.TLS != nil {
 		t.tlsBlock(a)
 	}
+	if a.GSS != nil {
+		t.gssBlock(a.GSS)
+	}
 	if a.Auth != nil {
 		t.authBlock(a)
 	}

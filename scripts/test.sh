@@ -27,6 +27,11 @@ missing ip && packages+=(iproute2)
 missing zip && packages+=(zip)
 # savechain_test.go compares --save-chain with openssl s_client -showcerts.
 missing openssl && packages+=(openssl)
+# e2e_gss_test.go runs a throwaway MIT Kerberos realm (internal/pgtest/kdc.go):
+# krb5kdc and kdb5_util, kadmin.local, kinit and klist.
+missing krb5kdc kdb5_util && packages+=(krb5-kdc)
+missing kadmin.local && packages+=(krb5-admin-server)
+missing kinit klist && packages+=(krb5-user)
 # completion_test.go drives the generated completion scripts in each shell.
 missing zsh && packages+=(zsh)
 missing fish && packages+=(fish)

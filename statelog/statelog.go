@@ -78,6 +78,9 @@ type Error struct {
 	// Untrusted is text the peer sent before it was authenticated (an 'E'
 	// answer to SSLRequest). It is shown only as untrusted bytes.
 	Untrusted string `json:"untrusted,omitempty"`
+	// Cause names a failure the client understood better than its message
+	// says (kerberos_no_ccache, kerberos_ticket_expired, …), for advice.
+	Cause string `json:"cause,omitempty"`
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -154,6 +157,34 @@ type Auth struct {
 	ChannelBindingVerified bool `json:"channel_binding_verified,omitempty"`
 }
 
+// GSS is a Kerberos GSS-API context: who asked for what, and how long the
+// credentials last. It never holds a key or a ticket.
+type GSS struct {
+	ClientPrincipal  string `json:"client_principal"`  // the credential cache's: gssuser@EXAMPLE.COM
+	ServicePrincipal string `json:"service_principal"` // asked for: krbsrvname/host@REALM
+	CredentialCache  string `json:"credential_cache"`  // KRB5CCNAME, or libkrb5's default
+	Mechanism        string `json:"mechanism"`         // "kerberos_v5"
+	MechanismOID     string `json:"mechanism_oid"`     // 1.2.840.113554.1.2.2
+	// TicketExpires is when the ticket-granting ticket ends (after that,
+	// kinit again); TicketHoursLeft counts from the probe (negative once
+	// expired). ServiceTicketExpires is the service ticket's end.
+	TicketExpires        *time.Time `json:"ticket_expires,omitempty"`
+	TicketHoursLeft      float64    `json:"ticket_hours_left"`
+	ServiceTicketExpires *time.Time `json:"service_ticket_expires,omitempty"`
+	Flags                []string   `json:"flags"` // the context flags asked for: mutual, confidentiality…
+	// Established: the server's AP-REP completed the context; Encrypted:
+	// the session runs inside it (GSSAPI encryption, GSSENCRequest's G).
+	Established bool `json:"established"`
+	Encrypted   bool `json:"encrypted"`
+	// Delegation: gssdelegation=1 asked to forward the credentials;
+	// pgprobe never forwards them (Note says so).
+	Delegation bool   `json:"delegation,omitempty"`
+	Note       string `json:"note,omitempty"`
+	// Packets counts the wrap tokens each way once encrypted.
+	PacketsSent     int `json:"packets_sent,omitempty"`
+	PacketsReceived int `json:"packets_received,omitempty"`
+}
+
 // Server is what the server told about itself after authentication.
 type Server struct {
 	Parameters      map[string]string `json:"parameters"`
@@ -218,6 +249,9 @@ type Attempt struct {
 	// GSSEncryption says what became of GSSAPI encryption for this try
 	// (gssencmode): why no GSSENCRequest was sent, as libpq decides it.
 	GSSEncryption string `json:"gss_encryption,omitempty"`
+	// GSS is the Kerberos GSS-API context of this try (GSSAPI encryption
+	// or gss authentication), when one was started.
+	GSS *GSS `json:"gss,omitempty"`
 	// RoundTrips counts the protocol's exchanges in which the client waited
 	// for the server: the TCP handshake, SSLRequest, the TLS handshake (one
 	// for TLS 1.3, two for 1.2), the startup message, each authentication

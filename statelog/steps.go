@@ -8,6 +8,7 @@ const (
 	StepSSLRequest     = "ssl_request"
 	StepSSLResponse    = "ssl_response"
 	StepTLSHandshake   = "tls_handshake"
+	StepGSSHandshake   = "gss_handshake" // the GSSAPI context after GSSENCRequest's G
 	StepStartup        = "startup"
 	StepAuthRequest    = "auth_request"
 	StepAuthResponse   = "auth_response"
@@ -29,9 +30,13 @@ const (
 	StepQueryResult = "query_result" // CONNECTION_CHECK_WRITABLE / CHECK_STANDBY read its result
 )
 
+// GSSENCRequest and its one-byte answer (both sides record them).
+const (
+	StepGSSRequest  = "gss_request"
+	StepGSSResponse = "gss_response"
+)
+
 // Steps only the server side records.
 const (
-	StepGSSRequest    = "gss_request"
-	StepGSSResponse   = "gss_response"
 	StepCancelRequest = "cancel_request"
 )

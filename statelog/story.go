@@ -16,8 +16,9 @@ type Failure struct {
 
 // The checks' names, as .checks[].name gives them.
 const (
-	CheckMinCertDays   = "min-cert-days"
-	CheckMinTLSVersion = "min-tls-version"
+	CheckMinCertDays    = "min-cert-days"
+	CheckMinTicketHours = "min-ticket-hours"
+	CheckMinTLSVersion  = "min-tls-version"
 )
 
 // Check is one check made on a successful connection.

@@ -1,0 +1,80 @@
+package probe
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+)
+
+// PQ_GSS_MAX_PACKET_SIZE (fe-secure-gssapi.c, PQ_GSS_SEND_BUFFER_SIZE
+// before 18): no packet, its 4-byte length included, may be larger. A
+// sealed AES token adds at most 64 bytes to its plaintext: the header twice
+// (16 each), the confounder (16) and the HMAC (12, or 16 with RFC 8009's
+// SHA-2 enctypes).
+const (
+	gssMaxPacket   = 16384
+	gssWrapPadding = 64
+	gssMaxPlain    = gssMaxPacket - 4 - gssWrapPadding
+)
+
+// gssConn is a connection encrypted with GSSAPI as libpq frames it: each
+// packet a 4-byte big-endian length, then one sealed wrap token.
+type gssConn struct {
+	net.Conn
+	ctx     *gssContext
+	pending []byte // unwrapped bytes not read yet
+	packets int    // packets received, for the record
+	sent    int    // packets sent
+}
+
+func (c *gssConn) Read(p []byte) (int, error) {
+	for len(c.pending) == 0 {
+		var lb [4]byte
+		if _, err := io.ReadFull(c.Conn, lb[:]); err != nil {
+			return 0, err
+		}
+		n := binary.BigEndian.Uint32(lb[:])
+		if n > gssMaxPacket-4 {
+			return 0, fmt.Errorf("oversize GSSAPI packet sent by the server (%d > %d)", n, gssMaxPacket-4)
+		}
+		tok := make([]byte, n)
+		if _, err := io.ReadFull(c.Conn, tok); err != nil {
+			return 0, unexpectedEOF(err)
+		}
+		plain, err := c.ctx.unwrap(tok)
+		if err != nil {
+			return 0, fmt.Errorf("GSSAPI unwrap error: %v", err)
+		}
+		c.packets++
+		c.pending = plain
+	}
+	n := copy(p, c.pending)
+	c.pending = c.pending[n:]
+	return n, nil
+}
+
+func (c *gssConn) Write(p []byte) (int, error) {
+	var out []byte
+	for off := 0; off < len(p); off += gssMaxPlain {
+		end := min(off+gssMaxPlain, len(p))
+		tok, err := c.ctx.wrap(p[off:end])
+		if err != nil {
+			return 0, fmt.Errorf("GSSAPI wrap error: %v", err)
+		}
+		out = binary.BigEndian.AppendUint32(out, uint32(len(tok)))
+		out = append(out, tok...)
+		c.sent++
+	}
+	if _, err := c.Conn.Write(out); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func unexpectedEOF(err error) error {
+	if err == io.ErrUnexpectedEOF {
+		return io.EOF
+	}
+	return err
+}
