@@ -166,6 +166,12 @@ fi
 # proxy, 25 ms each way, and reports wall time and peak RSS of the pgprobe
 # process, at the default --concurrency and at one that can meet the goals.
 # FLEET_BENCHTIME (default 3x) sets the number of runs.
+# The exporter's benchmark (issue 14: scripts/bench-exporter.sh) takes two
+# minutes more; EXPORTER_BENCH=1 runs it here too.
+if [[ ${EXPORTER_BENCH:-0} == 1 ]]; then
+	echo
+	bash scripts/bench-exporter.sh
+fi
 [[ ${FLEET_BENCHTIME:-} == 0 ]] && exit 0
 echo
 echo "fleet: 1000 targets, 50 ms round trip (25 ms each way), TLS 1.3 + SCRAM"
