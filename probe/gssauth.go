@@ -35,6 +35,11 @@ func (m *Machine) gssAuth(began time.Time, name string, code uint32) {
 	flags := m.gssFlags(false)
 	creds, kerr := loadCreds(m.cfg.Getenv)
 	m.krb = creds
+	if creds.cfg == nil {
+		// The service principal's realm is named even without
+		// credentials, for the record and libpq's message.
+		creds.cfg, creds.cfgNote = krb5Config(m.cfg.Getenv)
+	}
 	g := &gssContext{service: srvname + "/" + host + "@" + creds.serviceRealm(host), flags: flags}
 	var token []byte
 	if kerr == nil {

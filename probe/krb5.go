@@ -140,9 +140,8 @@ func krb5Config(getenv func(string) (string, bool)) (*config.Config, string) {
 // loadCreds is gss_acquire_cred(GSS_C_INITIATE) as pg_GSS_have_cred_cache
 // calls it: a credential cache with a client principal and its TGT.
 func loadCreds(getenv func(string) (string, bool)) (*krbCreds, *krbError) {
-	cfg, note := krb5Config(getenv)
 	name := ccacheName(getenv)
-	c := &krbCreds{cacheName: name, cfg: cfg, cfgNote: note}
+	c := &krbCreds{cacheName: name}
 	noCred := func() *krbError {
 		return &krbError{Major: majorNoCred, Minor: fmt.Sprintf("No Kerberos credentials available (default cache: %s)", name), Reason: krbNoCache}
 	}
@@ -163,6 +162,11 @@ func loadCreds(getenv func(string) (string, bool)) (*krbCreds, *krbError) {
 		return c, noCred()
 	}
 	c.tgt = tgt
+	// krb5.conf only now: without credentials libpq never gets this far,
+	// and parsing it (gokrb5 compiles regexps per line) cost a default
+	// gssencmode=prefer probe milliseconds on every machine with a
+	// krb5.conf but no ticket.
+	c.cfg, c.cfgNote = krb5Config(getenv)
 	return c, nil
 }
 
