@@ -22,7 +22,7 @@ var completionFiles = map[string]string{"bash": "pgprobe.bash", "zsh": "_pgprobe
 // --version/-V and exactly pgprobe's subcommands (no help: "pgprobe help"
 // probes a database named help), and that an unknown shell is a usage error.
 func TestCompletionCommand(t *testing.T) {
-	want := completion.CommandNames(newApp(&env{stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}}))
+	want := completion.CommandNames(newApp(&env{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}}))
 	if len(want) == 0 || slices.Contains(want, "help") {
 		t.Fatalf("the app's commands are %q", want)
 	}

@@ -78,8 +78,8 @@ func pgprobe(t *testing.T, envVars map[string]string, args ...string) result {
 		vars[k] = v
 	}
 	var out, errb bytes.Buffer
-	e := &env{stdin: strings.NewReader(vars["STDIN"]), stdout: &out, stderr: &errb, noTTY: true,
-		getenv: func(k string) (string, bool) { v, ok := vars[k]; return v, ok }}
+	e := &env{Stdin: strings.NewReader(vars["STDIN"]), Stdout: &out, Stderr: &errb, NoTTY: true,
+		Getenv: func(k string) (string, bool) { v, ok := vars[k]; return v, ok }}
 	code := runEnv(e, append([]string{"pgprobe"}, args...))
 	r := result{code: code, stdout: out.String(), stderr: errb.String()}
 	if strings.HasPrefix(strings.TrimSpace(r.stdout), "{") && !strings.Contains(strings.TrimSpace(r.stdout), "\n{") {

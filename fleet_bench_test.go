@@ -182,8 +182,8 @@ func BenchmarkFleetInProcess(b *testing.B) {
 			for range b.N {
 				var out, errb bytes.Buffer
 				vars := map[string]string{"HOME": b.TempDir()}
-				e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, noTTY: true,
-					getenv: func(k string) (string, bool) { v, ok := vars[k]; return v, ok }}
+				e := &env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, NoTTY: true,
+					Getenv: func(k string) (string, bool) { v, ok := vars[k]; return v, ok }}
 				if code := runEnv(e, []string{"pgprobe", "--targets-file", targets, "-o", "json", "--concurrency", fmt.Sprint(n), "-t", "60"}); code != 0 {
 					b.Fatalf("exit %d\n%s%.2000s", code, errb.String(), out.String())
 				}

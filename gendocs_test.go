@@ -29,7 +29,7 @@ var update = flag.Bool("update", false, "rewrite man/ and completions/ from the 
 // TestGeneratedDocs fails when man/pgprobe.1 or completions/ no longer match
 // the CLI. Run scripts/gendocs.sh to regenerate them.
 func TestGeneratedDocs(t *testing.T) {
-	app := newApp(&env{stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}})
+	app := newApp(&env{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}})
 	files := map[string]string{}
 	man, err := manPage(app)
 	if err != nil {

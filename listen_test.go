@@ -91,8 +91,8 @@ var listeningOn = regexp.MustCompile(`listening on 127\.0\.0\.1:(\d+)`)
 func listen(t *testing.T, args ...string) (port string, wait func() (int, string, string)) {
 	t.Helper()
 	var out, errb syncBuffer
-	e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, noTTY: true,
-		getenv: func(k string) (string, bool) {
+	e := &env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, NoTTY: true,
+		Getenv: func(k string) (string, bool) {
 			if k == "NO_COLOR" {
 				return "1", true
 			}

@@ -7,13 +7,14 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/term"
 
 	"github.com/pgprobe/pgprobe/internal/cliargs"
+	"github.com/pgprobe/pgprobe/internal/cmd/cmdenv"
+	"github.com/pgprobe/pgprobe/internal/cmd/savechain"
 	"github.com/pgprobe/pgprobe/probe"
 	"github.com/pgprobe/pgprobe/report"
 	runner "github.com/pgprobe/pgprobe/run"
@@ -32,40 +33,22 @@ func runFlags() []cli.Flag {
 	}
 }
 
-// colorFlag is --color for output on stdout; report checks the value.
-func colorFlag(c *cli.Context, e *env) (bool, error) {
-	on, err := report.ColorEnabled(c.String("color"), e.stdout, func(k string) string { v, _ := e.getenv(k); return v })
-	if err != nil {
-		return false, usageErr("%s", err)
-	}
-	return on, nil
-}
-
-// outputWidth is the width to lay the human output out to: stdout's
-// terminal's, else COLUMNS, else 0 (not known).
-func outputWidth(e *env) int { return widthOf(e, e.stdout) }
-
-// widthOf is the width of w's terminal, else COLUMNS, else 0 (not known).
-func widthOf(e *env, w io.Writer) int {
-	return report.Width(w, func(k string) string { v, _ := e.getenv(k); return v })
-}
-
 // request is what every target shares: --timeout, --ping, the checks, --seed.
 func request(c *cli.Context) (probe.Request, error) {
 	timeout, err := cliargs.ParseTimeout(c.String("timeout"))
 	if err != nil {
-		return probe.Request{}, usageErr("%s", err)
+		return probe.Request{}, cmdenv.UsageErr("%s", err)
 	}
 	req := probe.Request{Ping: c.Bool("ping"), Timeout: timeout, Checks: probe.Checks{MinCertDays: c.Int("min-cert-days")}, Seed: c.Uint64("seed")}
 	if req.Checks.MinCertDays < 0 {
-		return req, usageErr("invalid --min-cert-days %d: give a number of days, 0 or more", req.Checks.MinCertDays)
+		return req, cmdenv.UsageErr("invalid --min-cert-days %d: give a number of days, 0 or more", req.Checks.MinCertDays)
 	}
 	if req.Checks.MinTicketHours = c.Float64("min-ticket-hours"); req.Checks.MinTicketHours < 0 {
-		return req, usageErr("invalid --min-ticket-hours %g: give a number of hours, 0 or more", req.Checks.MinTicketHours)
+		return req, cmdenv.UsageErr("invalid --min-ticket-hours %g: give a number of hours, 0 or more", req.Checks.MinTicketHours)
 	}
 	if v := c.String("min-tls-version"); v != "" {
 		if req.Checks.MinTLSVersion, err = probe.ParseTLSVersion(v); err != nil {
-			return req, usageErr("invalid --min-tls-version: %s", err)
+			return req, cmdenv.UsageErr("invalid --min-tls-version: %s", err)
 		}
 	}
 	return req, nil
@@ -75,35 +58,35 @@ func runOptions(c *cli.Context) (runner.Options, error) {
 	var err error
 	o := runner.Options{Concurrency: c.Int("concurrency"), Count: c.Int("count")}
 	if o.Concurrency < 1 {
-		return o, usageErr("invalid --concurrency %d: give 1 or more", o.Concurrency)
+		return o, cmdenv.UsageErr("invalid --concurrency %d: give 1 or more", o.Concurrency)
 	}
 	if o.Count < 1 {
-		return o, usageErr("invalid --count %d: give 1 or more", o.Count)
+		return o, cmdenv.UsageErr("invalid --count %d: give 1 or more", o.Count)
 	}
 	if c.IsSet("wait") {
 		d, err := cliargs.ParseWait(c.String("wait"))
 		if err != nil {
-			return o, usageErr("%s", err)
+			return o, cmdenv.UsageErr("%s", err)
 		}
 		o.Wait = d
 	}
 	if c.IsSet("interval") {
 		if o.Interval, err = cliargs.ParseInterval(c.String("interval")); err != nil {
-			return o, usageErr("%s", err)
+			return o, cmdenv.UsageErr("%s", err)
 		}
 	}
 	if o.Wait > 0 && o.Count > 1 {
-		return o, usageErr("--wait and --count do not combine: wait for the target first, then measure it")
+		return o, cmdenv.UsageErr("--wait and --count do not combine: wait for the target first, then measure it")
 	}
 	return o, nil
 }
 
 func probeAction(c *cli.Context, e *env) error {
 	output := c.String("output")
-	if !contains(outputFormats, output) {
-		return usageErr("invalid --output %q: use one of %s", output, strings.Join(outputFormats, ", "))
+	if !slices.Contains(outputFormats, output) {
+		return cmdenv.UsageErr("invalid --output %q: use one of %s", output, strings.Join(outputFormats, ", "))
 	}
-	colorOn, err := colorFlag(c, e)
+	colorOn, err := e.ColorFlag(c)
 	if err != nil {
 		return err
 	}
@@ -115,41 +98,41 @@ func probeAction(c *cli.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	list, warnings, err := cliargs.Targets(c, e.getenv, e.stdin)
+	list, warnings, err := cliargs.Targets(c, e.Getenv, e.Stdin)
 	if err != nil {
-		return usageErr("%s", err)
+		return cmdenv.UsageErr("%s", err)
 	}
-	saver, err := newChainSaver(c, len(list))
+	saver, err := savechain.New(c, len(list))
 	if err != nil {
 		return err
 	}
-	base.OnPeerChain = saver.hook()
+	base.OnPeerChain = saver.Hook()
 	if !c.Bool("quiet") {
 		for _, w := range warnings {
-			fmt.Fprintln(e.stderr, "pgprobe: "+w)
+			fmt.Fprintln(e.Stderr, "pgprobe: "+w)
 		}
 	}
 	if base.Ping && (base.Checks.MinCertDays > 0 || base.Checks.MinTLSVersion != "" || base.Checks.MinTicketHours > 0) {
-		return usageErr("--ping stops before TLS details matter to a check: use --min-cert-days, --min-tls-version and --min-ticket-hours without --ping")
+		return cmdenv.UsageErr("--ping stops before TLS details matter to a check: use --min-cert-days, --min-tls-version and --min-ticket-hours without --ping")
 	}
 	if c.Bool("password") {
-		if base.Password, err = cliargs.PromptPassword(e.stdin, e.noTTY); err != nil {
-			return usageErr("could not read the password: %s", err)
+		if base.Password, err = cliargs.PromptPassword(e.Stdin, e.NoTTY); err != nil {
+			return cmdenv.UsageErr("could not read the password: %s", err)
 		}
 	}
 	// A targets file makes a fleet, whatever its length: a script reading
 	// .results must not get another shape when the file shrinks to a line.
-	opts := report.Options{Color: colorOn, Width: outputWidth(e), Verbose: c.Bool("verbose"), Fleet: len(list) > 1 || c.String("targets-file") != ""}
-	out, _ := report.New(output, e.stdout, opts)
+	opts := report.Options{Color: colorOn, Width: e.OutputWidth(), Verbose: c.Bool("verbose"), Fleet: len(list) > 1 || c.String("targets-file") != ""}
+	out, _ := report.New(output, e.Stdout, opts)
 	if c.Bool("quiet") {
 		// Usage errors above still reach stderr, and the targets' settings
 		// errors; from here on, nothing else.
-		out = report.NewQuiet(e.stderr, opts)
+		out = report.NewQuiet(e.Stderr, opts)
 		q := *e
-		q.stdout, q.stderr = io.Discard, io.Discard
+		q.Stdout, q.Stderr = io.Discard, io.Discard
 		e = &q
 	}
-	if w := progressWriter(e); ro.Wait > 0 && w != nil {
+	if w := e.ProgressWriter(); ro.Wait > 0 && w != nil {
 		ro.Progress = runner.NewProgress(w, ro.Wait, len(list))
 	}
 	reqs := make([]probe.Request, len(list))
@@ -158,27 +141,16 @@ func probeAction(c *cli.Context, e *env) error {
 		reqs[i].Input = in
 		reqs[i].Display = cliargs.Display(in)
 	}
-	ctx, stop := interruptible(e)
+	ctx, stop := e.Interruptible()
 	defer stop()
 	code, err := runner.Targets(ctx, reqs, ro, out)
-	saver.save(e.stderr)
+	saver.Save(e.Stderr)
 	if err != nil {
-		return &exitError{code: interruptCode(ctx, statelog.ExitNoAnswer), msg: "could not write the report: " + err.Error()}
+		return &cmdenv.ExitError{Code: cmdenv.InterruptCode(ctx, statelog.ExitNoAnswer), Msg: "could not write the report: " + err.Error()}
 	}
-	code = interruptCode(ctx, code)
+	code = cmdenv.InterruptCode(ctx, code)
 	if code != 0 {
-		return &exitError{code: code}
-	}
-	return nil
-}
-
-// progressWriter is stderr when it is a terminal (or the test says so), else nil.
-func progressWriter(e *env) io.Writer {
-	if e.progressTTY {
-		return e.stderr
-	}
-	if f, ok := e.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		return f
+		return &cmdenv.ExitError{Code: code}
 	}
 	return nil
 }

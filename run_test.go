@@ -25,8 +25,8 @@ import (
 func pgprobeRaw(home string, tty bool, args ...string) result {
 	var out, errb bytes.Buffer
 	vars := map[string]string{"HOME": home, "NO_COLOR": "1"}
-	e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, noTTY: true, progressTTY: tty,
-		getenv: func(k string) (string, bool) { v, ok := vars[k]; return v, ok }}
+	e := &env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, NoTTY: true, ProgressTTY: tty,
+		Getenv: func(k string) (string, bool) { v, ok := vars[k]; return v, ok }}
 	code := runEnv(e, append([]string{"pgprobe"}, args...))
 	r := result{code: code, stdout: out.String(), stderr: errb.String()}
 	_ = json.Unmarshal(out.Bytes(), &r.doc)

@@ -1,4 +1,4 @@
-package main
+package cmdenv
 
 import (
 	"context"
@@ -10,12 +10,12 @@ import (
 	"github.com/pgprobe/pgprobe/statelog"
 )
 
-// interruptible returns a context that the first SIGINT or SIGTERM cancels
+// Interruptible returns a context that the first SIGINT or SIGTERM cancels
 // with a probe.Interrupt naming it: the probes stop at once and the report
 // says what they recorded until then. A second signal, while that report is
-// being written, ends the process at once (when e.exiting). stop gives the
+// being written, ends the process at once (when e.Exiting). stop gives the
 // signals back.
-func interruptible(e *env) (ctx context.Context, stop func()) {
+func (e *Env) Interruptible() (ctx context.Context, stop func()) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	ch := make(chan os.Signal, 2)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
@@ -29,7 +29,7 @@ func interruptible(e *env) (ctx context.Context, stop func()) {
 		}
 		select {
 		case s := <-ch:
-			if e.exiting {
+			if e.Exiting {
 				os.Exit(interruptOf(s).ExitCode)
 			}
 		case <-done:
@@ -40,7 +40,7 @@ func interruptible(e *env) (ctx context.Context, stop func()) {
 		// signal.Stop waits for the runtime's signal thread to acknowledge
 		// (about 0.4 ms here, 1% of a --ping); a process about to exit
 		// need not give the signals back.
-		if !e.exiting {
+		if !e.Exiting {
 			signal.Stop(ch)
 		}
 	}
@@ -55,10 +55,10 @@ func interruptOf(s os.Signal) *probe.Interrupt {
 	return &probe.Interrupt{Signal: "SIGINT", ExitCode: statelog.ExitInterrupted}
 }
 
-// interruptCode is the exit code of a run that ctx's signal stopped, else
+// InterruptCode is the exit code of a run that ctx's signal stopped, else
 // code: whatever the targets' own verdicts, a stopped run exits as a
 // shell would report it.
-func interruptCode(ctx context.Context, code int) int {
+func InterruptCode(ctx context.Context, code int) int {
 	if it, ok := probe.Interrupted(ctx); ok {
 		return it.ExitCode
 	}

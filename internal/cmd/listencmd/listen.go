@@ -1,7 +1,6 @@
-package main
-
-// pgprobe listen and pgprobe demo: the server side (server.Server) wired to
-// the command line. No protocol or rendering logic lives here.
+// Package listencmd is pgprobe listen: the server side (server.Server) wired
+// to the command line. No protocol or rendering logic lives here.
+package listencmd
 
 import (
 	"context"
@@ -10,17 +9,18 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/pgprobe/pgprobe/internal/cmd/cmdenv"
 	"github.com/pgprobe/pgprobe/report"
-	runner "github.com/pgprobe/pgprobe/run"
 	"github.com/pgprobe/pgprobe/server"
 	"github.com/pgprobe/pgprobe/statelog"
 )
 
-func listenFlags() []cli.Flag {
+func flags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "addr", Value: "127.0.0.1:5432", Usage: "TCP address to listen on, `HOST:PORT` (port 0 picks a free one)"},
 		&cli.StringFlag{Name: "unix", Usage: "also listen on a Unix socket in `DIR` (DIR/.s.PGSQL.PORT, PORT from --addr)"},
@@ -38,7 +38,8 @@ func listenFlags() []cli.Flag {
 	}
 }
 
-func listenCommand(e *env) *cli.Command {
+// Command is pgprobe listen.
+func Command(e *cmdenv.Env) *cli.Command {
 	return &cli.Command{
 		Name:  "listen",
 		Usage: "the server side: answer clients as ProcessStartupPacket does and record what they send",
@@ -50,47 +51,20 @@ func listenCommand(e *env) *cli.Command {
 			"One record per client connection is printed when the connection ends. " +
 			"Exit status: 0 when --count clients were seen, 130 when stopped by SIGINT (^C) and 143 by SIGTERM, as a shell reports them " +
 			"(the records of the clients still connected are printed first), 2 when it cannot listen, 3 for bad flags.",
-		Flags:  listenFlags(),
-		Action: func(c *cli.Context) error { return listenAction(c, e) },
+		Flags:  flags(),
+		Action: func(c *cli.Context) error { return action(c, e) },
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
-			return usageErr("%s\nTry \"pgprobe %s --help\" for more information.", err, c.Command.Name)
+			return cmdenv.UsageErr("%s\nTry \"pgprobe %s --help\" for more information.", err, c.Command.Name)
 		},
 	}
 }
 
-// listenValues are the values listen's flags take, for the completions.
-func listenValues() map[string][]string {
+// Values are the values listen's flags take, for the completions.
+func Values() map[string][]string {
 	return map[string][]string{
 		"output": report.SessionFormats, "color": report.ColorModes(), "ssl": {"on", "off"},
 		"auth": {server.AuthTrust, server.AuthPassword, server.AuthMD5, server.AuthSCRAMSHA256},
 		"then": {server.ThenError, server.ThenOK},
-	}
-}
-
-func demoFlags() []cli.Flag {
-	var out []cli.Flag
-	for _, f := range probeFlags() {
-		switch f.Names()[0] {
-		case "output", "color", "verbose":
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
-func demoCommand(e *env) *cli.Command {
-	return &cli.Command{
-		Name:  "demo",
-		Usage: "probe a built-in server on loopback: works with no database at all",
-		Description: "Starts pgprobe's own server on a free loopback port (SSL on, a generated certificate, SCRAM-SHA-256 " +
-			"with a generated password), probes it as libpq would with sslmode=require, and prints the record " +
-			"(with the timeline, also what the server saw). It reads no PG* variable and no file of your home directory. " +
-			"The exit status is the probe's.",
-		Flags:  demoFlags(),
-		Action: func(c *cli.Context) error { return demoAction(c, e) },
-		OnUsageError: func(c *cli.Context, err error, _ bool) error {
-			return usageErr("%s\nTry \"pgprobe %s --help\" for more information.", err, c.Command.Name)
-		},
 	}
 }
 
@@ -102,12 +76,12 @@ var configFlags = map[string]string{"SSL": "--ssl", "DirectSSL": "--direct-ssl",
 func configUsageErr(err error) error {
 	var ce *server.ConfigError
 	if !errors.As(err, &ce) || configFlags[ce.Field] == "" {
-		return usageErr("%s", err)
+		return cmdenv.UsageErr("%s", err)
 	}
 	if ce.Needs != "" {
-		return usageErr("%s needs %s on", configFlags[ce.Field], configFlags[ce.Needs])
+		return cmdenv.UsageErr("%s needs %s on", configFlags[ce.Field], configFlags[ce.Needs])
 	}
-	return usageErr("invalid %s %q: use %s", configFlags[ce.Field], ce.Value, ce.Valid)
+	return cmdenv.UsageErr("invalid %s %q: use %s", configFlags[ce.Field], ce.Value, ce.Valid)
 }
 
 // listenConfig turns the flags into a server configuration, checked before
@@ -119,7 +93,7 @@ func listenConfig(c *cli.Context) (server.Config, error) {
 		cfg.SSL = true
 	case "off", "false", "no", "0":
 	default:
-		return cfg, usageErr("invalid --ssl %q: use on or off", c.String("ssl"))
+		return cfg, cmdenv.UsageErr("invalid --ssl %q: use on or off", c.String("ssl"))
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, configUsageErr(err)
@@ -127,13 +101,13 @@ func listenConfig(c *cli.Context) (server.Config, error) {
 	certFile, keyFile := c.String("cert"), c.String("key")
 	switch {
 	case (certFile == "") != (keyFile == ""):
-		return cfg, usageErr("--cert and --key go together")
+		return cfg, cmdenv.UsageErr("--cert and --key go together")
 	case certFile != "" && !cfg.SSL:
-		return cfg, usageErr("--cert and --key need --ssl on")
+		return cfg, cmdenv.UsageErr("--cert and --key need --ssl on")
 	case certFile != "":
 		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 		if err != nil {
-			return cfg, usageErr("could not load the certificate: %s", err)
+			return cfg, cmdenv.UsageErr("could not load the certificate: %s", err)
 		}
 		cfg.Certificate = &cert
 	}
@@ -149,46 +123,46 @@ type listenOptions struct {
 	unixDir string
 }
 
-func parseListen(c *cli.Context, e *env) (*listenOptions, error) {
+func parseListen(c *cli.Context, e *cmdenv.Env) (*listenOptions, error) {
 	if c.NArg() > 0 {
-		return nil, usageErr("listen takes no arguments, got %q", c.Args().First())
+		return nil, cmdenv.UsageErr("listen takes no arguments, got %q", c.Args().First())
 	}
 	output := c.String("output")
-	if !contains(report.SessionFormats, output) {
-		return nil, usageErr("invalid --output %q for listen: use one of %s", output, strings.Join(report.SessionFormats, ", "))
+	if !slices.Contains(report.SessionFormats, output) {
+		return nil, cmdenv.UsageErr("invalid --output %q for listen: use one of %s", output, strings.Join(report.SessionFormats, ", "))
 	}
-	colorOn, err := colorFlag(c, e)
+	colorOn, err := e.ColorFlag(c)
 	if err != nil {
 		return nil, err
 	}
 	o := &listenOptions{count: c.Int("count"), addr: c.String("addr"), unixDir: c.String("unix")}
 	if o.count < 0 {
-		return nil, usageErr("invalid --count %d: give 0 or more", o.count)
+		return nil, cmdenv.UsageErr("invalid --count %d: give 0 or more", o.count)
 	}
 	if o.cfg, err = listenConfig(c); err != nil {
 		return nil, err
 	}
 	if _, _, err := net.SplitHostPort(o.addr); err != nil {
-		return nil, usageErr("invalid --addr %q: give HOST:PORT", o.addr)
+		return nil, cmdenv.UsageErr("invalid --addr %q: give HOST:PORT", o.addr)
 	}
-	if o.out, err = report.NewSessionWriter(output, e.stdout, report.Options{Color: colorOn, Width: outputWidth(e), Verbose: c.Bool("verbose")}); err != nil {
-		return nil, usageErr("%s", err)
+	if o.out, err = report.NewSessionWriter(output, e.Stdout, report.Options{Color: colorOn, Width: e.OutputWidth(), Verbose: c.Bool("verbose")}); err != nil {
+		return nil, cmdenv.UsageErr("%s", err)
 	}
 	return o, nil
 }
 
-func listenAction(c *cli.Context, e *env) error {
+func action(c *cli.Context, e *cmdenv.Env) error {
 	o, err := parseListen(c, e)
 	if err != nil {
 		return err
 	}
 	// Before anything listens: a signal from then on stops listen cleanly
 	// (a client that sees the port open may signal right away).
-	ctx, stopSignals := interruptible(e)
+	ctx, stopSignals := e.Interruptible()
 	defer stopSignals()
 	listeners, err := server.Listen(o.addr, o.unixDir)
 	if err != nil {
-		return &exitError{code: statelog.ExitNoAnswer, msg: "could not listen: " + err.Error()}
+		return &cmdenv.ExitError{Code: statelog.ExitNoAnswer, Msg: "could not listen: " + err.Error()}
 	}
 	cfg := o.cfg
 	if cfg.SSL && cfg.Certificate == nil {
@@ -214,8 +188,8 @@ func listenAction(c *cli.Context, e *env) error {
 	for _, l := range listeners {
 		go func(l net.Listener) { served <- srv.Serve(l) }(l)
 	}
-	fmt.Fprintln(e.stderr, report.Fit("pgprobe listen: "+srv.Describe(listeners)+". Point a client here; interrupt (^C) to stop.",
-		widthOf(e, e.stderr), 2))
+	fmt.Fprintln(e.Stderr, report.Fit("pgprobe listen: "+srv.Describe(listeners)+". Point a client here; interrupt (^C) to stop.",
+		e.WidthOf(e.Stderr), 2))
 	return showSessions(ctx, srv, sessions, stop, served, o)
 }
 
@@ -230,7 +204,7 @@ func showSessions(ctx context.Context, srv *server.Server, sessions <-chan *stat
 			return
 		}
 		if err := o.out.WriteSession(s); err != nil {
-			failure = &exitError{code: statelog.ExitNoAnswer, msg: "could not write the report: " + err.Error()}
+			failure = &cmdenv.ExitError{Code: statelog.ExitNoAnswer, Msg: "could not write the report: " + err.Error()}
 		}
 		n++
 	}
@@ -247,7 +221,7 @@ func showSessions(ctx context.Context, srv *server.Server, sessions <-chan *stat
 			if err != nil && !errors.Is(err, server.ErrClosed) {
 				close(stop)
 				srv.Close()
-				return &exitError{code: statelog.ExitNoAnswer, msg: "stopped listening: " + err.Error()}
+				return &cmdenv.ExitError{Code: statelog.ExitNoAnswer, Msg: "stopped listening: " + err.Error()}
 			}
 		case <-ctx.Done():
 			// Print what the clients still connected saw, then stop.
@@ -259,60 +233,12 @@ func showSessions(ctx context.Context, srv *server.Server, sessions <-chan *stat
 					show(s)
 				case <-closed:
 					close(stop)
-					if code := interruptCode(ctx, statelog.ExitOK); failure == nil && code != 0 {
-						return &exitError{code: code}
+					if code := cmdenv.InterruptCode(ctx, statelog.ExitOK); failure == nil && code != 0 {
+						return &cmdenv.ExitError{Code: code}
 					}
 					return failure
 				}
 			}
 		}
 	}
-}
-
-func demoAction(c *cli.Context, e *env) error {
-	if c.NArg() > 0 {
-		return usageErr("demo takes no arguments, got %q", c.Args().First())
-	}
-	output := c.String("output")
-	if !contains(outputFormats, output) {
-		return usageErr("invalid --output %q: use one of %s", output, strings.Join(outputFormats, ", "))
-	}
-	colorOn, err := colorFlag(c, e)
-	if err != nil {
-		return err
-	}
-	out, err := report.New(output, e.stdout, report.Options{Color: colorOn, Width: outputWidth(e), Verbose: c.Bool("verbose")})
-	if err != nil {
-		return usageErr("%s", err)
-	}
-	var events statelog.Sink
-	if st, ok := out.(report.Streamer); ok {
-		events = st.Events()
-	}
-	ctx, stopSignals := interruptible(e)
-	defer stopSignals()
-	l, seen, err := runner.Demo(ctx, events)
-	if err != nil {
-		return &exitError{code: statelog.ExitNoAnswer, msg: "demo: " + err.Error()}
-	}
-	if err := writeDemo(out, l, seen); err != nil {
-		return &exitError{code: statelog.ExitNoAnswer, msg: "could not write the report: " + err.Error()}
-	}
-	if code := interruptCode(ctx, l.ExitCode); code != 0 {
-		return &exitError{code: code}
-	}
-	return nil
-}
-
-// writeDemo writes the probe's record l and, where the format shows the
-// server's side too (the timeline), what the server saw.
-func writeDemo(out report.Writer, l *statelog.Log, seen *statelog.Session) error {
-	err := report.Write(out, l)
-	if sa, ok := out.(report.SessionAppender); ok && err == nil && seen != nil {
-		err = sa.AppendSession("What the server saw (pgprobe listen records the same for any client):", seen)
-	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

@@ -1,7 +1,6 @@
-package main
-
-// pgprobe exporter: package exporter wired to the command line. No probing
-// or metrics logic lives here.
+// Package exportercmd is pgprobe exporter: package exporter wired to the
+// command line. No probing or metrics logic lives here.
+package exportercmd
 
 import (
 	"context"
@@ -18,10 +17,11 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/pgprobe/pgprobe/exporter"
+	"github.com/pgprobe/pgprobe/internal/cmd/cmdenv"
 	"github.com/pgprobe/pgprobe/statelog"
 )
 
-func exporterFlags() []cli.Flag {
+func flags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "config", Usage: "the modules and allowed_targets, YAML `FILE` (default: one module, default, that pings with libpq's defaults)"},
 		&cli.StringFlag{Name: "web.listen-address", Value: exporter.DefaultListenAddress, Usage: "`ADDRESS` to serve /probe and /metrics on (port 0 picks a free one)"},
@@ -32,7 +32,8 @@ func exporterFlags() []cli.Flag {
 	}
 }
 
-func exporterCommand(e *env) *cli.Command {
+// Command is pgprobe exporter.
+func Command(e *cmdenv.Env) *cli.Command {
 	return &cli.Command{
 		Name:  "exporter",
 		Usage: "a Prometheus exporter: GET /probe?target=…&module=… (blackbox_exporter's conventions)",
@@ -43,41 +44,41 @@ func exporterCommand(e *env) *cli.Command {
 			"passwords come from the module. The probe's deadline is X-Prometheus-Scrape-Timeout-Seconds less " +
 			"--timeout-offset (120 s without the header), or the module's timeout when smaller. " +
 			"Exit status: 0 when stopped (SIGINT, SIGTERM), 2 when it cannot listen, 3 for bad flags or configuration.",
-		Flags:  exporterFlags(),
-		Action: func(c *cli.Context) error { return exporterAction(c, e) },
+		Flags:  flags(),
+		Action: func(c *cli.Context) error { return action(c, e) },
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
-			return usageErr("%s\nTry \"pgprobe %s --help\" for more information.", err, c.Command.Name)
+			return cmdenv.UsageErr("%s\nTry \"pgprobe %s --help\" for more information.", err, c.Command.Name)
 		},
 	}
 }
 
-func exporterAction(c *cli.Context, e *env) error {
+func action(c *cli.Context, e *cmdenv.Env) error {
 	if c.NArg() > 0 {
-		return usageErr("exporter takes no arguments: targets come with each request (/probe?target=…)")
+		return cmdenv.UsageErr("exporter takes no arguments: targets come with each request (/probe?target=…)")
 	}
 	offset, err := time.ParseDuration(c.String("timeout-offset"))
 	if err != nil || offset < 0 {
-		return usageErr("invalid --timeout-offset %q: give a duration such as 500ms", c.String("timeout-offset"))
+		return cmdenv.UsageErr("invalid --timeout-offset %q: give a duration such as 500ms", c.String("timeout-offset"))
 	}
-	logger := slog.New(slog.NewTextHandler(e.stderr, nil))
+	logger := slog.New(slog.NewTextHandler(e.Stderr, nil))
 	x, err := exporter.New(exporter.Options{ConfigFile: c.String("config"), MaxConcurrent: c.Int("max-concurrent-probes"),
-		TimeoutOffset: offset, Logger: logger, Version: versionString()})
+		TimeoutOffset: offset, Logger: logger, Version: c.App.Version})
 	if err != nil {
-		return usageErr("%s", err)
+		return cmdenv.UsageErr("%s", err)
 	}
 	if c.Bool("config.check") {
-		fmt.Fprintf(e.stdout, "the configuration is valid: %d modules\n", len(x.Config().Modules))
+		fmt.Fprintf(e.Stdout, "the configuration is valid: %d modules\n", len(x.Config().Modules))
 		return nil
 	}
 	webConfig := c.String("web.config.file")
 	if webConfig != "" {
 		if err := web.Validate(webConfig); err != nil {
-			return usageErr("invalid --web.config.file: %s", err)
+			return cmdenv.UsageErr("invalid --web.config.file: %s", err)
 		}
 	}
 	ln, err := net.Listen("tcp", c.String("web.listen-address"))
 	if err != nil {
-		return &exitError{code: statelog.ExitNoAnswer, msg: "cannot listen: " + err.Error()}
+		return &cmdenv.ExitError{Code: statelog.ExitNoAnswer, Msg: "cannot listen: " + err.Error()}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -103,7 +104,7 @@ func exporterAction(c *cli.Context, e *env) error {
 	flags := &web.FlagConfig{WebConfigFile: &webConfig}
 	err = x.Serve(ctx, srv, reload, func() error { return web.Serve(ln, srv, flags, logger) })
 	if err != nil {
-		return &exitError{code: statelog.ExitNoAnswer, msg: err.Error()}
+		return &cmdenv.ExitError{Code: statelog.ExitNoAnswer, Msg: err.Error()}
 	}
 	return nil
 }

@@ -1,8 +1,7 @@
-package main
-
-// --save-chain FILE, as openssl s_client -showcerts: the certificates the
-// server sent, in PEM, also when they did not verify (that is when one
-// wants to look at them).
+// Package savechain is --save-chain FILE, as openssl s_client -showcerts: the
+// certificates the server sent, in PEM, also when they did not verify (that
+// is when one wants to look at them).
+package savechain
 
 import (
 	"bytes"
@@ -14,46 +13,49 @@ import (
 	"sync"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/pgprobe/pgprobe/internal/cmd/cmdenv"
 )
 
-func saveChainFlag() cli.Flag {
+// Flag is --save-chain.
+func Flag() cli.Flag {
 	return &cli.StringFlag{Name: "save-chain", TakesFile: true,
 		Usage: "write the certificate chain the server sent to `FILE` (PEM, leaf first), also when it failed verification; one target only"}
 }
 
-// chainSaver keeps the chain of the last TLS handshake that received one:
+// Saver keeps the chain of the last TLS handshake that received one:
 // after several hosts, retries (--wait) or runs (-n), the last server's.
-type chainSaver struct {
+type Saver struct {
 	path  string
 	mu    sync.Mutex
 	chain [][]byte
 }
 
-// newChainSaver checks --save-chain before anything is probed; nil when the
+// New checks --save-chain before anything is probed; nil when the
 // flag is not given.
-func newChainSaver(c *cli.Context, targets int) (*chainSaver, error) {
+func New(c *cli.Context, targets int) (*Saver, error) {
 	path := c.String("save-chain")
 	if !c.IsSet("save-chain") {
 		return nil, nil
 	}
 	if path == "" {
-		return nil, usageErr("--save-chain needs a file name")
+		return nil, cmdenv.UsageErr("--save-chain needs a file name")
 	}
 	if targets > 1 {
-		return nil, usageErr("--save-chain writes one server's chain: give one target (probe the others separately)")
+		return nil, cmdenv.UsageErr("--save-chain writes one server's chain: give one target (probe the others separately)")
 	}
 	if c.Bool("ping") {
-		return nil, usageErr("--ping stops before TLS: use --save-chain without --ping")
+		return nil, cmdenv.UsageErr("--ping stops before TLS: use --save-chain without --ping")
 	}
 	dir := filepath.Dir(path)
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return nil, usageErr("invalid --save-chain %q: directory %q does not exist", path, dir)
+		return nil, cmdenv.UsageErr("invalid --save-chain %q: directory %q does not exist", path, dir)
 	}
-	return &chainSaver{path: path}, nil
+	return &Saver{path: path}, nil
 }
 
-// hook is the probe's OnPeerChain; nil for no saver.
-func (s *chainSaver) hook() func([][]byte) {
+// Hook is the probe's OnPeerChain; nil for no saver.
+func (s *Saver) Hook() func([][]byte) {
 	if s == nil {
 		return nil
 	}
@@ -64,9 +66,9 @@ func (s *chainSaver) hook() func([][]byte) {
 	}
 }
 
-// save writes the file; a note on stderr when no server sent a certificate
+// Save writes the file; a note on stderr when no server sent a certificate
 // or the file cannot be written (the probe's exit code stands).
-func (s *chainSaver) save(stderr io.Writer) {
+func (s *Saver) Save(stderr io.Writer) {
 	if s == nil {
 		return
 	}
