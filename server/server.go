@@ -47,6 +47,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/jcmturner/gokrb5/v8/keytab"
 	"github.com/xdg-go/scram"
 
 	"github.com/pgprobe/pgprobe/statelog"
@@ -58,6 +59,7 @@ const (
 	StateProcessSSLStartup    = "ProcessSSLStartup"
 	StateProcessStartupPacket = "ProcessStartupPacket"
 	StateSecureOpenServer     = "secure_open_server"
+	StateSecureOpenGSSAPI     = "secure_open_gssapi"
 	StateClientAuthentication = "ClientAuthentication"
 	StateInitPostgres         = "InitPostgres"
 	StatePostgresMain         = "PostgresMain"
@@ -70,6 +72,8 @@ const (
 	AuthPassword    = "password"
 	AuthMD5         = "md5"
 	AuthSCRAMSHA256 = "scram-sha-256"
+	// AuthGSS asks for Kerberos (AuthenticationGSS); it needs Config.GSS.
+	AuthGSS = "gss"
 )
 
 // Protocol versions the server can speak up to (Config.MaxProtocol).
@@ -123,8 +127,8 @@ type Config struct {
 	// of CVE-2021-23214: bytes that came with the SSLRequest, before the
 	// TLS handshake, are read afterwards as if they had come through TLS.
 	AcceptUnencryptedAfterSSLRequest bool
-	// Auth is the method asked of every client: trust, password, md5 or
-	// scram-sha-256 (the default).
+	// Auth is the method asked of every client: trust, password, md5,
+	// scram-sha-256 (the default) or gss (which needs GSS).
 	Auth string
 	// Password, when set, is checked as PostgreSQL checks a role's password
 	// (FATAL 28P01 when wrong, SASLFinal proving the server knows it). When
@@ -150,6 +154,9 @@ type Config struct {
 	// authentication_timeout does (default one minute); after
 	// ReadyForQuery it is the idle time allowed between messages.
 	Timeout time.Duration
+	// GSS, when set, makes the server a Kerberos acceptor with a keytab:
+	// GSSENCRequest gets 'G' (unless GSS.NoEncryption) and Auth may be gss.
+	GSS *GSSConfig
 	// Script, when set, is asked for the script of each connection (index
 	// counts from 1). A nil Script means PostgreSQL's behaviour.
 	Script func(index int) *Script
@@ -165,6 +172,7 @@ type Server struct {
 	leaf    *x509.Certificate
 	scram   *scram.Server
 	known   bool // a password is configured
+	keytab  *keytab.Keytab
 
 	mu        sync.Mutex
 	closed    bool
@@ -182,14 +190,14 @@ var ErrClosed = errors.New("pgprobe server closed")
 // ConfigError is a Config that New refuses. It names the Config field, so
 // that a caller can word it in its own terms (a command-line flag, say).
 type ConfigError struct {
-	// Field is the Config field at fault: "Auth", "Then", "MaxProtocol"
-	// or "DirectSSL".
+	// Field is the Config field at fault: "Auth", "Then", "MaxProtocol",
+	// "DirectSSL" or "GSS.Keytab".
 	Field string
 	// Value is the field's value, when the value is wrong.
 	Value string
 	// Valid lists the values the field takes ("error or ok").
 	Valid string
-	// Needs is the boolean field this one needs on ("SSL"), when the
+	// Needs is the field this one needs set ("SSL", "GSS"), when the
 	// field is right but the other is missing.
 	Needs string
 }
@@ -208,8 +216,12 @@ func (e *ConfigError) Error() string {
 func (c Config) Validate() error {
 	switch c.Auth {
 	case AuthTrust, AuthPassword, AuthMD5, AuthSCRAMSHA256:
+	case AuthGSS:
+		if c.GSS == nil {
+			return &ConfigError{Field: "Auth", Needs: "GSS"}
+		}
 	default:
-		return &ConfigError{Field: "Auth", Value: c.Auth, Valid: "trust, password, md5 or scram-sha-256"}
+		return &ConfigError{Field: "Auth", Value: c.Auth, Valid: "trust, password, md5, scram-sha-256 or gss"}
 	}
 	switch c.Then {
 	case ThenError, ThenOK:
@@ -261,6 +273,13 @@ func New(cfg Config) (*Server, error) {
 		if err := s.setupTLS(); err != nil {
 			return nil, err
 		}
+	}
+	if cfg.GSS != nil {
+		kt, err := loadKeytab(cfg.GSS)
+		if err != nil {
+			return nil, err
+		}
+		s.keytab = kt
 	}
 	creds, err := s.storedCredentials()
 	if err != nil {

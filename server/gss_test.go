@@ -1,0 +1,118 @@
+//go:build unix
+
+package server
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pgprobe/pgprobe/internal/pgtest"
+	"github.com/pgprobe/pgprobe/probe"
+	"github.com/pgprobe/pgprobe/probe/conninfo"
+	"github.com/pgprobe/pgprobe/statelog"
+)
+
+const gssTestPW = "gss-server-secret-7Ω"
+
+// gssServerRealm is a real MIT KDC with a user and the service
+// postgres/localhost, whose keytab the test server reads.
+type gssServerRealm struct {
+	kdc   *pgtest.KDC
+	cache string // gssuser's ticket
+}
+
+func startGSSServerRealm(t *testing.T) *gssServerRealm {
+	t.Helper()
+	kdc := pgtest.StartKDC(t)
+	kdc.AddUser(t, "gssuser", gssTestPW)
+	kdc.AddService(t, "postgres/localhost")
+	return &gssServerRealm{kdc: kdc, cache: kdc.Kinit(t, "gssuser", gssTestPW, "")}
+}
+
+// probeGSS runs the probe with the realm's Kerberos environment.
+func (r *gssServerRealm) probeGSS(t *testing.T, target string) *statelog.Log {
+	t.Helper()
+	env := map[string]string{}
+	for _, kv := range r.kdc.Env(r.cache) {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	getenv := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	req := probe.Request{Input: conninfo.Input{Target: target, HomeDir: t.TempDir(), Getenv: getenv}, Timeout: 15 * time.Second}
+	return probe.Probe(context.Background(), req)
+}
+
+func lastAttempt(l *statelog.Log) *statelog.Attempt {
+	if len(l.Attempts) == 0 {
+		return &statelog.Attempt{}
+	}
+	return l.Attempts[len(l.Attempts)-1]
+}
+
+func TestServerGSSWithPgprobeAndPsql(t *testing.T) {
+	r := startGSSServerRealm(t)
+	for _, tc := range []struct {
+		name        string
+		cfg         Config
+		conn        string
+		gssResponse string // the session's answer to GSSENCRequest, "" for none asked
+		encryption  bool
+	}{
+		{"gssencmode=require: the session inside GSSAPI encryption", Config{GSS: &GSSConfig{Keytab: r.kdc.Keytab}, Auth: AuthGSS, Then: ThenOK},
+			"gssencmode=require", "G", true},
+		{"gss authentication over plaintext", Config{GSS: &GSSConfig{Keytab: r.kdc.Keytab, ServicePrincipal: "postgres/localhost"}, Auth: AuthGSS, Then: ThenOK},
+			"gssencmode=disable sslmode=disable", "", false},
+		{"GSSAPI encryption refused: gss authentication after 'N'", Config{GSS: &GSSConfig{Keytab: r.kdc.Keytab, NoEncryption: true}, Auth: AuthGSS, Then: ThenOK},
+			"sslmode=disable", "N", false},
+		{"scram inside GSSAPI encryption", Config{GSS: &GSSConfig{Keytab: r.kdc.Keytab}, Auth: AuthSCRAMSHA256, Password: gssTestPW, Then: ThenOK},
+			"gssencmode=require password=" + gssTestPW, "G", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := startServer(t, tc.cfg)
+			target := ts.conninfo("host=localhost user=gssuser dbname=postgres", tc.conn)
+			l := r.probeGSS(t, target)
+			s := ts.next(t)
+			if l.Error != nil || l.ExitCode != 0 {
+				t.Fatalf("probe: exit %d %+v\n%s", l.ExitCode, l.Error, renderLog(t, l))
+			}
+			a := lastAttempt(l)
+			if a.Auth == nil || (tc.cfg.Auth == AuthGSS && a.Auth.Method != "gss") || a.GSS == nil || a.GSS.Encrypted != tc.encryption || !a.GSS.Established {
+				t.Errorf("probe's attempt: auth %+v gss %+v\n%s", a.Auth, a.GSS, renderLog(t, l))
+			}
+			if got := ""; s.GSSResponse != nil {
+				got = *s.GSSResponse
+				if got != tc.gssResponse {
+					t.Errorf("session gss_response %q, want %q", got, tc.gssResponse)
+				}
+			} else if tc.gssResponse != "" {
+				t.Errorf("session gss_response nil, want %q", tc.gssResponse)
+			}
+			g := s.GSS
+			if s.Outcome != statelog.OutcomeReady || g == nil || !g.Established || g.Encryption != tc.encryption ||
+				g.ClientPrincipal != "gssuser@"+pgtest.Realm || g.ServicePrincipal != "postgres/localhost@"+pgtest.Realm ||
+				g.Mechanism != "kerberos_v5" || g.TokenBytes == 0 || g.ReplyBytes == 0 || !strings.Contains(strings.Join(g.Flags, " "), "mutual") {
+				t.Errorf("session: outcome %s gss %+v\n%s", s.Outcome, g, renderSession(t, s))
+			}
+			if tc.encryption && (g.PacketsReceived == 0 || g.PacketsSent == 0) {
+				t.Errorf("no wrap tokens counted: %+v", g)
+			}
+			out := renderSession(t, s)
+			for _, want := range []string{"gssuser@" + pgtest.Realm, "kerberos_v5"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("the session's rendering lacks %q:\n%s", want, out)
+				}
+			}
+			wantNoSecret(t, "session", out+renderLog(t, l), gssTestPW)
+
+			// MIT's GSSAPI through libpq agrees: psql connects and its
+			// query gets the server's "not a database" error (exit 1).
+			psqlOut, code := pgtest.RunPsql(t, target, "select 1", r.kdc.Env(r.cache)...)
+			s = ts.next(t)
+			if code != 1 || !strings.Contains(psqlOut, "pgprobe") || s.Outcome != statelog.OutcomeReady || s.GSS == nil || s.GSS.Encryption != tc.encryption {
+				t.Errorf("psql: exit %d %q; session %s %+v", code, psqlOut, s.Outcome, s.GSS)
+			}
+		})
+	}
+}
