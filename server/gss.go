@@ -65,9 +65,6 @@ const maxClockSkew = 5 * time.Minute
 
 // loadKeytab reads cfg's keytab.
 func loadKeytab(cfg *GSSConfig) (*keytab.Keytab, error) {
-	if cfg.Keytab == "" {
-		return nil, &ConfigError{Field: "GSS.Keytab", Value: "", Valid: "the path of a keytab file"}
-	}
 	kt, err := keytab.Load(cfg.Keytab)
 	if err != nil {
 		return nil, fmt.Errorf("reading the keytab %s: %w", cfg.Keytab, err)
@@ -245,6 +242,13 @@ type gssConn struct {
 	rec     *statelog.SessionGSS
 	pending []byte
 	fault   string // a GSSFault* for the first packet sent
+	onFault func(string)
+}
+
+var gssFaultWords = map[string]string{
+	GSSFaultUnsealed: "script: the first wrap token was sent without confidentiality (Sealed flag off)",
+	GSSFaultOversize: fmt.Sprintf("script: the first packet was sent with length %d, over PQ_GSS_MAX_PACKET_SIZE", gsswrap.MaxPacket),
+	GSSFaultGarbage:  "script: the first packet was sent as random bytes, not a wrap token",
 }
 
 func (c *gssConn) Read(p []byte) (int, error) {
@@ -295,6 +299,9 @@ func (c *gssConn) Write(p []byte) (int, error) {
 			tok = append(tok, make([]byte, gsswrap.MaxPacket-len(tok))...)
 		case GSSFaultGarbage:
 			_, _ = rand.Read(tok)
+		}
+		if c.fault != "" && c.onFault != nil {
+			c.onFault(gssFaultWords[c.fault])
 		}
 		c.fault = ""
 		out = binary.BigEndian.AppendUint32(out, length)

@@ -4,10 +4,13 @@ package server
 
 import (
 	"context"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pgprobe/pgprobe/diagnose"
 	"github.com/pgprobe/pgprobe/internal/pgtest"
 	"github.com/pgprobe/pgprobe/probe"
 	"github.com/pgprobe/pgprobe/probe/conninfo"
@@ -113,6 +116,70 @@ func TestServerGSSWithPgprobeAndPsql(t *testing.T) {
 			if code != 1 || !strings.Contains(psqlOut, "pgprobe") || s.Outcome != statelog.OutcomeReady || s.GSS == nil || s.GSS.Encryption != tc.encryption {
 				t.Errorf("psql: exit %d %q; session %s %+v", code, psqlOut, s.Outcome, s.GSS)
 			}
+		})
+	}
+}
+
+// TestServerGSSFaults makes the server do what PostgreSQL will not (or
+// what a misconfigured one does) and checks pgprobe's verdict and the
+// server's record of the client's tokens.
+func TestServerGSSFaults(t *testing.T) {
+	r := startGSSServerRealm(t)
+	otherKeytab := filepath.Join(r.kdc.Dir, "other.keytab")
+	r.kdc.AddServiceTo(t, "postgres/elsewhere", otherKeytab)
+	enc := func(sc *Script) Config {
+		return Config{GSS: &GSSConfig{Keytab: r.kdc.Keytab}, Auth: AuthGSS, Then: ThenOK, Script: func(int) *Script { return sc }}
+	}
+	wrongKeytab := Config{GSS: &GSSConfig{Keytab: otherKeytab}, Auth: AuthGSS, Then: ThenOK}
+	const noKey = "No key table entry found matching postgres/localhost@" + pgtest.Realm
+	for _, tc := range []struct {
+		name        string
+		cfg         Config
+		conn        string
+		exit        int
+		probeErr    string // in pgprobe's error message
+		advice      string // in pgprobe's advice
+		established bool   // the server accepted the context
+		gssErr      string // the session's gss.error
+		event       string // in a session event's detail
+	}{
+		{"'G' then close", enc(&Script{Actions: []Action{{Step: statelog.StepGSSResponse, Close: true}}}), "gssencmode=require", 1,
+			"server closed the connection during the GSSAPI handshake", "keytab", false, "", "script: connection closed at gss_response"},
+		{"unsealed wrap token", enc(&Script{GSSFault: GSSFaultUnsealed}), "gssencmode=require", 2,
+			"GSSAPI unwrap error: a wrap token without confidentiality", "", true, "", "without confidentiality (Sealed flag off)"},
+		{"oversize packet", enc(&Script{GSSFault: GSSFaultOversize}), "gssencmode=require", 2,
+			"oversize GSSAPI packet sent by the server (16384 > 16380)", "", true, "", "over PQ_GSS_MAX_PACKET_SIZE"},
+		{"garbage packet", enc(&Script{GSSFault: GSSFaultGarbage}), "gssencmode=require", 2,
+			"GSSAPI unwrap error: not a GSS-API wrap token", "", true, "", "random bytes"},
+		{"malformed AP-REP", enc(&Script{Actions: []Action{{Step: statelog.StepGSSHandshake, Replace: []byte{0, 0, 0, 4, 'j', 'u', 'n', 'k'}}}}), "gssencmode=require", 1,
+			"could not initiate GSSAPI security context: Invalid token was supplied", "Kerberos", true, "", "replaced by 8 raw bytes"},
+		{"keytab without the service: GSSAPI encryption", wrongKeytab, "gssencmode=require", 1,
+			"server closed the connection during the GSSAPI handshake", "ktadd", false, noKey, "could not accept GSSAPI security context"},
+		{"keytab without the service: gss authentication answers a KRB-ERROR", wrongKeytab, "gssencmode=disable sslmode=disable", 1,
+			"GSSAPI continuation error: Unspecified GSS failure.  Minor code may provide more information: Service key not available", "ktadd", false, noKey, "AuthenticationGSSContinue: a KRB-ERROR"},
+		{"the principal is not the user", enc(nil), "gssencmode=require user=postgres", 1,
+			`FATAL:  GSSAPI authentication failed for user "postgres"`, "does not map", true, "", `the principal gssuser@PGPROBE.TEST is not the user "postgres"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := startServer(t, tc.cfg)
+			l := r.probeGSS(t, ts.conninfo("host=localhost user=gssuser dbname=postgres", tc.conn))
+			s := ts.next(t)
+			if l.ExitCode != tc.exit || l.Error == nil || !strings.Contains(l.Error.Message, tc.probeErr) || !strings.Contains(diagnose.Advise(l.Error, lastAttempt(l)), tc.advice) {
+				t.Errorf("probe: exit %d, error %+v; want exit %d, %q, advice with %q\n%s", l.ExitCode, l.Error, tc.exit, tc.probeErr, tc.advice, renderLog(t, l))
+			}
+			out := renderSession(t, s)
+			if s.GSS == nil && !strings.HasPrefix(tc.name, "'G'") {
+				t.Fatalf("no gss record:\n%s", out)
+			}
+			if s.GSS != nil && (s.GSS.Established != tc.established || s.GSS.Error != "" && !strings.HasPrefix(s.GSS.Error, tc.gssErr) || s.GSS.Error == "" && tc.gssErr != "") {
+				t.Errorf("session gss %+v; want established %v, error %q\n%s", s.GSS, tc.established, tc.gssErr, out)
+			}
+			if !slices.ContainsFunc(s.Events, func(e statelog.Event) bool {
+				return strings.Contains(e.Detail, tc.event) || e.Error != nil && strings.Contains(e.Error.Message, tc.event)
+			}) {
+				t.Errorf("no event says %q:\n%s", tc.event, out)
+			}
+			wantNoSecret(t, "records", out+renderLog(t, l), gssTestPW)
 		})
 	}
 }

@@ -57,7 +57,9 @@ func (h *backend) secureOpenGSSAPI() bool {
 	}
 	rec.Established = true
 	h.gss = g
-	h.conn = &gssConn{Conn: h.raw, g: g, rec: rec, fault: h.script.GSSFault}
+	h.conn = &gssConn{Conn: h.raw, g: g, rec: rec, fault: h.script.GSSFault, onFault: func(what string) {
+		h.record(StateSecureOpenGSSAPI, statelog.StepGSSHandshake, time.Now(), what, nil, nil)
+	}}
 	h.record(StateSecureOpenGSSAPI, statelog.StepGSSHandshake, time.Now(), "GSSAPI encryption is on: every message from now on travels in sealed wrap tokens", nil, nil)
 	return true
 }
@@ -175,7 +177,5 @@ func (h *backend) gssCheckAuth(auth *statelog.SessionAuth, note string) bool {
 			"", "", statelog.ClassAuth)
 		return false
 	}
-	verified := true
-	auth.PasswordVerified = &verified
 	return h.authOK(auth, note)
 }

@@ -15,21 +15,25 @@
 //
 //	BackendInitialize     connect: the connection was accepted ("connection received: host=… port=…")
 //	ProcessSSLStartup     tls_handshake: PostgreSQL 17's direct TLS (the first byte is 0x16), ALPN "postgresql" required
-//	ProcessStartupPacket  ssl_request, ssl_response ('S' or 'N'), gss_request, gss_response ('N'),
+//	ProcessStartupPacket  ssl_request, ssl_response ('S' or 'N'), gss_request, gss_response ('G' or 'N'),
 //	                      cancel_request, startup (the StartupMessage), negotiate_protocol_version
 //	secure_open_server    tls_handshake after 'S'
+//	secure_open_gssapi    gss_handshake after 'G': the client's Kerberos token, the AP-REP, wrap tokens from then on
 //	ClientAuthentication  auth_request (AuthenticationCleartextPassword, MD5Password, SASL, SASLContinue,
-//	                      SASLFinal), auth_response (what came back, never its content), auth_ok, error_response
+//	                      SASLFinal, GSS, GSSContinue), auth_response (what came back, never its content),
+//	                      auth_ok, error_response
 //	InitPostgres          error_response: ThenError's FATAL (where PostgreSQL checks the database)
 //	PostgresMain          parameter_status, backend_key_data, ready_for_query, query, close (Terminate)
 //	proc_exit             close: the connection ends
 //
 // The server never prints. It never records a password, an MD5 hash or a
-// SCRAM proof: only whether one arrived (auth.password_received).
+// SCRAM proof: only whether one arrived (auth.password_received); of a
+// Kerberos token, only its size and the names it carries (gss).
 //
 // The files follow PostgreSQL's backend: server.go is the postmaster
 // (listening, cancel keys), conn.go a backend's life and its writes,
-// tls.go secure_open_server and direct TLS, startup.go
+// tls.go secure_open_server and direct TLS, gss.go the Kerberos acceptor
+// and gssopen.go secure_open_gssapi and pg_GSS_recvauth, startup.go
 // ProcessStartupPacket, auth.go ClientAuthentication, postgres.go
 // InitPostgres and PostgresMain.
 package server
@@ -197,7 +201,7 @@ type ConfigError struct {
 	Value string
 	// Valid lists the values the field takes ("error or ok").
 	Valid string
-	// Needs is the field this one needs set ("SSL", "GSS"), when the
+	// Needs is the boolean field this one needs on ("SSL"), when the
 	// field is right but the other is missing.
 	Needs string
 }
@@ -218,10 +222,15 @@ func (c Config) Validate() error {
 	case AuthTrust, AuthPassword, AuthMD5, AuthSCRAMSHA256:
 	case AuthGSS:
 		if c.GSS == nil {
-			return &ConfigError{Field: "Auth", Needs: "GSS"}
+			// Without a keytab, gss is no method at all.
+			return &ConfigError{Field: "Auth", Value: c.Auth, Valid: "trust, password, md5 or scram-sha-256"}
 		}
 	default:
-		return &ConfigError{Field: "Auth", Value: c.Auth, Valid: "trust, password, md5, scram-sha-256 or gss"}
+		valid := "trust, password, md5 or scram-sha-256"
+		if c.GSS != nil {
+			valid = "trust, password, md5, scram-sha-256 or gss"
+		}
+		return &ConfigError{Field: "Auth", Value: c.Auth, Valid: valid}
 	}
 	switch c.Then {
 	case ThenError, ThenOK:
@@ -235,6 +244,9 @@ func (c Config) Validate() error {
 	}
 	if c.DirectSSL && !c.SSL {
 		return &ConfigError{Field: "DirectSSL", Needs: "SSL"}
+	}
+	if c.GSS != nil && c.GSS.Keytab == "" {
+		return &ConfigError{Field: "GSS.Keytab", Value: "", Valid: "the path of a keytab file"}
 	}
 	return nil
 }
