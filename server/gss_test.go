@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgproto3"
+
 	"github.com/pgprobe/pgprobe/diagnose"
 	"github.com/pgprobe/pgprobe/internal/pgtest"
 	"github.com/pgprobe/pgprobe/probe"
@@ -182,4 +184,13 @@ func TestServerGSSFaults(t *testing.T) {
 			wantNoSecret(t, "records", out+renderLog(t, l), gssTestPW)
 		})
 	}
+	t.Run("unencrypted data after GSSENCRequest", func(t *testing.T) {
+		ts := startServer(t, enc(nil))
+		c := rawClient(t, ts)
+		mustSend(t, c, &pgproto3.GSSEncRequest{}, &pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30, Parameters: map[string]string{"user": "mallory"}})
+		s := ts.next(t)
+		if s.Outcome != statelog.OutcomeRefused || s.Error == nil || s.Error.Message != "received unencrypted data after GSSAPI encryption request" || s.Startup != nil {
+			t.Errorf("session %s %+v", s.Outcome, s.Error)
+		}
+	})
 }

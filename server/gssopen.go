@@ -19,11 +19,12 @@ import (
 // AP-REP back in one, then every byte of the session in sealed wrap
 // tokens. PostgreSQL logs why it could not accept the context and closes
 // the connection without a word (COMMERROR); so does this server.
-func (h *backend) secureOpenGSSAPI() bool {
+// extra counts the bytes that came with GSSENCRequest, before 'G'.
+func (h *backend) secureOpenGSSAPI(extra int) bool {
 	began := time.Now()
 	rec := &statelog.SessionGSS{Encryption: true}
 	h.sess.GSS = rec
-	if extra := wire.PendingBytes(h.raw); extra > 0 {
+	if extra > 0 {
 		h.fatal(StateProcessStartupPacket, began, "08P01", "received unencrypted data after GSSAPI encryption request",
 			"This could be either a client-software bug or evidence of an attempted man-in-the-middle attack.", "", statelog.ClassProtocol)
 		return false

@@ -236,6 +236,9 @@ func (h *backend) gssRequest(began time.Time) (bool, bool) {
 	default:
 		answer, why = 'G', "GSSAPI encryption: the client's Kerberos context follows"
 	}
+	// Bytes the client sent with GSSENCRequest, before any answer (once
+	// 'G' is out, the client's token may arrive at any time).
+	extra := wire.PendingBytes(h.raw)
 	t := time.Now()
 	a, ok := h.write(statelog.StepGSSResponse, t, []byte{answer})
 	if !ok {
@@ -264,7 +267,7 @@ func (h *backend) gssRequest(began time.Time) (bool, bool) {
 		h.lastAnswer = "GN"
 		return true, false
 	case sent == 'G' && h.s.keytab != nil:
-		if !h.secureOpenGSSAPI() {
+		if !h.secureOpenGSSAPI(extra) {
 			return false, false
 		}
 		h.lastAnswer = "G"
