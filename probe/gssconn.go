@@ -5,17 +5,14 @@ import (
 	"fmt"
 	"io"
 	"net"
+
+	"github.com/pgprobe/pgprobe/internal/gsswrap"
 )
 
-// PQ_GSS_MAX_PACKET_SIZE (fe-secure-gssapi.c, PQ_GSS_SEND_BUFFER_SIZE
-// before 18): no packet, its 4-byte length included, may be larger. A
-// sealed AES token adds at most 64 bytes to its plaintext: the header twice
-// (16 each), the confounder (16) and the HMAC (12, or 16 with RFC 8009's
-// SHA-2 enctypes).
+// PQ_GSS_MAX_PACKET_SIZE and the largest plaintext one packet carries.
 const (
-	gssMaxPacket   = 16384
-	gssWrapPadding = 64
-	gssMaxPlain    = gssMaxPacket - 4 - gssWrapPadding
+	gssMaxPacket = gsswrap.MaxPacket
+	gssMaxPlain  = gsswrap.MaxPlain
 )
 
 // gssConn is a connection encrypted with GSSAPI as libpq frames it: each

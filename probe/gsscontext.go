@@ -4,43 +4,31 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"time"
 
-	"github.com/jcmturner/gofork/encoding/asn1"
-	"github.com/jcmturner/gokrb5/v8/asn1tools"
 	"github.com/jcmturner/gokrb5/v8/crypto"
 	"github.com/jcmturner/gokrb5/v8/iana/chksumtype"
 	"github.com/jcmturner/gokrb5/v8/iana/flags"
 	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/types"
+
+	"github.com/pgprobe/pgprobe/internal/gsswrap"
 )
 
 // GSS-API context flags (RFC 2744), as libpq asks for them.
 const (
-	gssDelegFlag    = 1
-	gssMutualFlag   = 2
-	gssReplayFlag   = 4
-	gssSequenceFlag = 8
-	gssConfFlag     = 16
-	gssIntegFlag    = 32
+	gssDelegFlag    = gsswrap.DelegFlag
+	gssMutualFlag   = gsswrap.MutualFlag
+	gssReplayFlag   = gsswrap.ReplayFlag
+	gssSequenceFlag = gsswrap.SequenceFlag
+	gssConfFlag     = gsswrap.ConfFlag
+	gssIntegFlag    = gsswrap.IntegFlag
 )
 
 // gssFlagNames names the flags for the record.
-func gssFlagNames(f uint32) []string {
-	var out []string
-	for _, x := range []struct {
-		bit  uint32
-		name string
-	}{{gssDelegFlag, "delegation"}, {gssMutualFlag, "mutual"}, {gssReplayFlag, "replay"}, {gssSequenceFlag, "sequence"}, {gssConfFlag, "confidentiality"}, {gssIntegFlag, "integrity"}} {
-		if f&x.bit != 0 {
-			out = append(out, x.name)
-		}
-	}
-	return out
-}
+func gssFlagNames(f uint32) []string { return gsswrap.FlagNames(f) }
 
 // gssContext is the initiator's side of a Kerberos V5 GSS-API context
 // (RFC 4121): the AP-REQ it sends, the AP-REP it checks, and the keys and
@@ -60,11 +48,9 @@ type gssContext struct {
 
 // The token IDs of RFC 1964 §1.1 and RFC 4121 §4.2.6.2.
 var (
-	tokAPReq  = []byte{0x01, 0x00}
-	tokAPRep  = []byte{0x02, 0x00}
-	tokError  = []byte{0x03, 0x00}
-	tokWrapV2 = []byte{0x05, 0x04}
-	oidKRB5   = asn1.ObjectIdentifier{1, 2, 840, 113554, 1, 2, 2}
+	tokAPReq = gsswrap.TokAPReq
+	tokAPRep = gsswrap.TokAPRep
+	tokError = gsswrap.TokError
 )
 
 // initContext is the first gss_init_sec_context: a service ticket for
@@ -112,13 +98,8 @@ func initContext(ctx context.Context, c *krbCreds, srvname, host string, gssFlag
 	return g, mechToken(tokAPReq, b), nil
 }
 
-// mechToken is RFC 2743 §3.1's InitialContextToken: [APPLICATION 0] with
-// the mechanism's OID, then the Kerberos token ID and message.
-func mechToken(id, msg []byte) []byte {
-	oid, _ := asn1.Marshal(oidKRB5)
-	b := append(append(oid, id...), msg...)
-	return asn1tools.AddASNAppTag(b, 0)
-}
+// mechToken is RFC 2743 §3.1's InitialContextToken.
+func mechToken(id, msg []byte) []byte { return gsswrap.MechToken(id, msg) }
 
 // step is the next gss_init_sec_context, with the server's token: an
 // AP-REP completes the context, a KRB-ERROR ends it with the server's
@@ -127,12 +108,10 @@ func (g *gssContext) step(token []byte) *krbError {
 	if g.established {
 		return &krbError{Major: "A token was invalid", Minor: "the context is already complete", Reason: krbOther}
 	}
-	var oid asn1.ObjectIdentifier
-	rest, err := asn1.UnmarshalWithParams(token, &oid, "application,explicit,tag:0")
-	if err != nil || !oid.Equal(oidKRB5) || len(rest) < 2 {
+	id, msg, err := gsswrap.ParseMechToken(token)
+	if err != nil {
 		return &krbError{Major: "Invalid token was supplied", Minor: "the server's token is not a Kerberos V5 token", Reason: krbOther}
 	}
-	id, msg := rest[:2], rest[2:]
 	switch {
 	case bytes.Equal(id, tokError):
 		var ke messages.KRBError
@@ -168,83 +147,30 @@ func (g *gssContext) step(token []byte) *krbError {
 	return nil
 }
 
-// Wrap tokens with confidentiality (RFC 4121 §4.2.4, §4.2.6.2). gokrb5's
-// gssapi.WrapToken only makes and checks integrity tokens (a checksum
-// after the plaintext, the Sealed flag never set), while GSSAPI encryption
-// (PostgreSQL's be-secure-gssapi.c wraps with conf_req_flag set and refuses
-// anything unsealed) needs sealed ones: the header, then
-// encrypt(plaintext || filler || header) with the subkey and the key usage
-// of the sender (24 initiator seal, 22 acceptor seal), rotated right by
-// RRC. The encryption is gokrb5's crypto package (RFC 3961/3962).
+// Sealed wrap tokens: see package gsswrap for why gokrb5's WrapToken does
+// not do.
 const (
-	wrapFlagFromAcceptor = 0x01
-	wrapFlagSealed       = 0x02
-	wrapFlagAcceptorSub  = 0x04
-	wrapHeaderLen        = 16
+	wrapFlagSealed      = gsswrap.FlagSealed
+	wrapFlagAcceptorSub = gsswrap.FlagAcceptorSub
 )
 
 func (g *gssContext) wrapHeader(sentByAcceptor bool, seq uint64) []byte {
-	h := make([]byte, wrapHeaderLen)
-	copy(h, tokWrapV2)
-	f := byte(wrapFlagSealed)
-	if sentByAcceptor {
-		f |= wrapFlagFromAcceptor
-	}
-	if g.acceptorSub {
-		f |= wrapFlagAcceptorSub
-	}
-	h[2], h[3] = f, 0xff
-	// EC (filler length) 0: AES-CTS needs no padding; RRC 0: no rotation.
-	binary.BigEndian.PutUint64(h[8:], seq)
-	return h
+	return gsswrap.Header(sentByAcceptor, g.acceptorSub, seq)
 }
 
 // wrap seals one message from the initiator.
 func (g *gssContext) wrap(plain []byte) ([]byte, error) {
-	h := g.wrapHeader(false, g.sendSeq)
+	tok, err := gsswrap.Seal(g.key, false, g.acceptorSub, g.sendSeq, plain)
 	g.sendSeq++
-	ed, err := crypto.GetEncryptedData(append(append([]byte{}, plain...), h...), g.key, keyusage.GSSAPI_INITIATOR_SEAL, 0)
-	if err != nil {
-		return nil, err
-	}
-	return append(h, ed.Cipher...), nil
+	return tok, err
 }
 
 // unwrap opens one sealed message from the acceptor.
 func (g *gssContext) unwrap(tok []byte) ([]byte, error) {
-	if len(tok) < wrapHeaderLen || !bytes.Equal(tok[:2], tokWrapV2) || tok[3] != 0xff {
-		return nil, errors.New("not a GSS-API wrap token")
-	}
-	f := tok[2]
-	switch {
-	case f&wrapFlagFromAcceptor == 0:
-		return nil, errors.New("a wrap token that was not sent by the acceptor (a reflected token?)")
-	case f&wrapFlagSealed == 0:
-		return nil, errors.New("a wrap token without confidentiality: GSSAPI encryption needs sealed tokens")
-	}
-	ec := int(binary.BigEndian.Uint16(tok[4:6]))
-	rrc := int(binary.BigEndian.Uint16(tok[6:8]))
-	body := append([]byte{}, tok[wrapHeaderLen:]...)
-	if len(body) > 0 {
-		r := rrc % len(body)
-		body = append(body[r:], body[:r]...) // undo the right rotation
-	}
-	plain, err := crypto.DecryptMessage(body, g.key, keyusage.GSSAPI_ACCEPTOR_SEAL)
+	plain, err := gsswrap.Open(g.key, tok, true, g.recvSeq)
 	if err != nil {
-		return nil, errors.New("a wrap token that does not decrypt: " + err.Error())
-	}
-	if len(plain) < wrapHeaderLen+ec {
-		return nil, errors.New("a wrap token too short for its header")
-	}
-	inner := plain[len(plain)-wrapHeaderLen:]
-	// The encrypted copy of the header has RRC 0; the rest must match.
-	if !bytes.Equal(inner[:6], tok[:6]) || !bytes.Equal(inner[8:], tok[8:wrapHeaderLen]) {
-		return nil, errors.New("a wrap token whose header was modified")
-	}
-	seq := binary.BigEndian.Uint64(tok[8:16])
-	if seq != g.recvSeq {
-		return nil, fmt.Errorf("a wrap token out of sequence (%d, expected %d)", seq, g.recvSeq)
+		return nil, err
 	}
 	g.recvSeq++
-	return plain[:len(plain)-wrapHeaderLen-ec], nil
+	return plain, nil
 }

@@ -105,6 +105,9 @@ func (t *sessionTimeline) render() {
 	if s.Startup != nil {
 		t.startupBlock()
 	}
+	if s.GSS != nil {
+		t.gssBlock()
+	}
 	if s.Auth != nil {
 		t.authBlock()
 	}
@@ -213,6 +216,8 @@ func (t *sessionTimeline) sslBlock() {
 	switch {
 	case s.TLS != nil && s.TLS.Version != "":
 		mode = "TLS in use"
+	case s.GSS != nil && s.GSS.Encryption && s.GSS.Established:
+		mode = "GSSAPI encryption in use (Kerberos, sealed wrap tokens)"
 	case s.SSLRequest && s.SSLResponse != nil && *s.SSLResponse == "N" && s.Startup != nil:
 		mode = "plaintext after 'N': the client allows it (sslmode=prefer, allow or disable)"
 	case !s.SSLRequest && !s.DirectTLS && s.Startup != nil && s.Network == "tcp":
@@ -319,7 +324,7 @@ func (t *sessionTimeline) authBlock() {
 	if x.Mechanism != "" {
 		t.kv(4, "client chose", clean(x.Mechanism))
 	}
-	if x.Method != "trust" {
+	if x.Method != "trust" && x.Method != "gss" {
 		pw := "no"
 		if x.PasswordReceived {
 			pw = "yes (never recorded)"
@@ -347,5 +352,50 @@ func (t *sessionTimeline) authBlock() {
 			cb = "no (the client does not bind: no TLS, or channel_binding=disable)"
 		}
 		t.kv(4, "channel binding", cb)
+	}
+}
+
+// gssBlock is what the client's GSS-API tokens showed: names and sizes,
+// never a ticket or a key.
+func (t *sessionTimeline) gssBlock() {
+	x := t.s.GSS
+	t.block("GSSAPI")
+	use := "authentication (AuthenticationGSS)"
+	if x.Encryption {
+		use = "encryption (after GSSENCRequest)"
+	}
+	t.kv(4, "context for", use)
+	mech := clean(x.Mechanism)
+	if x.MechanismOID != "" {
+		mech += " (" + clean(x.MechanismOID) + ")"
+	}
+	t.kv(4, "mechanism", mech)
+	if x.ClientPrincipal != "" {
+		t.kv(4, "client", clean(x.ClientPrincipal))
+	}
+	if x.ServicePrincipal != "" {
+		t.kv(4, "service", clean(x.ServicePrincipal))
+	}
+	if x.Etype != "" {
+		t.kv(4, "ticket etype", clean(x.Etype))
+	}
+	if len(x.Flags) > 0 {
+		t.kv(4, "flags", joinClean(x.Flags))
+	}
+	tokens := fmt.Sprintf("client %d bytes", x.TokenBytes)
+	if x.ReplyBytes > 0 {
+		tokens += fmt.Sprintf(", server %d bytes", x.ReplyBytes)
+	}
+	t.kv(4, "tokens", tokens+" (ticket and keys not shown)")
+	switch {
+	case x.Established:
+		t.kv(4, "established", t.p.ok.Sprint("yes"))
+	case x.Error != "":
+		t.kv(4, "established", t.p.bad.Sprint("no: "+clean(x.Error)))
+	default:
+		t.kv(4, "established", "no")
+	}
+	if x.PacketsReceived > 0 || x.PacketsSent > 0 {
+		t.kv(4, "wrap tokens", fmt.Sprintf("%d received, %d sent", x.PacketsReceived, x.PacketsSent))
 	}
 }

@@ -31,6 +31,8 @@ func (h *backend) authenticate() bool {
 		return h.authOK(auth, "")
 	case AuthPassword, AuthMD5:
 		return h.passwordAuth(auth)
+	case AuthGSS:
+		return h.gssAuth(auth)
 	default:
 		return h.scramAuth(auth)
 	}

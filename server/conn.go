@@ -37,6 +37,8 @@ type backend struct {
 	// protocol is the version this session speaks: the client's, or the
 	// server's newest when the client asked for more (FrontendProtocol).
 	protocol uint32
+	// gss is the Kerberos context, once accepted.
+	gss *gssAcceptor
 	// lastAnswer says what the server last did before waiting for a
 	// startup packet, to explain a client that leaves then.
 	lastAnswer string
@@ -223,6 +225,8 @@ func stateOfStep(step string) string {
 		return StateProcessStartupPacket
 	case statelog.StepTLSHandshake:
 		return StateSecureOpenServer
+	case statelog.StepGSSHandshake:
+		return StateSecureOpenGSSAPI
 	case statelog.StepAuthRequest, statelog.StepAuthResponse, statelog.StepAuthOK:
 		return StateClientAuthentication
 	case statelog.StepParameter, statelog.StepBackendKeyData, statelog.StepReadyForQuery, statelog.StepQuery:

@@ -30,11 +30,15 @@ type Script struct {
 	// ThenError, when set, is sent after authentication instead of what
 	// Config.Then says (57P03, 53300, 3D000, … as a server would).
 	ThenError *pgproto3.ErrorResponse
+	// GSSFault spoils the first packet the server sends inside GSSAPI
+	// encryption: GSSFaultUnsealed, GSSFaultOversize or GSSFaultGarbage.
+	GSSFault string
 }
 
 // Action changes one message the server sends. The message is the one of
-// Step: ssl_response, gss_response, tls_handshake (the server's first TLS
-// flight), negotiate_protocol_version, auth_request (every authentication
+// Step: ssl_response, gss_response, gss_handshake (the AP-REP packet, its
+// length word included), tls_handshake (the
+// server's first TLS flight), negotiate_protocol_version, auth_request (every authentication
 // request: the first, SASLContinue, SASLFinal), auth_ok, parameter_status
 // (the whole batch), backend_key_data, ready_for_query or error_response.
 type Action struct {

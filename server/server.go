@@ -15,21 +15,25 @@
 //
 //	BackendInitialize     connect: the connection was accepted ("connection received: host=… port=…")
 //	ProcessSSLStartup     tls_handshake: PostgreSQL 17's direct TLS (the first byte is 0x16), ALPN "postgresql" required
-//	ProcessStartupPacket  ssl_request, ssl_response ('S' or 'N'), gss_request, gss_response ('N'),
+//	ProcessStartupPacket  ssl_request, ssl_response ('S' or 'N'), gss_request, gss_response ('G' or 'N'),
 //	                      cancel_request, startup (the StartupMessage), negotiate_protocol_version
 //	secure_open_server    tls_handshake after 'S'
+//	secure_open_gssapi    gss_handshake after 'G': the client's Kerberos token, the AP-REP, wrap tokens from then on
 //	ClientAuthentication  auth_request (AuthenticationCleartextPassword, MD5Password, SASL, SASLContinue,
-//	                      SASLFinal), auth_response (what came back, never its content), auth_ok, error_response
+//	                      SASLFinal, GSS, GSSContinue), auth_response (what came back, never its content),
+//	                      auth_ok, error_response
 //	InitPostgres          error_response: ThenError's FATAL (where PostgreSQL checks the database)
 //	PostgresMain          parameter_status, backend_key_data, ready_for_query, query, close (Terminate)
 //	proc_exit             close: the connection ends
 //
 // The server never prints. It never records a password, an MD5 hash or a
-// SCRAM proof: only whether one arrived (auth.password_received).
+// SCRAM proof: only whether one arrived (auth.password_received); of a
+// Kerberos token, only its size and the names it carries (gss).
 //
 // The files follow PostgreSQL's backend: server.go is the postmaster
 // (listening, cancel keys), conn.go a backend's life and its writes,
-// tls.go secure_open_server and direct TLS, startup.go
+// tls.go secure_open_server and direct TLS, gss.go the Kerberos acceptor
+// and gssopen.go secure_open_gssapi and pg_GSS_recvauth, startup.go
 // ProcessStartupPacket, auth.go ClientAuthentication, postgres.go
 // InitPostgres and PostgresMain.
 package server
@@ -47,6 +51,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/jcmturner/gokrb5/v8/keytab"
 	"github.com/xdg-go/scram"
 
 	"github.com/pgprobe/pgprobe/statelog"
@@ -58,6 +63,7 @@ const (
 	StateProcessSSLStartup    = "ProcessSSLStartup"
 	StateProcessStartupPacket = "ProcessStartupPacket"
 	StateSecureOpenServer     = "secure_open_server"
+	StateSecureOpenGSSAPI     = "secure_open_gssapi"
 	StateClientAuthentication = "ClientAuthentication"
 	StateInitPostgres         = "InitPostgres"
 	StatePostgresMain         = "PostgresMain"
@@ -70,6 +76,8 @@ const (
 	AuthPassword    = "password"
 	AuthMD5         = "md5"
 	AuthSCRAMSHA256 = "scram-sha-256"
+	// AuthGSS asks for Kerberos (AuthenticationGSS); it needs Config.GSS.
+	AuthGSS = "gss"
 )
 
 // Protocol versions the server can speak up to (Config.MaxProtocol).
@@ -123,8 +131,8 @@ type Config struct {
 	// of CVE-2021-23214: bytes that came with the SSLRequest, before the
 	// TLS handshake, are read afterwards as if they had come through TLS.
 	AcceptUnencryptedAfterSSLRequest bool
-	// Auth is the method asked of every client: trust, password, md5 or
-	// scram-sha-256 (the default).
+	// Auth is the method asked of every client: trust, password, md5,
+	// scram-sha-256 (the default) or gss (which needs GSS).
 	Auth string
 	// Password, when set, is checked as PostgreSQL checks a role's password
 	// (FATAL 28P01 when wrong, SASLFinal proving the server knows it). When
@@ -150,6 +158,9 @@ type Config struct {
 	// authentication_timeout does (default one minute); after
 	// ReadyForQuery it is the idle time allowed between messages.
 	Timeout time.Duration
+	// GSS, when set, makes the server a Kerberos acceptor with a keytab:
+	// GSSENCRequest gets 'G' (unless GSS.NoEncryption) and Auth may be gss.
+	GSS *GSSConfig
 	// Script, when set, is asked for the script of each connection (index
 	// counts from 1). A nil Script means PostgreSQL's behaviour.
 	Script func(index int) *Script
@@ -165,6 +176,7 @@ type Server struct {
 	leaf    *x509.Certificate
 	scram   *scram.Server
 	known   bool // a password is configured
+	keytab  *keytab.Keytab
 
 	mu        sync.Mutex
 	closed    bool
@@ -182,8 +194,8 @@ var ErrClosed = errors.New("pgprobe server closed")
 // ConfigError is a Config that New refuses. It names the Config field, so
 // that a caller can word it in its own terms (a command-line flag, say).
 type ConfigError struct {
-	// Field is the Config field at fault: "Auth", "Then", "MaxProtocol"
-	// or "DirectSSL".
+	// Field is the Config field at fault: "Auth", "Then", "MaxProtocol",
+	// "DirectSSL" or "GSS.Keytab".
 	Field string
 	// Value is the field's value, when the value is wrong.
 	Value string
@@ -208,8 +220,17 @@ func (e *ConfigError) Error() string {
 func (c Config) Validate() error {
 	switch c.Auth {
 	case AuthTrust, AuthPassword, AuthMD5, AuthSCRAMSHA256:
+	case AuthGSS:
+		if c.GSS == nil {
+			// Without a keytab, gss is no method at all.
+			return &ConfigError{Field: "Auth", Value: c.Auth, Valid: "trust, password, md5 or scram-sha-256"}
+		}
 	default:
-		return &ConfigError{Field: "Auth", Value: c.Auth, Valid: "trust, password, md5 or scram-sha-256"}
+		valid := "trust, password, md5 or scram-sha-256"
+		if c.GSS != nil {
+			valid = "trust, password, md5, scram-sha-256 or gss"
+		}
+		return &ConfigError{Field: "Auth", Value: c.Auth, Valid: valid}
 	}
 	switch c.Then {
 	case ThenError, ThenOK:
@@ -223,6 +244,9 @@ func (c Config) Validate() error {
 	}
 	if c.DirectSSL && !c.SSL {
 		return &ConfigError{Field: "DirectSSL", Needs: "SSL"}
+	}
+	if c.GSS != nil && c.GSS.Keytab == "" {
+		return &ConfigError{Field: "GSS.Keytab", Value: "", Valid: "the path of a keytab file"}
 	}
 	return nil
 }
@@ -261,6 +285,13 @@ func New(cfg Config) (*Server, error) {
 		if err := s.setupTLS(); err != nil {
 			return nil, err
 		}
+	}
+	if cfg.GSS != nil {
+		kt, err := loadKeytab(cfg.GSS)
+		if err != nil {
+			return nil, err
+		}
+		s.keytab = kt
 	}
 	creds, err := s.storedCredentials()
 	if err != nil {

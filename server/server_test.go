@@ -963,6 +963,11 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 			`invalid Auth "ldap": use trust, password, md5 or scram-sha-256`},
 		{Config{Then: "later"}, ConfigError{Field: "Then", Value: "later", Valid: "error or ok"}, `invalid Then "later": use error or ok`},
 		{Config{DirectSSL: true}, ConfigError{Field: "DirectSSL", Needs: "SSL"}, "DirectSSL needs SSL on"},
+		{Config{Auth: AuthGSS}, ConfigError{Field: "Auth", Value: "gss", Valid: "trust, password, md5 or scram-sha-256"},
+			`invalid Auth "gss": use trust, password, md5 or scram-sha-256`},
+		{Config{Auth: "ldap", GSS: &GSSConfig{Keytab: "x"}}, ConfigError{Field: "Auth", Value: "ldap", Valid: "trust, password, md5, scram-sha-256 or gss"},
+			`invalid Auth "ldap": use trust, password, md5, scram-sha-256 or gss`},
+		{Config{GSS: &GSSConfig{}}, ConfigError{Field: "GSS.Keytab", Valid: "the path of a keytab file"}, `invalid GSS.Keytab "": use the path of a keytab file`},
 	} {
 		_, err := New(tc.cfg)
 		var ce *ConfigError
@@ -979,5 +984,9 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 	}
 	if _, err := New(Config{}); err != nil {
 		t.Errorf("New with the defaults: %v", err)
+	}
+	missing := filepath.Join(t.TempDir(), "no.keytab")
+	if _, err := New(Config{GSS: &GSSConfig{Keytab: missing}}); err == nil || !strings.Contains(err.Error(), "reading the keytab "+missing) {
+		t.Errorf("New with a missing keytab: %v", err)
 	}
 }

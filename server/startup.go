@@ -38,10 +38,11 @@ func (h *backend) processStartupPacket(first int) bool {
 			}
 			sslDone, gssDone = true, gssDone || tlsUp
 		case code == gssRequestCode && !gssDone:
-			if !h.gssRequest(began) {
+			ok, gssUp := h.gssRequest(began)
+			if !ok {
 				return false
 			}
-			gssDone = true
+			gssDone, sslDone = true, sslDone || gssUp
 		default:
 			return h.startupMessage(began, code, body)
 		}
@@ -102,6 +103,8 @@ func (h *backend) leftAfter() (waiting, left string) {
 		return "after the TLS handshake, without a startup packet", ""
 	case "GN":
 		return "after 'N' to its GSSENCRequest", "the client requires GSSAPI encryption (gssencmode=require)"
+	case "G":
+		return "after GSSAPI encryption was set up, without a startup packet", ""
 	case "direct":
 		return "after direct TLS, without a startup packet", ""
 	}
@@ -215,15 +218,33 @@ func (h *backend) sslRequest(began time.Time) (bool, bool) {
 	return true, true
 }
 
-func (h *backend) gssRequest(began time.Time) bool {
+// gssRequest answers GSSENCRequest: 'G' with a keytab (then
+// secure_open_gssapi), else 'N'. It reports whether to go on and whether
+// GSSAPI encryption is now up.
+func (h *backend) gssRequest(began time.Time) (bool, bool) {
 	h.sess.GSSRequest = true
 	h.record(StateProcessStartupPacket, statelog.StepGSSRequest, began, "GSSENCRequest (8 bytes, code 80877104)", nil, nil)
-	t := time.Now()
-	a, ok := h.write(statelog.StepGSSResponse, t, []byte{'N'})
-	if !ok {
-		return false
+	answer, why := byte('N'), "pgprobe does not do GSSAPI encryption (no keytab)"
+	switch gss := h.s.cfg.GSS; {
+	case gss == nil:
+	case gss.NoEncryption:
+		why = "GSSAPI encryption is off (gss authentication only)"
+	case h.unix:
+		why = "no GSSAPI encryption on a Unix socket"
+	case h.tc != nil:
+		why = "TLS is already in use (direct TLS)"
+	default:
+		answer, why = 'G', "GSSAPI encryption: the client's Kerberos context follows"
 	}
-	sent, why := byte('N'), "pgprobe does not do GSSAPI encryption"
+	// Bytes the client sent with GSSENCRequest, before any answer (once
+	// 'G' is out, the client's token may arrive at any time).
+	extra := wire.PendingBytes(h.raw)
+	t := time.Now()
+	a, ok := h.write(statelog.StepGSSResponse, t, []byte{answer})
+	if !ok {
+		return false, false
+	}
+	sent := answer
 	if a.Replace != nil {
 		sent, why = 0, "script"
 		if len(a.Replace) > 0 {
@@ -239,14 +260,21 @@ func (h *backend) gssRequest(began time.Time) bool {
 	}
 	h.record(StateProcessStartupPacket, statelog.StepGSSResponse, t, detail, nil, map[string]any{"byte": string(sent)})
 	if !h.afterAction(statelog.StepGSSResponse, a) {
-		return false
+		return false, false
 	}
-	if sent != 'N' {
-		h.end(statelog.OutcomeDropped, nil)
-		return false
+	switch {
+	case sent == 'N':
+		h.lastAnswer = "GN"
+		return true, false
+	case sent == 'G' && h.s.keytab != nil:
+		if !h.secureOpenGSSAPI(extra) {
+			return false, false
+		}
+		h.lastAnswer = "G"
+		return true, true
 	}
-	h.lastAnswer = "GN"
-	return true
+	h.end(statelog.OutcomeDropped, nil)
+	return false, false
 }
 
 // startupOrderServer puts the parameters people look for first.

@@ -64,8 +64,9 @@ type Startup struct {
 // answered. It can hold no secret: whether a password (or hash, or SCRAM
 // proof) arrived is a bool, never the value.
 type SessionAuth struct {
-	// Method in effect: trust, password, md5, scram-sha-256 or
-	// scram-sha-256-plus (SCRAM with channel binding, the client's choice).
+	// Method in effect: trust, password, md5, scram-sha-256,
+	// scram-sha-256-plus (SCRAM with channel binding, the client's choice)
+	// or gss (Kerberos: AuthenticationGSS, or GSSAPI encryption's context).
 	Method           string `json:"method"`
 	PasswordReceived bool   `json:"password_received"`
 	// Extensions.
@@ -80,6 +81,38 @@ type SessionAuth struct {
 	// PasswordVerified is null when the server had no password to check
 	// against (pgprobe listen accepts any), else whether it matched.
 	PasswordVerified *bool `json:"password_verified"`
+}
+
+// SessionGSS is the GSS-API (Kerberos) context a client offered: what
+// the server saw of its tokens. It holds no key, no ticket and no
+// authenticator: only their sizes and the names they carry.
+type SessionGSS struct {
+	// Encryption: the context came after GSSENCRequest's 'G' and encrypts
+	// the session; otherwise it is gss authentication (AuthenticationGSS).
+	Encryption   bool   `json:"encryption"`
+	Mechanism    string `json:"mechanism"`     // "kerberos_v5", or what the token said instead
+	MechanismOID string `json:"mechanism_oid"` // 1.2.840.113554.1.2.2
+	// ServicePrincipal is the one the ticket is for (krbsrvname/host@REALM),
+	// read from the ticket's clear part.
+	ServicePrincipal string `json:"service_principal,omitempty"`
+	// ClientPrincipal comes from the authenticator, once the keytab
+	// decrypted the ticket; empty when it could not.
+	ClientPrincipal string `json:"client_principal,omitempty"`
+	// Etype is the ticket's encryption type (aes256-cts-hmac-sha1-96…).
+	Etype string `json:"etype,omitempty"`
+	// Flags are the context flags the client asked for (from the
+	// authenticator's checksum): mutual, confidentiality…
+	Flags []string `json:"flags,omitempty"`
+	// TokenBytes is the size of the client's initial context token (the
+	// AP-REQ), ReplyBytes of the server's answer (the AP-REP).
+	TokenBytes int `json:"token_bytes"`
+	ReplyBytes int `json:"reply_bytes,omitempty"`
+	// Established: the server accepted the context; Error says why not.
+	Established bool   `json:"established"`
+	Error       string `json:"error,omitempty"`
+	// Packets counts the wrap tokens each way once encrypted.
+	PacketsReceived int `json:"packets_received,omitempty"`
+	PacketsSent     int `json:"packets_sent,omitempty"`
 }
 
 // Cancel is a CancelRequest.
@@ -112,8 +145,10 @@ type Session struct {
 	Startup                    *Startup     `json:"startup"`
 	Auth                       *SessionAuth `json:"auth"`
 	Cancel                     *Cancel      `json:"cancel"`
-	BackendPID                 uint32       `json:"backend_pid,omitempty"` // sent in BackendKeyData
-	Queries                    int          `json:"queries,omitempty"`     // Query messages answered after ReadyForQuery
+	// GSS is the client's GSS-API context, when the server does GSSAPI.
+	GSS        *SessionGSS `json:"gss,omitempty"`
+	BackendPID uint32      `json:"backend_pid,omitempty"` // sent in BackendKeyData
+	Queries    int         `json:"queries,omitempty"`     // Query messages answered after ReadyForQuery
 	// Error is null when the session went as the server was configured to
 	// let it go (including a --then error FATAL), else what went wrong.
 	Error  *Error  `json:"error"`
