@@ -108,7 +108,7 @@ func TestCompletionInShells(t *testing.T) {
 	}{
 		{line: "pgprobe listen -", want: []string{"--addr", "--auth", "--ssl", "--then", "--cert", "--key", "--unix", "--help", "-?"}, not: []string{"--ping", "--wait", "--targets-file", "--host"}},
 		{line: "pgprobe listen -o ", want: []string{"timeline", "json", "ndjson"}, exact: true},
-		{line: "pgprobe listen --auth ", want: []string{"trust", "password", "md5", "scram-sha-256"}, exact: true},
+		{line: "pgprobe listen --auth ", want: []string{"trust", "password", "md5", "scram-sha-256", "gss"}, exact: true},
 		{line: "pgprobe listen --cert " + files + "/f", want: []string{"fleet.txt"}, exact: true},
 		{line: "pgprobe listen --key " + files + "/", want: []string{"fleet.txt", "server.key"}, exact: true},
 		{line: "pgprobe settings -o ", want: []string{"table", "json"}, exact: true},

@@ -43,14 +43,15 @@ _pgprobe() {
         --ssl) _pgprobe_reply -W "on off" -- "$cur"; return ;;
         --cert) _pgprobe_reply -f -- "$cur"; compopt -o filenames 2>/dev/null; return ;;
         --key) _pgprobe_reply -f -- "$cur"; compopt -o filenames 2>/dev/null; return ;;
-        --auth) _pgprobe_reply -W "trust password md5 scram-sha-256" -- "$cur"; return ;;
+        --auth) _pgprobe_reply -W "trust password md5 scram-sha-256 gss" -- "$cur"; return ;;
+        --keytab) _pgprobe_reply -f -- "$cur"; compopt -o filenames 2>/dev/null; return ;;
         --then) _pgprobe_reply -W "error ok" -- "$cur"; return ;;
         --output|-o) _pgprobe_reply -W "timeline json ndjson" -- "$cur"; return ;;
         --color) _pgprobe_reply -W "auto always never" -- "$cur"; return ;;
         --addr|--protocol|--count) return ;; # a value pgprobe cannot guess
         esac
         if [[ "$cur" == -* ]]; then
-            _pgprobe_reply -W "--addr --auth --cert --color --count --direct-ssl --help --key --output --protocol --ssl --then --unix --verbose -? -o -v" -- "$cur"
+            _pgprobe_reply -W "--addr --auth --cert --color --count --direct-ssl --help --key --keytab --output --protocol --ssl --then --unix --verbose -? -o -v" -- "$cur"
         fi
         ;;
     demo)

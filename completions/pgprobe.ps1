@@ -6,7 +6,7 @@ Register-ArgumentCompleter -Native -CommandName pgprobe -ScriptBlock {
     foreach ($w in $words) { if ($w -ne $wordToComplete -and @('settings', 'listen', 'demo', 'exporter', 'scan', 'completion') -contains $w) { $command = $w; break } }
     $offer = switch ($command) {
         'settings' { @('--color', '--dbname', '--help', '--host', '--output', '--port', '--username', '-?', '-U', '-d', '-h', '-o', '-p') }
-        'listen' { @('--addr', '--auth', '--cert', '--color', '--count', '--direct-ssl', '--help', '--key', '--output', '--protocol', '--ssl', '--then', '--unix', '--verbose', '-?', '-o', '-v') }
+        'listen' { @('--addr', '--auth', '--cert', '--color', '--count', '--direct-ssl', '--help', '--key', '--keytab', '--output', '--protocol', '--ssl', '--then', '--unix', '--verbose', '-?', '-o', '-v') }
         'demo' { @('--color', '--help', '--output', '--verbose', '-?', '-o', '-v') }
         'exporter' { @('--config', '--config.check', '--help', '--max-concurrent-probes', '--timeout-offset', '--web.config.file', '--web.listen-address', '-?') }
         'scan' { @('--color', '--concurrency', '--dbname', '--fail-on', '--help', '--host', '--output', '--port', '--timeout', '--username', '--users', '-?', '-U', '-d', '-h', '-o', '-p', '-t') }

@@ -28,7 +28,8 @@ func flags() []cli.Flag {
 		&cli.StringFlag{Name: "cert", Usage: "server certificate `FILE` (PEM); default: a self-signed one made at start for the addresses listened on"},
 		&cli.StringFlag{Name: "key", Usage: "private key `FILE` (PEM) of --cert"},
 		&cli.BoolFlag{Name: "direct-ssl", Usage: "also accept PostgreSQL 17 direct TLS (sslnegotiation=direct; ALPN \"postgresql\" required)"},
-		&cli.StringFlag{Name: "auth", Value: server.AuthSCRAMSHA256, Usage: "authentication to ask for: trust, password, md5 or scram-sha-256 (`METHOD`); any password is accepted and never shown"},
+		&cli.StringFlag{Name: "auth", Value: server.AuthSCRAMSHA256, Usage: "authentication to ask for: trust, password, md5, scram-sha-256 or, with --keytab, gss (`METHOD`); any password is accepted and never shown"},
+		&cli.StringFlag{Name: "keytab", Usage: "Kerberos keytab `FILE` (krb_server_keyfile): answer GSSENCRequest with 'G', accept GSSAPI encryption and gss authentication, and record the client's tokens (sizes and principals, never their contents)"},
 		&cli.StringFlag{Name: "protocol", Value: server.Protocol30, Usage: "newest protocol `VERSION` to speak: 3.0 (as PostgreSQL 15 to 17: a client asking for 3.2 gets NegotiateProtocolVersion) or 3.2 (as PostgreSQL 18: accepted, with a 32-byte cancel key)"},
 		&cli.StringFlag{Name: "then", Value: server.ThenError, Usage: "after authentication: error (a FATAL error saying this is pgprobe) or ok (complete the startup; queries get an error) (`WHAT`)"},
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "timeline", Usage: "output `FORMAT` per client: timeline, json (one document per client) or ndjson (one line per client)"},
@@ -63,13 +64,13 @@ func Command(e *cmdenv.Env) *cli.Command {
 func Values() map[string][]string {
 	return map[string][]string{
 		"output": report.SessionFormats, "color": report.ColorModes(), "ssl": {"on", "off"},
-		"auth": {server.AuthTrust, server.AuthPassword, server.AuthMD5, server.AuthSCRAMSHA256},
+		"auth": {server.AuthTrust, server.AuthPassword, server.AuthMD5, server.AuthSCRAMSHA256, server.AuthGSS},
 		"then": {server.ThenError, server.ThenOK},
 	}
 }
 
 // configFlags names the flag that sets each server.Config field.
-var configFlags = map[string]string{"SSL": "--ssl", "DirectSSL": "--direct-ssl", "Auth": "--auth", "Then": "--then", "MaxProtocol": "--protocol"}
+var configFlags = map[string]string{"SSL": "--ssl", "DirectSSL": "--direct-ssl", "Auth": "--auth", "Then": "--then", "MaxProtocol": "--protocol", "GSS.Keytab": "--keytab"}
 
 // configUsageErr words the server's refusal of a configuration in the
 // flags' terms (exit 3).
@@ -88,6 +89,11 @@ func configUsageErr(err error) error {
 // anything listens.
 func listenConfig(c *cli.Context) (server.Config, error) {
 	cfg := server.Config{Auth: c.String("auth"), Then: c.String("then"), DirectSSL: c.Bool("direct-ssl"), MaxProtocol: c.String("protocol")}
+	if kt := c.String("keytab"); kt != "" {
+		cfg.GSS = &server.GSSConfig{Keytab: kt}
+	} else if cfg.Auth == server.AuthGSS {
+		return cfg, cmdenv.UsageErr("--auth gss needs --keytab FILE: the server's Kerberos key to accept the client's ticket with")
+	}
 	switch strings.ToLower(c.String("ssl")) {
 	case "on", "true", "yes", "1":
 		cfg.SSL = true
