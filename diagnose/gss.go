@@ -44,6 +44,8 @@ func adviseGSS(e *statelog.Error, msg string, w where) string {
 			who = "the ticket's principal"
 		}
 		return fmt.Sprintf("The server accepted the Kerberos ticket but %s does not map to the database user asked for. With include_realm=0 the user name must equal the principal's name without the realm; otherwise use a pg_ident.conf map (map=…) or connect as the matching user, or `kinit` as the right principal.", who)
+	case strings.Contains(msg, "GSSAPI unwrap error") || strings.Contains(msg, "oversize GSSAPI packet"):
+		return "The Kerberos handshake worked, but the GSSAPI-encrypted stream that followed was broken: the server (or a proxy in between that rewrites the stream) sent a packet libpq cannot unwrap. This is no network or login problem. Check the server's and any pooler's GSSAPI encryption support and versions; meanwhile connect with gssencmode=disable (and sslmode=require) to keep encryption through TLS."
 	case strings.HasPrefix(msg, "could not initiate GSSAPI security context") || strings.HasPrefix(msg, "GSSAPI continuation error"):
 		return "The Kerberos exchange failed; the text after the colon is the reason from the Kerberos library or the KDC. `klist` shows the tickets you have, `kvno " + strings.SplitN(service, "@", 2)[0] + "` asks the KDC for the server's ticket."
 	}
