@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -107,6 +108,10 @@ func (k *KDC) start(t testing.TB) bool {
 	}
 	defer out.Close()
 	cmd.Stdout, cmd.Stderr = out, out
+	// As the clusters: a test process killed before its cleanup takes the
+	// KDC with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	setParentDeathSignal(cmd.SysProcAttr)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("pgtest: starting krb5kdc: %v", err)
 	}
