@@ -11,6 +11,7 @@ EXIT STATUS:
    2  no usable answer: name resolution, connect, timeout, SSL, TLS, protocol
    3  no attempt: bad flags, connection string, URI or files
    4  connected, but a check failed
+   130 143  interrupted by SIGINT (^C) or SIGTERM
 `
 
 // appHelpTemplate is urfave/cli's, then the exit codes.
