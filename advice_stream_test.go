@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pgprobe/pgprobe/internal/pgtest"
 	"github.com/pgprobe/pgprobe/statelog"
 )
 
@@ -16,7 +17,7 @@ import (
 // document (-o json), and the verdict line's error the document's.
 func TestStreamedAdviceMatchesDocument(t *testing.T) {
 	c := sslServer(t)
-	refused := fmt.Sprintf("host=127.0.0.1 port=%d", refusedPort(t))
+	refused := fmt.Sprintf("host=127.0.0.1 port=%d", pgtest.FreePort(t))
 	for _, tc := range []struct {
 		name, target string
 		extra        []string

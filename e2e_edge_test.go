@@ -16,36 +16,9 @@ import (
 	"github.com/pgprobe/pgprobe/internal/pgtest"
 )
 
-// silentPeer accepts connections and never answers.
-func silentPeer(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conns := make(chan net.Conn, 16)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				close(conns)
-				return
-			}
-			conns <- c
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		for c := range conns {
-			c.Close()
-		}
-	})
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 func TestPingMultiHostAfterTimeout(t *testing.T) {
 	c := sslServer(t)
-	silent := silentPeer(t)
+	silent := pgtest.SilentPeer(t)
 	dsn := fmt.Sprintf("host=127.0.0.1,localhost port=%d,%d user=trustuser dbname=postgres connect_timeout=1", silent, c.Port)
 	_, want := pgtest.RunPgIsready(t, []string{"-d", dsn})
 	r := pgprobe(t, nil, "--ping", "-o", "json", dsn)

@@ -70,7 +70,7 @@ func TestFailureClassesAndAdvice(t *testing.T) {
 	c := sslServer(t)
 	p := plainServer(t)
 	refused := pgtest.FreePort(t)
-	silent := silentPeer(t)
+	silent := pgtest.SilentPeer(t)
 	garbage := scripted(t, "HTTP/1.1 400 Bad Request\r\n\r\n")
 	other := pgtest.NewCA(t, "Some Other CA")
 	otherCA := pgtest.WriteFile(t, t.TempDir(), "other.crt", other.CertPEM, 0o644)

@@ -84,7 +84,7 @@ func TestEveryHostsFailure(t *testing.T) {
 // connected is told in the verdict, the table and the JSON document.
 func TestEarlierHostsBeforeSuccess(t *testing.T) {
 	c := sslServer(t)
-	silent := silentPeer(t)
+	silent := pgtest.SilentPeer(t)
 	target := fmt.Sprintf("host=127.0.0.1,127.0.0.1 port=%d,%d connect_timeout=1 user=trustuser dbname=postgres", silent, c.Port)
 	if out, code := pgtest.RunPsql(t, target, "select 1"); code != 0 {
 		t.Fatalf("psql: exit %d: %s", code, out)

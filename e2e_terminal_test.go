@@ -173,7 +173,7 @@ func TestFitsTheTerminal(t *testing.T) {
 	tm := newTerminal(t)
 	ok := conn(c, "user=scramuser", "dbname=postgres", "sslmode=require")
 	wrong := conn(c, "user=md5user", "dbname=postgres", "sslmode=disable")
-	refused := fmt.Sprintf("host=127.0.0.1 port=%d user=scramuser", refusedPort(t))
+	refused := fmt.Sprintf("host=127.0.0.1 port=%d user=scramuser", pgtest.FreePort(t))
 	home := t.TempDir()
 	env := []string{"HOME=" + home, "PGSYSCONFDIR=" + home, "PGCONNECT_TIMEOUT=10", "PGPASSWORD=" + scramPW}
 	cases := []struct {

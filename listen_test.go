@@ -4,7 +4,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"net"
 	"os"
@@ -64,24 +63,6 @@ func TestDemo(t *testing.T) {
 	mustCode(t, r, 3)
 }
 
-// syncBuffer is a writer tests can read while the command writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 var listeningOn = regexp.MustCompile(`listening on 127\.0\.0\.1:(\d+)`)
 
 // listen runs `pgprobe listen --addr 127.0.0.1:0 ARGS…` in the background
@@ -90,7 +71,7 @@ var listeningOn = regexp.MustCompile(`listening on 127\.0\.0\.1:(\d+)`)
 // once more to it (enough to reach any --count) before failing the test.
 func listen(t *testing.T, args ...string) (port string, wait func() (int, string, string)) {
 	t.Helper()
-	var out, errb syncBuffer
+	var out, errb pgtest.SyncBuffer
 	e := &env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, NoTTY: true,
 		Getenv: func(k string) (string, bool) {
 			if k == "NO_COLOR" {

@@ -10,13 +10,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pgprobe/pgprobe/internal/pgtest"
 	"github.com/pgprobe/pgprobe/probe/conninfo"
 )
 
@@ -33,18 +33,6 @@ func pgprobeRaw(home string, tty bool, args ...string) result {
 	return r
 }
 
-// refusedPort is a loopback port nothing listens on.
-func refusedPort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	return port
-}
-
 func TestQuiet(t *testing.T) {
 	c := plainServer(t)
 	for _, tc := range []struct {
@@ -54,7 +42,7 @@ func TestQuiet(t *testing.T) {
 	}{
 		{[]string{"-q", conn(c, "user=trustuser", "dbname=postgres")}, 0, ""},
 		{[]string{conn(c, "user=nohba", "dbname=postgres"), "--quiet", "-o", "json"}, 1, ""},
-		{[]string{"-q", "--ping", fmt.Sprintf("host=127.0.0.1 port=%d", refusedPort(t))}, 2, ""},
+		{[]string{"-q", "--ping", fmt.Sprintf("host=127.0.0.1 port=%d", pgtest.FreePort(t))}, 2, ""},
 		// A mistake in a connection string is a usage error: -q does not
 		// hide it, or a CI step with a typo in its URL fails in silence.
 		{[]string{"-q", "-o", "ndjson", "sslmode=bogus"}, 3, "pgprobe: invalid sslmode value: \"bogus\"\n"},
@@ -143,7 +131,7 @@ func TestWaitUntilUp(t *testing.T) {
 }
 
 func TestWaitNeverUp(t *testing.T) {
-	target := fmt.Sprintf("host=127.0.0.1 port=%d", refusedPort(t))
+	target := fmt.Sprintf("host=127.0.0.1 port=%d", pgtest.FreePort(t))
 	for _, args := range [][]string{
 		{"--wait", "2s", "-o", "json", target},
 		{"--ping", "--wait", "2", "-o", "json", target},
@@ -183,7 +171,7 @@ func TestWaitNeverUp(t *testing.T) {
 // --targets-file.
 func TestFleet(t *testing.T) {
 	c := sslServer(t)
-	refused := fmt.Sprintf("host=127.0.0.1 port=%d user=trustuser", refusedPort(t))
+	refused := fmt.Sprintf("host=127.0.0.1 port=%d user=trustuser", pgtest.FreePort(t))
 	kinds := []struct {
 		target string
 		code   int
@@ -321,7 +309,7 @@ func TestFleet(t *testing.T) {
 // TestFleetConcurrency: targets that each take ~300ms (a silent peer and
 // --timeout 300ms) take about as long as one of them, not their sum.
 func TestFleetConcurrency(t *testing.T) {
-	silent := fmt.Sprintf("host=127.0.0.1 port=%d user=x", silentPeer(t))
+	silent := fmt.Sprintf("host=127.0.0.1 port=%d user=x", pgtest.SilentPeer(t))
 	fleet := func(n int, extra ...string) (time.Duration, result) {
 		args := append([]string{"-o", "json", "--timeout", "300ms"}, extra...)
 		for i := 0; i < n; i++ {
@@ -456,7 +444,7 @@ func TestFlagErrorsAsTyped(t *testing.T) {
 func TestWaitFleetProgress(t *testing.T) {
 	c := plainServer(t)
 	up := conn(c, "user=trustuser", "dbname=postgres")
-	down := fmt.Sprintf("host=127.0.0.1 port=%d", refusedPort(t))
+	down := fmt.Sprintf("host=127.0.0.1 port=%d", pgtest.FreePort(t))
 	r := pgprobeRaw(t.TempDir(), true, "--wait", "1s", "-o", "json", up, down)
 	mustCode(t, r, 2)
 	if n, _ := get(r.doc, "results").([]any); len(n) != 2 {

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/pgprobe/pgprobe/internal/pgtest"
 )
 
 func TestSettingsExplanations(t *testing.T) {
@@ -46,7 +48,7 @@ func TestSettingsExplanations(t *testing.T) {
 }
 
 func TestSeedFlag(t *testing.T) {
-	p1, p2, p3 := refusedPort(t), refusedPort(t), refusedPort(t)
+	p1, p2, p3 := pgtest.FreePort(t), pgtest.FreePort(t), pgtest.FreePort(t)
 	conn := "host=127.0.0.1,127.0.0.1,127.0.0.1 sslmode=disable load_balance_hosts=random port=" +
 		itoa(p1) + "," + itoa(p2) + "," + itoa(p3)
 	order := func(seed string) string {

@@ -112,7 +112,7 @@ allowed_targets: [127.0.0.1, localhost]
 `, c.CAFile, pwFile, filepath.Join(dir, "absent")), Options{}, nil)
 	addr := fmt.Sprintf("127.0.0.1:%d", c.Port)
 	refused := fmt.Sprintf("127.0.0.1:%d", pgtest.FreePort(t))
-	silent := silentListener(t)
+	silent := "127.0.0.1:" + strconv.Itoa(pgtest.SilentPeer(t))
 	cert := pgtest.ParseCert(t, c.ServerCert())
 	var bodies []string
 

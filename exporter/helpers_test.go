@@ -1,48 +1,29 @@
 package exporter
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/pgprobe/pgprobe/internal/pgtest"
 )
-
-// syncBuffer is the exporter's log, read by the tests.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // testExporter is an exporter serving on a loopback port.
 type testExporter struct {
 	*Exporter
 	URL string
-	Log *syncBuffer
+	Log *pgtest.SyncBuffer
 }
 
 // startExporter writes config (when not empty) to a file and serves an
@@ -59,7 +40,7 @@ func startExporter(t *testing.T, config string, o Options, wrap func(http.Handle
 	if o.TimeoutOffset == 0 {
 		o.TimeoutOffset = DefaultTimeoutOffset
 	}
-	logs := &syncBuffer{}
+	logs := &pgtest.SyncBuffer{}
 	o.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	x, err := New(o)
 	if err != nil {
@@ -162,36 +143,4 @@ func checkMetrics(t *testing.T, what, body string) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("promtool check metrics on %s: %v\n%s", what, err, out)
 	}
-}
-
-// silentListener accepts connections and never answers: a hostile or
-// hung target.
-func silentListener(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return ln.Addr().String()
 }

@@ -5,6 +5,7 @@ package exporter
 import (
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -84,7 +85,7 @@ func TestConcurrentScrapes(t *testing.T) {
 	// other test processes: the race detector's, the clusters'.
 	x := startExporter(t, "", Options{MaxConcurrent: 8, TimeoutOffset: time.Second}, nil)
 	good := fmt.Sprintf("127.0.0.1:%d", c.Port)
-	silent := silentListener(t)
+	silent := "127.0.0.1:" + strconv.Itoa(pgtest.SilentPeer(t))
 	const n = 300
 	type answer struct {
 		status  int

@@ -7,12 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/pgprobe/pgprobe/internal/pgtest"
 	"github.com/pgprobe/pgprobe/probe"
 	"github.com/pgprobe/pgprobe/probe/conninfo"
 	"github.com/pgprobe/pgprobe/report"
@@ -26,45 +26,6 @@ func mustNew(t *testing.T, format string, w io.Writer, o report.Options) report.
 		t.Fatal(err)
 	}
 	return out
-}
-
-// refusedPort is a loopback port nothing listens on.
-func refusedPort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	return port
-}
-
-// silentPeer accepts connections and never answers.
-func silentPeer(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conns := make(chan net.Conn, 16)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				close(conns)
-				return
-			}
-			conns <- c
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		for c := range conns {
-			c.Close()
-		}
-	})
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // stampWriter records when the first byte reaches it.
@@ -102,10 +63,10 @@ func TestFleetStream(t *testing.T) {
 		in := conninfo.Input{Target: target, Flags: map[string]string{}, FlagOrigin: map[string]string{}, Getenv: getenv, HomeDir: home}
 		return probe.Request{Input: in, Timeout: timeout, Display: target}
 	}
-	// The silent peer first: refusedPort's port is free again at once, and
+	// The silent peer first: FreePort's port is free again at once, and
 	// must not become the silent peer's.
-	silent := fmt.Sprintf("host=127.0.0.1 port=%d user=x", silentPeer(t))
-	refused := fmt.Sprintf("host=127.0.0.1 port=%d user=x", refusedPort(t))
+	silent := fmt.Sprintf("host=127.0.0.1 port=%d user=x", pgtest.SilentPeer(t))
+	refused := fmt.Sprintf("host=127.0.0.1 port=%d user=x", pgtest.FreePort(t))
 	// Fast targets first, then one that times out after 600ms, then more
 	// fast ones (which must wait for it: the order is the targets').
 	var reqs []probe.Request
@@ -208,7 +169,7 @@ func (s *countingSink) Event(l *statelog.Log, a *statelog.Attempt, e statelog.Ev
 // it; EventSink sees every run's.
 func TestTargetsStreamsLastRun(t *testing.T) {
 	home := t.TempDir()
-	target := fmt.Sprintf("host=127.0.0.1 port=%d user=x", refusedPort(t))
+	target := fmt.Sprintf("host=127.0.0.1 port=%d user=x", pgtest.FreePort(t))
 	req := probe.Request{Input: conninfo.Input{Target: target, Flags: map[string]string{}, FlagOrigin: map[string]string{}, HomeDir: home,
 		Getenv: func(string) (string, bool) { return "", false }}, Timeout: 5 * time.Second}
 	var b bytes.Buffer

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,7 +16,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"testing"
 )
 
 const (
@@ -269,43 +267,4 @@ func copyFile(src, dst string, perm os.FileMode) error {
 		err = out.Chmod(perm) // the umask may have narrowed it
 	}
 	return errors.Join(err, out.Close())
-}
-
-var (
-	portMu    sync.Mutex
-	portsUsed = map[int]bool{}
-)
-
-// FreePort returns a TCP port free on both 127.0.0.1 and ::1 (when the
-// machine has IPv6), never the same one twice in a process. Another process
-// may still take it before it is used: Start retries with another port when
-// the server cannot bind.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	for range 100 {
-		l, err := net.Listen("tcp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("pgtest: FreePort: %v", err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		ok := true
-		if l6, err := net.Listen("tcp6", net.JoinHostPort("::1", strconv.Itoa(port))); err == nil {
-			l6.Close()
-		} else if errors.Is(err, syscall.EADDRINUSE) {
-			ok = false
-		}
-		l.Close()
-		portMu.Lock()
-		if portsUsed[port] {
-			ok = false
-		} else if ok {
-			portsUsed[port] = true
-		}
-		portMu.Unlock()
-		if ok {
-			return port
-		}
-	}
-	t.Fatalf("pgtest: FreePort: no free port found")
-	return 0
 }
