@@ -3,7 +3,6 @@ package probe
 import (
 	"encoding/binary"
 	"fmt"
-	"io"
 	"net"
 
 	"github.com/pgprobe/pgprobe/internal/gsswrap"
@@ -27,17 +26,9 @@ type gssConn struct {
 
 func (c *gssConn) Read(p []byte) (int, error) {
 	for len(c.pending) == 0 {
-		var lb [4]byte
-		if _, err := io.ReadFull(c.Conn, lb[:]); err != nil {
+		tok, err := gsswrap.ReadPacket(c.Conn, "server")
+		if err != nil {
 			return 0, err
-		}
-		n := binary.BigEndian.Uint32(lb[:])
-		if n > gssMaxPacket-4 {
-			return 0, fmt.Errorf("oversize GSSAPI packet sent by the server (%d > %d)", n, gssMaxPacket-4)
-		}
-		tok := make([]byte, n)
-		if _, err := io.ReadFull(c.Conn, tok); err != nil {
-			return 0, unexpectedEOF(err)
 		}
 		plain, err := c.ctx.unwrap(tok)
 		if err != nil {
@@ -67,11 +58,4 @@ func (c *gssConn) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return len(p), nil
-}
-
-func unexpectedEOF(err error) error {
-	if err == io.ErrUnexpectedEOF {
-		return io.EOF
-	}
-	return err
 }

@@ -163,8 +163,10 @@ func (m *Machine) readGSSPacket() (token []byte, serverErr string, err error) {
 		return nil, fmt.Sprintf("oversize GSSAPI packet sent by the server (%d > %d)", n, gssMaxPacket-4), nil
 	}
 	token = make([]byte, n)
-	_, err = io.ReadFull(m.conn.raw, token)
-	return token, "", unexpectedEOF(err)
+	if _, err = io.ReadFull(m.conn.raw, token); err == io.ErrUnexpectedEOF {
+		err = io.EOF // the server went away in the middle of the packet
+	}
+	return token, "", err
 }
 
 // gssEncFailed ends the GSSAPI encryption attempt: CONNECTION_FAILED, so

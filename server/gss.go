@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"math/big"
 	"net"
 	"time"
@@ -253,19 +252,8 @@ var gssFaultWords = map[string]string{
 
 func (c *gssConn) Read(p []byte) (int, error) {
 	for len(c.pending) == 0 {
-		var lb [4]byte
-		if _, err := io.ReadFull(c.Conn, lb[:]); err != nil {
-			return 0, err
-		}
-		n := binary.BigEndian.Uint32(lb[:])
-		if n > gsswrap.MaxPacket-4 {
-			return 0, fmt.Errorf("oversize GSSAPI packet sent by the client (%d > %d)", n, gsswrap.MaxPacket-4)
-		}
-		tok := make([]byte, n)
-		if _, err := io.ReadFull(c.Conn, tok); err != nil {
-			if err == io.ErrUnexpectedEOF {
-				err = io.EOF
-			}
+		tok, err := gsswrap.ReadPacket(c.Conn, "client")
+		if err != nil {
 			return 0, err
 		}
 		plain, err := gsswrap.Open(c.g.key, tok, false, c.g.recvSeq)

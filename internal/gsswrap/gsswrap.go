@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/jcmturner/gofork/encoding/asn1"
 	"github.com/jcmturner/gokrb5/v8/asn1tools"
@@ -170,4 +171,29 @@ func Open(key types.EncryptionKey, tok []byte, fromAcceptor bool, seq uint64) ([
 		return nil, fmt.Errorf("a wrap token out of sequence (%d, expected %d)", got, seq)
 	}
 	return plain[:len(plain)-HeaderLen-ec], nil
+}
+
+// ReadPacket reads one packet of a GSSAPI-encrypted session as libpq and
+// the server frame it (fe-secure-gssapi.c, be-secure-gssapi.c): a 4-byte
+// big-endian length, then that many bytes of wrap token. A length over
+// MaxPacket is refused with the wording both sides use, naming sender
+// ("server" or "client"); a peer gone in the middle of a packet reads as
+// io.EOF.
+func ReadPacket(r io.Reader, sender string) ([]byte, error) {
+	var lb [4]byte
+	if _, err := io.ReadFull(r, lb[:]); err != nil {
+		return nil, err
+	}
+	n := binary.BigEndian.Uint32(lb[:])
+	if n > MaxPacket-4 {
+		return nil, fmt.Errorf("oversize GSSAPI packet sent by the %s (%d > %d)", sender, n, MaxPacket-4)
+	}
+	tok := make([]byte, n)
+	if _, err := io.ReadFull(r, tok); err != nil {
+		if err == io.ErrUnexpectedEOF {
+			err = io.EOF
+		}
+		return nil, err
+	}
+	return tok, nil
 }
