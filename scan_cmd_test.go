@@ -70,6 +70,27 @@ func TestScanCommand(t *testing.T) {
 	}
 }
 
+// TestScanNoPassword: a password in the target, in PGPASSWORD or in a URI
+// is never printed, in text or JSON (package scan's tests check that no
+// password is sent).
+func TestScanNoPassword(t *testing.T) {
+	const pw = "Zq9-scan-secret"
+	md5 := testServer(t, server.Config{SSL: true, Auth: server.AuthMD5})
+	for _, args := range [][]string{
+		{"scan", "-o", "json", fmt.Sprintf("host=127.0.0.1 port=%d user=alice password=%s", md5, pw)},
+		{"scan", fmt.Sprintf("postgresql://alice:%s@127.0.0.1:%d/postgres", pw, md5)},
+		{"scan", "-o", "json", fmt.Sprintf("postgresql://alice:%s@127.0.0.1:1/postgres", pw)},
+	} {
+		r := pgprobe(t, map[string]string{"PGPASSWORD": pw}, args...)
+		if r.code != 4 && r.code != 2 {
+			t.Errorf("%v: exit %d\n%s%s", args, r.code, r.stdout, r.stderr)
+		}
+		if strings.Contains(r.stdout+r.stderr, pw) {
+			t.Errorf("%v: the password is in the output:\n%s%s", args, r.stdout, r.stderr)
+		}
+	}
+}
+
 // TestScanTextFitsTheTerminal: every line of the text report fits COLUMNS.
 func TestScanTextFitsTheTerminal(t *testing.T) {
 	port := testServer(t, server.Config{SSL: true, Auth: server.AuthPassword})
