@@ -162,9 +162,11 @@ func TestPrometheus(t *testing.T) {
 			"127.0.0.1:9432", strings.TrimPrefix(x.URL, "http://"))...)
 		writeTargets(t, dir, fmt.Sprintf("- targets: [%q, %q]\n  labels: {expected_role: primary}\n", good, refused))
 		prom := startPrometheus(t, config)
+		// The exporter's own /metrics is scraped on its own schedule: wait
+		// until a scrape of it came after a successful probe.
 		waitFor(t, 20*time.Second, "probe_success of both targets", func() bool {
 			return len(query(t, prom, `probe_success{job="postgres"}`)) == 2 &&
-				len(query(t, prom, `pgprobe_exporter_probes_total{job="pgprobe_exporter"}`)) > 0
+				len(query(t, prom, `pgprobe_exporter_probes_total{job="pgprobe_exporter", module="login", result="success"} > 0`)) > 0
 		})
 		for _, tc := range []struct {
 			query string
